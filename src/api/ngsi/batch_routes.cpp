@@ -1,0 +1,180 @@
+// NGSI-v2 batch operations (POST /v2/op/update, POST /v2/op/query), the type catalogue
+// (GET /v2/types, /v2/types/{entityType}) and the API entry point (GET /v2).
+// A batch update is all-or-nothing (a deliberate difference from Orion, which applies
+// the entities it can: see docs/api/ngsi-v2.md).
+#include <fmt/format.h>
+
+#include "api/ngsi/common.h"
+#include "api/ngsi/entity_ops.h"
+#include "api/ngsi/query_params.h"
+#include "api/ngsi/routes.h"
+#include "context/ngsi_format.h"
+
+namespace zc::api::ngsi {
+namespace {
+
+using context::ContextService;
+using context::EntityOp;
+using context::WriteKind;
+using http::RequestContext;
+using http::Respond;
+using http::Response;
+
+const std::set<std::string_view> kBatchOptions{"keyValues", "forcedUpdate", "overrideMetadata"};
+
+Result<WriteKind> ActionKind(std::string_view action) {
+  if (action == "append") return WriteKind::kUpsert;
+  if (action == "appendStrict") return WriteKind::kUpsertStrict;
+  if (action == "update") return WriteKind::kUpdate;
+  if (action == "replace") return WriteKind::kReplace;
+  if (action == "delete") return WriteKind::kDeleteEntity;
+  return Fail(Error::BadRequest(fmt::format("invalid update action type: /{}/", action)));
+}
+
+// One entity of the batch as an operation. For update/replace/delete a missing "type"
+// matches any type (the parser's default type is not used as a filter).
+Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values, bool forced) {
+  if (!item.is_object()) return Fail(Error::BadRequest("entities: each item must be a JSON object"));
+  const bool has_type = item.get_object().contains("type");
+  auto entity = context::ParseEntity(item, key_values);
+  if (!entity) return Fail(entity.error());
+  EntityOp op{.kind = kind,
+              .id = entity->id,
+              .set_expires = entity->expires.has_value(),
+              .expires = entity->expires,
+              .forced = forced};
+  const bool creates = kind == WriteKind::kUpsert || kind == WriteKind::kUpsertStrict;
+  if (creates || has_type) op.type = entity->type;
+  if (kind == WriteKind::kDeleteEntity && !entity->attrs.empty()) {
+    op.kind = WriteKind::kDeleteAttrs;
+    for (const auto& [name, attr] : entity->attrs) op.delete_attrs.push_back(name);
+  } else {
+    op.attrs = std::move(entity->attrs);
+  }
+  return op;
+}
+
+Result<std::vector<EntityOp>> BatchOps(const bj::value& body, const std::set<std::string>& options) {
+  const auto* o = body.if_object();
+  if (!o) return Fail(Error::BadRequest("the payload must be a JSON object"));
+  const bj::value* action = o->if_contains("actionType");
+  const bj::value* entities = o->if_contains("entities");
+  if (!action || !action->is_string()) {
+    return Fail(Error::BadRequest("actionType: mandatory field missing or not a string"));
+  }
+  if (!entities || !entities->is_array()) {
+    return Fail(Error::BadRequest("entities: mandatory field missing or not an array"));
+  }
+  auto kind = ActionKind(action->get_string());
+  if (!kind) return Fail(kind.error());
+  std::vector<EntityOp> ops;
+  ops.reserve(entities->get_array().size());
+  for (const auto& item : entities->get_array()) {
+    auto op = BatchOp(item, *kind, options.contains("keyValues"), options.contains("forcedUpdate"));
+    if (!op) return Fail(op.error());
+    ops.push_back(std::move(*op));
+  }
+  if (ops.empty()) return Fail(Error::BadRequest("entities: empty array"));
+  return ops;
+}
+
+void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, kBatchOptions);
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto wctx = WriteContextOf(ctx);
+  if (!wctx) return ReplyError(ctx, respond, wctx.error());
+  auto body = JsonBody(ctx);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  auto ops = BatchOps(*body, *options);
+  if (!ops) return ReplyError(ctx, respond, ops.error());
+  ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops));
+}
+
+void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return ReplyError(ctx, respond, scope.error());
+  auto body = JsonBody(ctx);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  auto req = ParseQueryBody(ctx, *body);
+  if (!req) return ReplyError(ctx, respond, req.error());
+  auto result = service.Query(*tenant, *scope, req->query);
+  if (!result) return ReplyError(ctx, respond, result.error());
+  Response res = JsonResponse(200, context::RenderEntities(result->entities, req->render));
+  if (req->query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
+  Reply(ctx, respond, std::move(res));
+}
+
+bj::object AttrTypes(const context::TypeInfo& info) {
+  bj::object attrs;
+  for (const auto& [name, types] : info.attrs) {
+    bj::array list;
+    for (const auto& t : types) list.emplace_back(t);
+    attrs[name] = bj::object{{"types", std::move(list)}};
+  }
+  return attrs;
+}
+
+void ListTypes(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return ReplyError(ctx, respond, scope.error());
+  auto options = Options(ctx, {"count", "values"});
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto page = PageParams(ctx);
+  if (!page) return ReplyError(ctx, respond, page.error());
+  auto types = service.Types(*tenant, *scope);
+  bj::array out;
+  for (size_t i = page->offset; i < types.size() && out.size() < page->limit; ++i) {
+    if (options->contains("values")) {
+      out.emplace_back(types[i].type);
+    } else {
+      out.push_back(bj::object{{"type", types[i].type},
+                               {"attrs", AttrTypes(types[i])},
+                               {"count", types[i].count}});
+    }
+  }
+  Response res = JsonResponse(200, out);
+  if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(types.size()));
+  Reply(ctx, respond, std::move(res));
+}
+
+void GetType(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return ReplyError(ctx, respond, scope.error());
+  for (const auto& info : service.Types(*tenant, *scope)) {
+    if (info.type == ctx.Param("entityType")) {
+      return Reply(ctx, respond,
+                   JsonResponse(200, bj::object{{"attrs", AttrTypes(info)}, {"count", info.count}}));
+    }
+  }
+  ReplyError(ctx, respond, Error::NotFound("Entity type not found"));
+}
+
+void EntryPoint(RequestContext& ctx, const Respond& respond) {
+  Reply(ctx, respond,
+        JsonResponse(200, bj::object{{"entities_url", "/v2/entities"},
+                                     {"types_url", "/v2/types"},
+                                     {"subscriptions_url", "/v2/subscriptions"},
+                                     {"registrations_url", "/v2/registrations"}}));
+}
+
+}  // namespace
+
+void RegisterBatchRoutes(http::Router& router, ContextService& service) {
+  auto bind = [&service](void (*fn)(ContextService&, RequestContext&, const Respond&)) {
+    return [&service, fn](RequestContext& ctx, Respond respond) { fn(service, ctx, respond); };
+  };
+  using http::Verb;
+  router.Add({Verb::get, "/v2", "", [](RequestContext& ctx, Respond r) { EntryPoint(ctx, r); }});
+  router.Add({Verb::post, "/v2/op/update", kPermWrite, bind(BatchUpdate)});
+  router.Add({Verb::post, "/v2/op/query", kPermRead, bind(BatchQuery)});
+  router.Add({Verb::get, "/v2/types", kPermRead, bind(ListTypes)});
+  router.Add({Verb::get, "/v2/types/{entityType}", kPermRead, bind(GetType)});
+}
+
+}  // namespace zc::api::ngsi

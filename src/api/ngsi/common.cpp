@@ -1,0 +1,138 @@
+// Shared NGSI-v2 handler helpers (see common.h): error rendering with Orion's error names,
+// tenancy header parsing, correlators, body and parameter checks.
+#include "api/ngsi/common.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "common/json.h"
+
+namespace zc::api::ngsi {
+namespace {
+
+std::string_view ErrorName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBadRequest: return "BadRequest";
+    case ErrorCode::kNotFound: return "NotFound";
+    case ErrorCode::kAlreadyExists: return "Unprocessable";
+    case ErrorCode::kTooManyResults: return "TooManyResults";
+    case ErrorCode::kUnprocessable: return "Unprocessable";
+    case ErrorCode::kMethodNotAllowed: return "MethodNotAllowed";
+    case ErrorCode::kPayloadTooLarge: return "RequestEntityTooLarge";
+    case ErrorCode::kUnsupportedMedia: return "UnsupportedMediaType";
+    case ErrorCode::kLengthRequired: return "ContentLengthRequired";
+    case ErrorCode::kNotAcceptable: return "NotAcceptable";
+    case ErrorCode::kUnauthorized: return "Unauthorized";
+    case ErrorCode::kForbidden: return "Forbidden";
+    case ErrorCode::kTooManyRequests: return "TooManyRequests";
+    case ErrorCode::kUnavailable: return "ServiceUnavailable";
+    case ErrorCode::kInternal: return "InternalServerError";
+  }
+  return "InternalServerError";
+}
+
+std::optional<size_t> ParseSize(std::string_view s) {
+  size_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+http::Response ErrorResponse(const Error& error) {
+  bj::object body{{"error", ErrorName(error.code)}, {"description", error.message}};
+  return JsonResponse(http::StatusFor(error.code), body);
+}
+
+http::ErrorFormatter ErrorFormatter() {
+  return [](const Error& e) { return ErrorResponse(e); };
+}
+
+http::Response JsonResponse(unsigned status, const bj::value& body) {
+  return http::Response::Json(status, json::Dump(body));
+}
+
+std::string Correlator(const http::RequestContext& ctx) {
+  auto incoming = ctx.Header("Fiware-Correlator");
+  return incoming.empty() ? ctx.request_id : std::string(incoming);
+}
+
+void Reply(const http::RequestContext& ctx, const http::Respond& respond,
+           http::Response response) {
+  response.Header("Fiware-Correlator", Correlator(ctx));
+  respond(std::move(response));
+}
+
+void ReplyError(const http::RequestContext& ctx, const http::Respond& respond,
+                const Error& error) {
+  Reply(ctx, respond, ErrorResponse(error));
+}
+
+Result<std::string> Tenant(const http::RequestContext& ctx) {
+  return context::ParseTenant(ctx.Header("Fiware-Service"));
+}
+
+Result<context::PathScope> ReadScope(const http::RequestContext& ctx) {
+  return context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
+}
+
+Result<std::string> WritePath(const http::RequestContext& ctx) {
+  return context::ParseWritePath(ctx.Header("Fiware-ServicePath"));
+}
+
+Result<bj::value> JsonBody(const http::RequestContext& ctx) {
+  const bool has_length = ctx.HasHeader("Content-Length") || ctx.HasHeader("Transfer-Encoding");
+  if (!has_length) return Fail(Error::LengthRequired("Zero/No Content-Length in PUT/POST/PATCH request"));
+  const std::string_view type = ctx.Header("Content-Type");
+  if (ctx.Body().empty()) return Fail(Error::BadRequest("empty payload"));
+  if (!type.starts_with("application/json")) {
+    return Fail(Error::UnsupportedMedia(
+        fmt::format("not supported content type: {}", type.empty() ? "none" : type)));
+  }
+  return json::Parse(ctx.Body());
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    if (end > start) out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<std::set<std::string>> Options(const http::RequestContext& ctx,
+                                      const std::set<std::string_view>& allowed) {
+  std::set<std::string> out;
+  auto raw = ctx.Query("options");
+  if (!raw) return out;
+  for (auto& item : SplitList(*raw)) {
+    if (!allowed.contains(item)) {
+      return Fail(Error::BadRequest("Invalid value for URI param /options/"));
+    }
+    out.insert(std::move(item));
+  }
+  return out;
+}
+
+Result<Page> PageParams(const http::RequestContext& ctx) {
+  Page page;
+  if (auto l = ctx.Query("limit")) {
+    auto v = ParseSize(*l);
+    if (!v || *v == 0) return Fail(Error::BadRequest("Bad pagination limit: /" + std::string(*l) + "/ [must be a decimal number]"));
+    if (*v > kMaxLimit) return Fail(Error::BadRequest(fmt::format("Bad pagination limit: /{}/ [max: {}]", *v, kMaxLimit)));
+    page.limit = *v;
+  }
+  if (auto o = ctx.Query("offset")) {
+    auto v = ParseSize(*o);
+    if (!v) return Fail(Error::BadRequest("Bad pagination offset: /" + std::string(*o) + "/ [must be a decimal number]"));
+    page.offset = *v;
+  }
+  return page;
+}
+
+}  // namespace zc::api::ngsi

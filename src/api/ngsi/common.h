@@ -1,0 +1,64 @@
+// Helpers shared by the NGSI-v2 handlers: the NGSI error format, tenancy headers,
+// correlators, JSON bodies and the `options` parameter. Every NGSI response goes through
+// Reply(), which adds `Fiware-Correlator`.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "context/scope.h"
+#include "http/request.h"
+#include "http/router.h"
+
+namespace zc::api::ngsi {
+
+namespace bj = boost::json;
+
+// Limits of the NGSI API (documented in docs/api/ngsi-v2.md).
+inline constexpr size_t kDefaultLimit = 20;
+inline constexpr size_t kMaxLimit = 1000;
+
+// {"error": "<Name>", "description": "..."} with the status for the error code. The names
+// are Orion's: BadRequest, NotFound, Unprocessable, TooManyResults, MethodNotAllowed,
+// RequestEntityTooLarge, UnsupportedMediaType, ContentLengthRequired, NotAcceptable,
+// Unauthorized, Forbidden, TooManyRequests, ServiceUnavailable, InternalServerError.
+http::Response ErrorResponse(const Error& error);
+// The router's formatter for paths under /v2.
+http::ErrorFormatter ErrorFormatter();
+
+http::Response JsonResponse(unsigned status, const bj::value& body);
+
+// The correlator of this request: the incoming Fiware-Correlator, else the request id.
+std::string Correlator(const http::RequestContext& ctx);
+
+// Sends `response` with the Fiware-Correlator header.
+void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::Response response);
+void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error);
+
+Result<std::string> Tenant(const http::RequestContext& ctx);
+Result<context::PathScope> ReadScope(const http::RequestContext& ctx);
+Result<std::string> WritePath(const http::RequestContext& ctx);
+
+// The JSON body of a request that must have one: 411 without Content-Length, 415 unless
+// Content-Type is application/json, 400 when empty or malformed.
+Result<bj::value> JsonBody(const http::RequestContext& ctx);
+
+// `options=a,b`: every item must be in `allowed` (400 otherwise).
+Result<std::set<std::string>> Options(const http::RequestContext& ctx,
+                                      const std::set<std::string_view>& allowed);
+
+// A comma-separated list parameter split into items ("" → empty list).
+std::vector<std::string> SplitList(std::string_view text);
+
+// limit/offset: limit in 1..kMaxLimit (default 20), offset >= 0 (default 0).
+struct Page {
+  size_t limit = kDefaultLimit;
+  size_t offset = 0;
+};
+Result<Page> PageParams(const http::RequestContext& ctx);
+
+}  // namespace zc::api::ngsi

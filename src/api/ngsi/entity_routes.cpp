@@ -1,0 +1,197 @@
+// NGSI-v2 entity, attribute and attribute-value routes. Each handler parses and validates
+// the request completely (tenancy headers, parameters, body) before calling the context
+// service, so that invalid input changes nothing; writes answer once they are durable.
+#include <fmt/format.h>
+
+#include "api/ngsi/common.h"
+#include "api/ngsi/entity_ops.h"
+#include "api/ngsi/query_params.h"
+#include "api/ngsi/routes.h"
+#include "context/ngsi_format.h"
+
+namespace zc::api::ngsi {
+namespace {
+
+using context::ContextService;
+using context::EntityOp;
+using context::WriteKind;
+using http::RequestContext;
+using http::Respond;
+using http::Response;
+
+const std::set<std::string_view> kWriteOptions{"keyValues", "append", "upsert", "forcedUpdate",
+                                                "overrideMetadata"};
+const std::set<std::string_view> kReadOptions{"keyValues", "values", "unique", "count"};
+
+std::string LocationOf(const std::string& id, const std::string& type) {
+  return fmt::format("/v2/entities/{}?type={}", id, type);
+}
+
+void ListEntities(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return ReplyError(ctx, respond, scope.error());
+  auto req = ParseListRequest(ctx);
+  if (!req) return ReplyError(ctx, respond, req.error());
+  auto result = service.Query(*tenant, *scope, req->query);
+  if (!result) return ReplyError(ctx, respond, result.error());
+  Response res = JsonResponse(200, context::RenderEntities(result->entities, req->render));
+  if (req->query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
+  Reply(ctx, respond, std::move(res));
+}
+
+void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, kWriteOptions);
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto wctx = WriteContextOf(ctx);
+  if (!wctx) return ReplyError(ctx, respond, wctx.error());
+  auto body = JsonBody(ctx);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  if (!body->is_object()) {
+    return ReplyError(ctx, respond, Error::BadRequest("the payload must be a JSON object"));
+  }
+  auto entity = context::ParseEntity(*body, options->contains("keyValues"));
+  if (!entity) return ReplyError(ctx, respond, entity.error());
+  const bool upsert = options->contains("upsert");
+  EntityOp op{.kind = upsert ? WriteKind::kUpsert : WriteKind::kCreate,
+              .id = entity->id,
+              .type = entity->type,
+              .attrs = std::move(entity->attrs),
+              .set_expires = entity->expires.has_value(),
+              .expires = entity->expires};
+  const std::string location = LocationOf(entity->id, entity->type);
+  const std::string correlator = Correlator(ctx);
+  std::vector<EntityOp> ops;
+  ops.push_back(std::move(op));
+  service.Apply(*wctx, std::move(ops),
+                [respond, location, correlator](Result<context::WriteOutcome> r) {
+                  Response res = !r               ? ErrorResponse(r.error())
+                                 : r->created > 0 ? Response::Empty(201)
+                                                  : Response::Empty(204);
+                  if (r && r->created > 0) res.Header("Location", location);
+                  res.Header("Fiware-Correlator", correlator);
+                  respond(std::move(res));
+                });
+}
+
+void GetEntity(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, kReadOptions);
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto entity = FindEntity(service, ctx);
+  if (!entity) return ReplyError(ctx, respond, entity.error());
+  auto render = RenderOptionsOf(ctx, *options);
+  Reply(ctx, respond, JsonResponse(200, context::RenderEntity(**entity, render)));
+}
+
+void GetAttrs(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, kReadOptions);
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto entity = FindEntity(service, ctx);
+  if (!entity) return ReplyError(ctx, respond, entity.error());
+  auto render = RenderOptionsOf(ctx, *options);
+  bj::value v = context::RenderEntity(**entity, render);
+  if (auto* o = v.if_object()) {
+    o->erase("id");
+    o->erase("type");
+  }
+  Reply(ctx, respond, JsonResponse(200, v));
+}
+
+void DeleteEntity(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto wctx = WriteContextOf(ctx);
+  if (!wctx) return ReplyError(ctx, respond, wctx.error());
+  auto type = ctx.Query("type");
+  std::vector<EntityOp> ops;
+  ops.push_back({.kind = WriteKind::kDeleteEntity,
+                 .id = std::string(ctx.Param("entityId")),
+                 .type = type ? std::optional<std::string>(*type) : std::nullopt});
+  ApplyAndReply(service, ctx, respond, *wctx, std::move(ops));
+}
+
+// PATCH / POST / PUT /v2/entities/{id}/attrs.
+void WriteAttrs(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, kWriteOptions);
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto wctx = WriteContextOf(ctx);
+  if (!wctx) return ReplyError(ctx, respond, wctx.error());
+  auto body = JsonBody(ctx);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  if (!body->is_object()) {
+    return ReplyError(ctx, respond, Error::BadRequest("the payload must be a JSON object"));
+  }
+  auto attrs = context::ParseAttributes(*body, options->contains("keyValues"));
+  if (!attrs) return ReplyError(ctx, respond, attrs.error());
+  WriteKind kind = WriteKind::kReplace;
+  if (ctx.Method() == http::Verb::patch) kind = WriteKind::kUpdate;
+  if (ctx.Method() == http::Verb::post) {
+    kind = options->contains("append") ? WriteKind::kAppendStrict : WriteKind::kAppend;
+  }
+  auto type = ctx.Query("type");
+  std::vector<EntityOp> ops;
+  ops.push_back({.kind = kind,
+                 .id = std::string(ctx.Param("entityId")),
+                 .type = type ? std::optional<std::string>(*type) : std::nullopt,
+                 .attrs = std::move(attrs->attrs),
+                 .set_expires = attrs->has_expires,
+                 .expires = attrs->expires,
+                 .forced = options->contains("forcedUpdate")});
+  ApplyAndReply(service, ctx, respond, *wctx, std::move(ops));
+}
+
+}  // namespace
+
+// Common preamble of writes: tenant, service path, correlator.
+Result<context::WriteContext> WriteContextOf(const RequestContext& ctx) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return Fail(tenant.error());
+  auto path = WritePath(ctx);
+  if (!path) return Fail(path.error());
+  return context::WriteContext{std::move(*tenant), std::move(*path), Correlator(ctx)};
+}
+
+// Runs `ops` and answers `ok_status` (204 by default) once durable.
+void ApplyAndReply(ContextService& service, const RequestContext& ctx, const Respond& respond,
+                   const context::WriteContext& wctx, std::vector<EntityOp> ops,
+                   unsigned ok_status) {
+  std::string correlator = Correlator(ctx);
+  service.Apply(wctx, std::move(ops),
+                [respond, correlator, ok_status](Result<context::WriteOutcome> r) {
+                  Response res = r ? Response::Empty(ok_status) : ErrorResponse(r.error());
+                  res.Header("Fiware-Correlator", correlator);
+                  respond(std::move(res));
+                });
+}
+
+// Looks up {entityId}(+type) for reads.
+Result<context::EntityPtr> FindEntity(const ContextService& service, const RequestContext& ctx) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return Fail(tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return Fail(scope.error());
+  auto type = ctx.Query("type");
+  return service.Get(*tenant, *scope, ctx.Param("entityId"),
+                     type ? std::optional<std::string_view>(*type) : std::nullopt);
+}
+
+void RegisterAttributeRoutes(http::Router& router, ContextService& service);
+void RegisterBatchRoutes(http::Router& router, ContextService& service);
+
+void RegisterEntityRoutes(http::Router& router, ContextService& service) {
+  auto bind = [&service](void (*fn)(ContextService&, RequestContext&, const Respond&)) {
+    return [&service, fn](RequestContext& ctx, Respond respond) { fn(service, ctx, respond); };
+  };
+  using http::Verb;
+  router.Add({Verb::get, "/v2/entities", kPermRead, bind(ListEntities)});
+  router.Add({Verb::post, "/v2/entities", kPermWrite, bind(CreateEntity)});
+  router.Add({Verb::get, "/v2/entities/{entityId}", kPermRead, bind(GetEntity)});
+  router.Add({Verb::delete_, "/v2/entities/{entityId}", kPermWrite, bind(DeleteEntity)});
+  router.Add({Verb::get, "/v2/entities/{entityId}/attrs", kPermRead, bind(GetAttrs)});
+  router.Add({Verb::patch, "/v2/entities/{entityId}/attrs", kPermWrite, bind(WriteAttrs)});
+  router.Add({Verb::post, "/v2/entities/{entityId}/attrs", kPermWrite, bind(WriteAttrs)});
+  router.Add({Verb::put, "/v2/entities/{entityId}/attrs", kPermWrite, bind(WriteAttrs)});
+  RegisterAttributeRoutes(router, service);
+  RegisterBatchRoutes(router, service);
+}
+
+}  // namespace zc::api::ngsi

@@ -1,0 +1,78 @@
+// HttpNotifier (see notifier.h): maps a context::NotificationRequest onto an
+// http::OutboundRequest, sends it with the owned http::Client and reports the receiver's
+// status or the transport error. Retries of transport failures wait on steady_timers run
+// by a small io_context of the notifier's own, so that no client thread ever sleeps.
+#include "api/ngsi/notifier.h"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <mutex>
+#include <utility>
+
+namespace zc::api::ngsi {
+
+// One notification through its attempts. Owned by the callbacks that continue it.
+struct HttpNotifier::Attempt {
+  http::OutboundRequest request;
+  Done done;
+  unsigned retries = 0;
+};
+
+HttpNotifier::HttpNotifier(NotifierOptions options)
+    : options_(std::move(options)),
+      work_(boost::asio::make_work_guard(timers_)),
+      client_(std::make_unique<http::Client>(options_.client)),
+      timer_thread_([this] { timers_.run(); }) {}
+
+HttpNotifier::~HttpNotifier() {
+  {
+    std::lock_guard lock(mu_);  // no Start() is between its check and client_->Send now
+    stopping_ = true;
+  }
+  client_.reset();  // pending requests complete now, with Unavailable, without retry
+  work_.reset();    // the timer thread ends once the scheduled retries have fired
+  timer_thread_.join();
+}
+
+void HttpNotifier::Send(context::NotificationRequest request, Done done) {
+  auto attempt = std::make_shared<Attempt>();
+  attempt->request.method = std::move(request.method);
+  attempt->request.url = std::move(request.url);
+  attempt->request.headers = std::move(request.headers);
+  attempt->request.body = std::move(request.body);
+  attempt->request.timeout = request.timeout;
+  attempt->done = std::move(done);
+  Start(std::move(attempt));
+}
+
+void HttpNotifier::Start(std::shared_ptr<Attempt> attempt) {
+  std::unique_lock lock(mu_);
+  if (stopping_) {
+    lock.unlock();
+    return attempt->done({0, "notifier stopped"});
+  }
+  http::OutboundRequest copy = attempt->request;
+  // Holding mu_ across Send is safe: a synchronous completion only reaches Finish, which
+  // never calls Start directly (retries go through a timer).
+  client_->Send(std::move(copy), [this, attempt](Result<http::OutboundResponse> result) {
+    Finish(attempt, std::move(result));
+  });
+}
+
+void HttpNotifier::Finish(const std::shared_ptr<Attempt>& attempt,
+                          Result<http::OutboundResponse> result) {
+  if (result) return attempt->done({result->status, {}});
+  const bool transport = result.error().code == ErrorCode::kUnavailable;
+  if (!transport || stopping_ || attempt->retries >= options_.max_retries) {
+    return attempt->done({0, result.error().message});
+  }
+  const auto delay = options_.backoff * (1u << attempt->retries);
+  attempt->retries++;
+  auto timer = std::make_shared<boost::asio::steady_timer>(timers_, delay);
+  timer->async_wait([this, attempt, timer, error = result.error().message](auto) {
+    if (stopping_) return attempt->done({0, error});
+    Start(attempt);
+  });
+}
+
+}  // namespace zc::api::ngsi

@@ -1,0 +1,63 @@
+// HttpNotifier: the NotificationSender that delivers subscription notifications over
+// HTTP/1.1 with an http::Client it owns (keep-alive pools, per-request timeouts, its own
+// I/O thread), so that a slow receiver never occupies a server or writer thread.
+//
+// Retries: only when no response was received (connect failure, timeout, closed
+// connection; the client reports these as Unavailable), at most `max_retries` times, after
+// `backoff`, then twice that, and so on. A receiver's HTTP status, even 5xx, is final, and
+// so is a bad URL. A retried timeout may deliver a notification twice (the receiver may
+// have processed the first attempt): notifications are at-least-once on this path.
+//
+// Shutdown: the destructor stops the client (in-flight requests complete with their
+// error, no retry) and waits for scheduled retries to fire (at most the longest backoff);
+// each `done` runs exactly once before the destructor returns.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "context/subscription_manager.h"
+#include "http/client.h"
+
+namespace zc::api::ngsi {
+
+struct NotifierOptions {
+  http::ClientOptions client;
+  unsigned max_retries = 2;
+  std::chrono::milliseconds backoff{200};  // before the first retry; doubled each time
+};
+
+class HttpNotifier : public context::NotificationSender {
+ public:
+  explicit HttpNotifier(NotifierOptions options = {});
+  ~HttpNotifier() override;
+  HttpNotifier(const HttpNotifier&) = delete;
+  HttpNotifier& operator=(const HttpNotifier&) = delete;
+
+  // Thread-safe, non-blocking. `done` runs on a client or retry thread.
+  void Send(context::NotificationRequest request, Done done) override;
+
+ private:
+  struct Attempt;
+  void Start(std::shared_ptr<Attempt> attempt);
+  void Finish(const std::shared_ptr<Attempt>& attempt, Result<http::OutboundResponse> result);
+
+  // Constant after construction.
+  const NotifierOptions options_;
+
+  std::mutex mu_;  // guards the use of client_ against its reset in the destructor
+  std::atomic<bool> stopping_{false};  // written under mu_
+  boost::asio::io_context timers_;     // runs the retry timers on timer_thread_
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<http::Client> client_;  // reset first in the destructor
+  std::thread timer_thread_;
+};
+
+}  // namespace zc::api::ngsi

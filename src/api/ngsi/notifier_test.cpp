@@ -1,0 +1,123 @@
+// HttpNotifier against a real local HTTP server (http::Server on port 0): the receiver
+// sees the method, path, headers and body; transport failures are retried and reported.
+#include "api/ngsi/notifier.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "http/server.h"
+
+namespace zc::api::ngsi {
+namespace {
+
+struct Received {
+  std::string method;
+  std::string target;
+  std::string correlator;
+  std::string service;
+  std::string service_path;
+  std::string attrs_format;
+  std::string content_type;
+  std::string body;
+};
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  NotifierTest() {
+    router_.Add(
+        {http::Verb::post, "/notify", "", [this](http::RequestContext& ctx, http::Respond respond) {
+           Received r{std::string(ctx.raw.method_string()),
+                      std::string(ctx.raw.target()),
+                      std::string(ctx.Header("Fiware-Correlator")),
+                      std::string(ctx.Header("Fiware-Service")),
+                      std::string(ctx.Header("Fiware-ServicePath")),
+                      std::string(ctx.Header("Ngsiv2-AttrsFormat")),
+                      std::string(ctx.Header("Content-Type")),
+                      ctx.Body()};
+           received_.set_value(std::move(r));
+           respond(http::Response::Empty(204));
+         }});
+    http::ServerOptions options;
+    options.port = 0;
+    options.threads = 1;
+    options.access_log = false;
+    server_ = std::make_unique<http::Server>(options, router_, metrics_);
+    EXPECT_TRUE(server_->Listen());
+    thread_ = std::thread([this] { server_->Run(); });
+  }
+  ~NotifierTest() override {
+    server_->Stop();
+    thread_.join();
+  }
+
+  context::NotificationResult SendAndWait(HttpNotifier& notifier,
+                                          context::NotificationRequest request) {
+    std::promise<context::NotificationResult> done;
+    notifier.Send(std::move(request),
+                  [&](context::NotificationResult r) { done.set_value(std::move(r)); });
+    return done.get_future().get();
+  }
+
+  metrics::Registry metrics_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::thread thread_;
+  std::promise<Received> received_;
+};
+
+TEST_F(NotifierTest, DeliversHeadersAndBody) {
+  HttpNotifier notifier;
+  context::NotificationRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/notify?x=1";
+  req.headers = {{"Content-Type", "application/json"},
+                 {"Fiware-Service", "city"},
+                 {"Fiware-ServicePath", "/a"},
+                 {"Fiware-Correlator", "abc; cbnotif=1"},
+                 {"Ngsiv2-AttrsFormat", "normalized"}};
+  req.body = R"({"subscriptionId":"s","data":[]})";
+  auto result = SendAndWait(notifier, req);
+  EXPECT_EQ(result.status, 204u);
+  Received r = received_.get_future().get();
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/notify?x=1");
+  EXPECT_EQ(r.correlator, "abc; cbnotif=1");
+  EXPECT_EQ(r.service, "city");
+  EXPECT_EQ(r.service_path, "/a");
+  EXPECT_EQ(r.attrs_format, "normalized");
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(r.body, req.body);
+}
+
+TEST_F(NotifierTest, ReceiverStatusIsFinal) {
+  HttpNotifier notifier;
+  context::NotificationRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/elsewhere";
+  req.body = "{}";
+  EXPECT_EQ(SendAndWait(notifier, req).status, 404u);
+}
+
+TEST_F(NotifierTest, TransportFailureIsRetriedThenReported) {
+  NotifierOptions options;
+  options.backoff = std::chrono::milliseconds(1);
+  HttpNotifier notifier(options);
+  context::NotificationRequest req;
+  req.url = "http://127.0.0.1:1/notify";  // nothing listens on port 1
+  req.timeout = std::chrono::milliseconds(2000);
+  auto result = SendAndWait(notifier, req);
+  EXPECT_EQ(result.status, 0u);
+  EXPECT_FALSE(result.error.empty());
+}
+
+TEST_F(NotifierTest, BadUrlIsNotRetried) {
+  HttpNotifier notifier;
+  context::NotificationRequest req;
+  req.url = "ftp://127.0.0.1/x";
+  auto result = SendAndWait(notifier, req);
+  EXPECT_EQ(result.status, 0u);
+  EXPECT_NE(result.error.find("http"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zc::api::ngsi

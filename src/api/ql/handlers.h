@@ -1,0 +1,28 @@
+// The /ql/v2 request handlers as pure functions from a request to a response, so that tests
+// call them without a server. routes.cpp adapts them to http::Handler.
+#pragma once
+
+#include "common/result.h"
+#include "context/store.h"
+#include "http/request.h"
+
+namespace zc::api::ql {
+
+// kFull: QuantumLeap's full document; kValues: the `/value` variant without the
+// identifying fields (entityId, entityType, attrName).
+enum class Shape { kFull, kValues };
+
+// GET /ql/v2/entities/{entityId}[/value]: every attribute of one entity.
+http::Response GetEntity(context::ContextStore& store, const http::RequestContext& ctx,
+                         Shape shape);
+// GET /ql/v2/entities/{entityId}/attrs/{attrName}[/value].
+http::Response GetEntityAttr(context::ContextStore& store, const http::RequestContext& ctx,
+                             Shape shape);
+// GET /ql/v2/types/{entityType}/attrs/{attrName}[/value]: one attribute of many entities.
+http::Response GetTypeAttr(context::ContextStore& store, const http::RequestContext& ctx,
+                           Shape shape);
+
+// An error in QuantumLeap's format {"error": "...", "description": "..."}.
+http::Response ErrorResponse(const Error& error);
+
+}  // namespace zc::api::ql

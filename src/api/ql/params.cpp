@@ -1,0 +1,126 @@
+// QuantumLeap parameter parsing. Rules follow QuantumLeap's API spec: lastN/limit/offset are
+// non-negative integers (limit capped at 10000, its default), fromDate/toDate are ISO 8601
+// (common/clock.h grammar), aggrMethod is count|sum|avg|min|max, aggrPeriod is
+// second|minute|hour|day|month|year and needs aggrMethod. Tenancy headers are validated by
+// the context module's rules (context/scope.h), so /ql and /v2 agree on what a tenant is.
+#include "api/ql/params.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/clock.h"
+#include "context/scope.h"
+
+namespace zc::api::ql {
+namespace {
+
+Result<std::optional<size_t>> ParseCount(const http::RequestContext& ctx, std::string_view name) {
+  auto text = ctx.Query(name);
+  if (!text) return std::optional<size_t>{};
+  size_t v = 0;
+  const char* end = text->data() + text->size();
+  auto [p, ec] = std::from_chars(text->data(), end, v);
+  if (text->empty() || ec != std::errc{} || p != end) {
+    return Fail(Error::BadRequest("'" + std::string(name) + "' must be a non-negative integer"));
+  }
+  return std::optional<size_t>(v);
+}
+
+Result<std::optional<TimeMs>> ParseDate(const http::RequestContext& ctx, std::string_view name,
+                                        std::string& text_out) {
+  auto text = ctx.Query(name);
+  if (!text) return std::optional<TimeMs>{};
+  auto t = ParseIso8601(*text);
+  if (!t) {
+    return Fail(Error::BadRequest("'" + std::string(name) +
+                                  "' is not an ISO 8601 date-time: " + std::string(*text)));
+  }
+  text_out = *text;
+  return std::optional<TimeMs>(*t);
+}
+
+Status ParseAggregation(const http::RequestContext& ctx, QlRequest& r) {
+  using M = context::AggrMethod;
+  using P = context::AggrPeriod;
+  static constexpr std::pair<std::string_view, M> kMethods[] = {
+      {"count", M::kCount}, {"sum", M::kSum}, {"avg", M::kAvg}, {"min", M::kMin}, {"max", M::kMax}};
+  static constexpr std::pair<std::string_view, P> kPeriods[] = {
+      {"second", P::kSecond}, {"minute", P::kMinute}, {"hour", P::kHour},
+      {"day", P::kDay},       {"month", P::kMonth},   {"year", P::kYear}};
+  if (auto m = ctx.Query("aggrMethod")) {
+    for (const auto& [name, method] : kMethods) {
+      if (*m == name) r.aggr_method = method;
+    }
+    if (!r.aggr_method) {
+      return Fail(Error::BadRequest("'aggrMethod' must be one of count, sum, avg, min, max"));
+    }
+  }
+  if (auto p = ctx.Query("aggrPeriod")) {
+    bool known = false;
+    for (const auto& [name, period] : kPeriods) {
+      if (*p == name) r.aggr_period = period, known = true;
+    }
+    if (!known) {
+      return Fail(
+          Error::BadRequest("'aggrPeriod' must be one of second, minute, hour, day, month, year"));
+    }
+    if (!r.aggr_method) {
+      return Fail(Error::BadRequest("aggrMethod is compulsory when using aggrPeriod."));
+    }
+  }
+  return Ok();
+}
+
+Status ParseTenancy(const http::RequestContext& ctx, context::HistoryQuery& q) {
+  auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
+  if (!tenant) return Fail(tenant.error());
+  q.tenant = std::move(*tenant);
+  if (!ctx.HasHeader("Fiware-ServicePath")) return Ok();
+  auto scope = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
+  if (!scope) return Fail(scope.error());
+  if (!scope->IsAll()) q.service_paths = scope->Patterns();
+  return Ok();
+}
+
+}  // namespace
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return out;
+}
+
+Result<QlRequest> ParseRequest(const http::RequestContext& ctx) {
+  QlRequest r;
+  context::HistoryQuery& q = r.query;
+  if (auto s = ParseTenancy(ctx, q); !s) return Fail(s.error());
+  if (auto type = ctx.Query("type"); type && !type->empty()) q.entity_type = std::string(*type);
+  if (auto ids = ctx.Query("id")) r.ids = SplitList(*ids);
+  if (auto attrs = ctx.Query("attrs")) r.attrs = SplitList(*attrs);
+  auto from = ParseDate(ctx, "fromDate", r.from_text);
+  if (!from) return Fail(from.error());
+  auto to = ParseDate(ctx, "toDate", r.to_text);
+  if (!to) return Fail(to.error());
+  q.from = *from;
+  q.to = *to;
+  auto last_n = ParseCount(ctx, "lastN");
+  if (!last_n) return Fail(last_n.error());
+  auto limit = ParseCount(ctx, "limit");
+  if (!limit) return Fail(limit.error());
+  auto offset = ParseCount(ctx, "offset");
+  if (!offset) return Fail(offset.error());
+  q.last_n = *last_n;
+  q.limit = std::min(limit->value_or(kMaxLimit), kMaxLimit);
+  q.offset = offset->value_or(0);
+  if (auto s = ParseAggregation(ctx, r); !s) return Fail(s.error());
+  return r;
+}
+
+}  // namespace zc::api::ql

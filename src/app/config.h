@@ -1,0 +1,46 @@
+// The server's configuration: one struct with in-class defaults, filled from a TOML file
+// (`--config FILE`) and then from command-line options, which win. Every key is listed in
+// docs/configuration.md. Unknown keys in the file are errors, so that typos don't pass
+// silently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/result.h"
+
+namespace zc::app {
+
+struct Config {
+  // [server]
+  std::filesystem::path data_dir = "./var/data";
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  unsigned threads = 0;  // 0: one per core
+  std::string log_level = "info";
+  // [http]
+  size_t max_body_bytes = 1024 * 1024;
+  size_t max_header_bytes = 8 * 1024;
+  unsigned read_timeout_seconds = 30;
+  unsigned idle_timeout_seconds = 60;
+  unsigned drain_timeout_seconds = 10;
+  size_t max_connections = 10000;
+  bool access_log = true;
+  // [context]
+  size_t max_batch_entities = 1000;
+  bool history = true;
+  unsigned history_retention_days = 0;  // 0: keep forever
+  // [notifications]
+  unsigned notification_timeout_ms = 5000;
+  size_t notification_max_in_flight = 1000;
+};
+
+// Reads `file` into `config` (keys present in the file override the defaults).
+Status LoadConfigFile(const std::filesystem::path& file, Config& config);
+
+// Parses "HOST:PORT" (IPv4, a name, or [IPv6]) into config.host/port.
+Status ParseListen(std::string_view listen, Config& config);
+
+}  // namespace zc::app

@@ -1,0 +1,163 @@
+// `zhicheng serve`. Start-up order: logger → data directory → store (migrations) → writer
+// → context service (state rebuilt from the store) → routes → listen → print the ready
+// line → run. Shutdown on SIGINT/SIGTERM: the server stops accepting and drains in-flight
+// requests, then the writer flushes its queue, then the store closes; exit code 0.
+//
+// Signals are blocked in every thread and taken by one thread with sigwait(), which then
+// calls Server::Stop(): no work happens in a signal handler.
+#include "app/serve.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "api/ngsi/common.h"
+#include "api/ngsi/notifier.h"
+#include "api/ngsi/subscription_routes.h"
+#include "api/ngsi/routes.h"
+#include "api/ql/routes.h"
+#include "app/maintenance.h"
+#include "app/ops_routes.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "context/service.h"
+#include "context/subscription_manager.h"
+#include "context/writer.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace zc::app {
+namespace {
+
+http::ServerOptions ServerOptionsOf(const Config& c) {
+  http::ServerOptions o;
+  o.host = c.host;
+  o.port = c.port;
+  o.threads = c.threads;
+  o.max_header_bytes = c.max_header_bytes;
+  o.max_body_bytes = c.max_body_bytes;
+  o.read_timeout = std::chrono::seconds(c.read_timeout_seconds);
+  o.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
+  o.drain_timeout = std::chrono::seconds(c.drain_timeout_seconds);
+  o.max_connections = c.max_connections;
+  o.access_log = c.access_log;
+  return o;
+}
+
+// Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (inherited by threads it starts).
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// Flushes subscription statistics and waits until they are durable.
+void FlushCountersAndWait(context::SubscriptionManager& manager) {
+  std::promise<void> flushed;
+  manager.FlushCounters([&flushed](Status s) {
+    if (!s) spdlog::warn("flushing subscription statistics failed: {}", s.error().message);
+    flushed.set_value();
+  });
+  flushed.get_future().wait();
+}
+
+std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::ContextStore& store,
+                                                context::SubscriptionManager& manager) {
+  std::vector<Maintenance::Task> tasks;
+  tasks.push_back({"flush subscription statistics", std::chrono::seconds(60),
+                   [&manager] { FlushCountersAndWait(manager); }});
+  if (config.history_retention_days > 0) {
+    const TimeMs keep = TimeMs{config.history_retention_days} * 86400000;
+    tasks.push_back({"prune history", std::chrono::seconds(3600), [&store, keep] {
+                       auto removed = store.PruneHistory(NowMs() - keep);
+                       if (removed) spdlog::info("pruned {} history rows", *removed);
+                     }});
+  }
+  return tasks;
+}
+
+// Runs the server until a stop signal; SIGUSR1 (sent by ourselves) ends the waiter when
+// the server stopped for another reason.
+void RunUntilSignal(http::Server& server, sigset_t signals) {
+  std::thread waiter([&server, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1) spdlog::info("signal {} received, stopping", sig);
+    server.Stop();
+  });
+  server.Run();
+  pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+}
+
+}  // namespace
+
+int Serve(const Config& config) {
+  const sigset_t signals = BlockStopSignals();
+  log::Init(config.log_level);
+  auto store = store::SqliteStore::Open(config.data_dir);
+  if (!store) {
+    spdlog::error("cannot open the store in {}: {}", config.data_dir.string(), store.error().message);
+    return 1;
+  }
+  metrics::Registry metrics;
+  context::Writer writer(**store, {}, metrics);
+  context::ContextService service(
+      writer, {.max_batch_entities = config.max_batch_entities, .history = config.history},
+      metrics);
+  if (auto s = service.Load(**store); !s) {
+    spdlog::error("cannot load entities: {}", s.error().message);
+    return 1;
+  }
+  spdlog::info("loaded {} entities from {}", service.EntityCount(), config.data_dir.string());
+  api::ngsi::NotifierOptions notifier_options;
+  notifier_options.client.max_in_flight = config.notification_max_in_flight;
+  // Destroyed before `subscriptions` (below): its callbacks call into the manager.
+  auto notifier = std::make_unique<api::ngsi::HttpNotifier>(notifier_options);
+  context::SubscriptionManager subscriptions(
+      writer, *notifier,
+      {.default_timeout = std::chrono::milliseconds(config.notification_timeout_ms)}, metrics);
+  if (auto s = subscriptions.Load(**store); !s) {
+    spdlog::error("cannot load subscriptions: {}", s.error().message);
+    return 1;
+  }
+  service.Changes().Subscribe(
+      [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
+
+  http::Router router;
+  router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
+  RegisterOpsRoutes(router, metrics);
+  api::ngsi::RegisterEntityRoutes(router, service);
+  api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
+  api::ql::RegisterRoutes(router, **store);
+
+  http::Server server(ServerOptionsOf(config), router, metrics);
+  if (auto s = server.Listen(); !s) {
+    spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);
+    return 1;
+  }
+  const bool v6 = config.host.find(':') != std::string::npos;
+  fmt::print("zhicheng listening on http://{}{}{}:{}\n", v6 ? "[" : "", config.host, v6 ? "]" : "",
+             server.Port());
+  std::fflush(stdout);
+  Maintenance maintenance(MaintenanceTasks(config, **store, subscriptions));
+  RunUntilSignal(server, signals);
+  maintenance.Stop();
+  FlushCountersAndWait(subscriptions);
+  writer.Stop();
+  notifier.reset();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace zc::app

@@ -1,0 +1,31 @@
+#include "common/clock.h"
+
+#include <gtest/gtest.h>
+
+namespace zc {
+namespace {
+
+TEST(Clock, FormatsEpochAndKnownInstants) {
+  EXPECT_EQ(FormatIso8601(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatIso8601(1795428000123), "2026-11-23T10:00:00.123Z");
+}
+
+TEST(Clock, ParsesAndRoundTrips) {
+  auto t = ParseIso8601("2026-11-23T10:00:00.123Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(FormatIso8601(*t), "2026-11-23T10:00:00.123Z");
+  EXPECT_EQ(ParseIso8601("2026-11-23T18:00:00+08:00"), ParseIso8601("2026-11-23T10:00:00Z"));
+  EXPECT_EQ(ParseIso8601("2026-11-23"), ParseIso8601("2026-11-23T00:00:00.000Z"));
+  EXPECT_EQ(ParseIso8601("2024-02-29T00:00Z").has_value(), true);
+}
+
+TEST(Clock, RejectsInvalid) {
+  for (const char* bad : {"", "2026", "2026-13-01", "2023-02-29", "2026-11-23T25:00",
+                          "2026-11-23T10:00:00.Z", "2026-11-23T10:00:00+8", "hello",
+                          "2026-11-23T10:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseIso8601(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace zc

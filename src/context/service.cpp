@@ -1,0 +1,81 @@
+// The context service (see service.h for the contract). How it works:
+//
+// State. Each tenant holds its committed entities in creation order (`by_no`, keyed by a
+// per-tenant entity number), with indexes by key, by id, by type and by place (the
+// spatial index over each entity's location). Readers take the tenant's lock shared.
+//
+// Writes. Apply() runs under `write_mu_`, so evaluations are serialized. It evaluates each
+// operation against the latest state: this batch's own overlay, then the tenant's
+// `pending` map (evaluated earlier but not yet durable), then the committed state. The
+// result goes to `pending` and, as one WriteBatch (entity documents + history rows), to
+// the Writer, still under `write_mu_`, so commit order equals evaluation order. When the
+// writer reports the batch durable, OnDurable() publishes the new snapshots into the
+// committed state, clears the pending entries it owns, publishes the changes on the feed
+// and completes the request.
+#include "context/service.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "context/service_impl.h"
+
+namespace zc::context {
+
+ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::Registry& metrics)
+    : writer_(writer),
+      options_(options),
+      writes_(metrics.GetCounter("zhicheng_context_entity_writes_total",
+                                 "Entity operations made durable")) {
+  metrics.AddCallbackGauge("zhicheng_entities", "Entities held (all tenants)",
+                           [this] { return static_cast<double>(EntityCount()); });
+}
+
+ContextService::~ContextService() = default;
+
+ContextService::Tenant& ContextService::TenantFor(const std::string& tenant) {
+  {
+    std::shared_lock lock(tenants_mu_);
+    if (auto it = tenants_.find(tenant); it != tenants_.end()) return *it->second;
+  }
+  std::unique_lock lock(tenants_mu_);
+  auto& slot = tenants_[tenant];
+  if (!slot) slot = std::make_unique<Tenant>();
+  return *slot;
+}
+
+const ContextService::Tenant* ContextService::FindTenant(const std::string& tenant) const {
+  std::shared_lock lock(tenants_mu_);
+  auto it = tenants_.find(tenant);
+  return it == tenants_.end() ? nullptr : it->second.get();
+}
+
+size_t ContextService::EntityCount() const {
+  std::shared_lock lock(tenants_mu_);
+  size_t n = 0;
+  for (const auto& [name, t] : tenants_) {
+    std::shared_lock tl(t->mu);
+    n += t->by_no.size();
+  }
+  return n;
+}
+
+Status ContextService::Load(ContextStore& store) {
+  std::vector<std::pair<std::string, Entity>> loaded;
+  auto s = store.LoadEntities(
+      [&](std::string tenant, Entity e) { loaded.emplace_back(std::move(tenant), std::move(e)); });
+  if (!s) return s;
+  // Creation order is the default result order: restore it.
+  std::stable_sort(loaded.begin(), loaded.end(),
+                   [](const auto& a, const auto& b) { return a.second.created < b.second.created; });
+  for (auto& [tenant, e] : loaded) {
+    Tenant& t = TenantFor(tenant);
+    std::unique_lock lock(t.mu);
+    const EntityKey key = KeyOf(e);
+    t.Put(key, std::make_shared<const Entity>(std::move(e)));
+  }
+  return Ok();
+}
+
+}  // namespace zc::context

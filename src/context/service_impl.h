@@ -1,0 +1,129 @@
+// Private to the context service: the per-tenant state and the evaluation of one write
+// batch, shared by service.cpp (state, loading), service_write.cpp and service_query.cpp.
+#pragma once
+
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "context/service.h"
+#include "context/spatial_index.h"
+
+namespace zc::context {
+
+namespace detail {
+
+class TenantState {
+ public:
+  struct PendingEntry {
+    EntityPtr after;  // nullptr: deleted
+    uint64_t seq = 0;
+  };
+
+  // Guarded by mu (shared for readers, exclusive in OnDurable).
+  mutable std::shared_mutex mu;
+  std::map<uint64_t, EntityPtr> by_no;
+  std::unordered_map<EntityKey, uint64_t, EntityKeyHash> no_by_key;
+  std::unordered_multimap<std::string, uint64_t> nos_by_id;
+  std::unordered_map<std::string, std::map<uint64_t, EntityPtr>> by_type;
+  std::unordered_map<uint64_t, Geometry> locations;
+  SpatialIndex spatial;
+  uint64_t next_no = 1;
+
+  // Guarded by the service's write_mu_.
+  std::unordered_map<EntityKey, PendingEntry, EntityKeyHash> pending;
+  std::unordered_multimap<std::string, EntityKey> pending_ids;
+
+  // REQUIRES: mu held (shared is enough).
+  EntityPtr Committed(const EntityKey& key) const {
+    auto it = no_by_key.find(key);
+    return it == no_by_key.end() ? nullptr : by_no.at(it->second);
+  }
+
+  // REQUIRES: mu held exclusively.
+  void Put(const EntityKey& key, EntityPtr after) {
+    auto it = no_by_key.find(key);
+    if (it != no_by_key.end()) {
+      const uint64_t no = it->second;
+      if (after) {
+        Index(no, after);
+        return;
+      }
+      Unindex(no, key);
+      return;
+    }
+    if (after) Index(next_no++, std::move(after));
+  }
+
+ private:
+  void Index(uint64_t no, EntityPtr e) {
+    const EntityKey key = KeyOf(*e);
+    if (no_by_key.emplace(key, no).second) nos_by_id.emplace(key.id, no);
+    by_type[key.type][no] = e;
+    by_no[no] = e;
+    std::optional<Geometry> location;
+    if (auto g = EntityLocation(*e)) location = std::move(*g);  // validated on write
+    spatial.Erase(no);
+    locations.erase(no);
+    if (location) {
+      spatial.Insert(no, *location);
+      locations.emplace(no, std::move(*location));
+    }
+  }
+
+  void Unindex(uint64_t no, const EntityKey& key) {
+    no_by_key.erase(key);
+    auto [lo, hi] = nos_by_id.equal_range(key.id);
+    for (auto it = lo; it != hi; ++it) {
+      if (it->second == no) {
+        nos_by_id.erase(it);
+        break;
+      }
+    }
+    if (auto t = by_type.find(key.type); t != by_type.end()) {
+      t->second.erase(no);
+      if (t->second.empty()) by_type.erase(t);
+    }
+    by_no.erase(no);
+    spatial.Erase(no);
+    locations.erase(no);
+  }
+};
+
+// What one Apply() produced.
+struct WriteEvaluation {
+  std::string tenant;
+  TenantState* state = nullptr;
+  uint64_t seq = 0;
+  TimeMs now = 0;
+  std::string correlator;
+  std::vector<EntityChange> changes;
+  // The final state of every entity this batch touched (nullptr: deleted), in first-touch order.
+  std::vector<std::pair<EntityKey, EntityPtr>> touched;
+  std::unordered_map<EntityKey, size_t, EntityKeyHash> touched_index;
+  WriteBatch batch;
+
+  // The latest state of `key`: this batch, then pending, then committed (nullptr: none).
+  // REQUIRES: the service's write_mu_ held.
+  EntityPtr Latest(const EntityKey& key) const;
+  // The key of the one entity with this id (and type) in `path`: NotFound, TooManyResults.
+  Result<EntityKey> FindForWrite(const std::string& id, const std::optional<std::string>& type,
+                                 const std::string& path) const;
+  // Adds a change: its history rows, its final state, the event.
+  void Record(EntityChange change, const EntityKey& key, const ServiceOptions& options);
+
+  void Touch(const EntityKey& key, EntityPtr after) {
+    auto [it, inserted] = touched_index.emplace(key, touched.size());
+    if (inserted) {
+      touched.emplace_back(key, std::move(after));
+    } else {
+      touched[it->second].second = std::move(after);
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace zc::context

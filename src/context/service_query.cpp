@@ -1,0 +1,212 @@
+// The read path of the context service: entity look-up, NGSI-v2 queries and type listing.
+//
+// A query picks the narrowest candidate source it can (the spatial index for a geo-query,
+// the id index for exact ids, the type index for exact types, otherwise every entity),
+// walks it in creation order (Orion's default order) and keeps the entities that pass
+// every filter. Without orderBy and without count it stops as soon as offset+limit
+// matches are found, so `type=X&q=...&limit=20` touches few entities. With orderBy all
+// matches are collected and partially sorted.
+#include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "context/service_impl.h"
+
+namespace zc::context {
+namespace {
+
+bool SelectorMatches(const EntitySelector& s, const Entity& e) {
+  if (s.id && *s.id != e.id) return false;
+  if (s.type && *s.type != e.type) return false;
+  if (s.id_pattern && !std::regex_search(e.id, *s.id_pattern)) return false;
+  if (s.type_pattern && !std::regex_search(e.type, *s.type_pattern)) return false;
+  return true;
+}
+
+bool AnySelectorMatches(const std::vector<EntitySelector>& selectors, const Entity& e) {
+  if (selectors.empty()) return true;
+  return std::any_of(selectors.begin(), selectors.end(),
+                     [&](const EntitySelector& s) { return SelectorMatches(s, e); });
+}
+
+bool AllSelectorsHaveExactId(const std::vector<EntitySelector>& selectors) {
+  return !selectors.empty() && std::all_of(selectors.begin(), selectors.end(),
+                                           [](const auto& s) { return s.id.has_value(); });
+}
+
+bool AllSelectorsHaveExactType(const std::vector<EntitySelector>& selectors) {
+  return !selectors.empty() && std::all_of(selectors.begin(), selectors.end(),
+                                           [](const auto& s) { return s.type.has_value(); });
+}
+
+// Walks candidate entities in creation order until `visit` returns false.
+// REQUIRES: t.mu held (shared).
+template <typename Visit>
+void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit visit) {
+  auto visit_numbers = [&](std::vector<uint64_t> nos) {
+    std::sort(nos.begin(), nos.end());
+    nos.erase(std::unique(nos.begin(), nos.end()), nos.end());
+    for (uint64_t no : nos) {
+      auto it = t.by_no.find(no);
+      if (it != t.by_no.end() && !visit(no, it->second)) return;
+    }
+  };
+  if (q.geo) {
+    std::vector<uint64_t> nos;
+    if (t.spatial.Candidates(*q.geo, nos) == SpatialIndex::Scan::kCandidates) {
+      return visit_numbers(std::move(nos));
+    }
+  }
+  if (AllSelectorsHaveExactId(q.selectors)) {
+    std::vector<uint64_t> nos;
+    for (const auto& s : q.selectors) {
+      auto [lo, hi] = t.nos_by_id.equal_range(*s.id);
+      for (auto it = lo; it != hi; ++it) nos.push_back(it->second);
+    }
+    return visit_numbers(std::move(nos));
+  }
+  if (AllSelectorsHaveExactType(q.selectors) && q.selectors.size() == 1) {
+    auto it = t.by_type.find(*q.selectors.front().type);
+    if (it == t.by_type.end()) return;
+    for (const auto& [no, e] : it->second) {
+      if (!visit(no, e)) return;
+    }
+    return;
+  }
+  if (AllSelectorsHaveExactType(q.selectors)) {
+    std::vector<uint64_t> nos;
+    for (const auto& s : q.selectors) {
+      if (auto it = t.by_type.find(*s.type); it != t.by_type.end()) {
+        for (const auto& [no, e] : it->second) nos.push_back(no);
+      }
+    }
+    return visit_numbers(std::move(nos));
+  }
+  for (const auto& [no, e] : t.by_no) {
+    if (!visit(no, e)) return;
+  }
+}
+
+bool PassesFilters(const detail::TenantState& t, const PathScope& scope, const EntityQuery& q,
+                   uint64_t no, const Entity& e, TimeMs now) {
+  if (e.expires && *e.expires <= now) return false;
+  if (!scope.Matches(e.service_path)) return false;
+  if (!AnySelectorMatches(q.selectors, e)) return false;
+  if (q.q && !q.q->Matches(e)) return false;
+  if (q.mq && !q.mq->Matches(e)) return false;
+  if (q.geo) {
+    auto loc = t.locations.find(no);
+    if (loc == t.locations.end() || !Matches(*q.geo, loc->second)) return false;
+  }
+  return true;
+}
+
+struct Match {
+  EntityPtr entity;
+  double distance = 0;  // metres to the near-query point, when ordering by geo:distance
+};
+
+// Stable-sorts matches by `order`, only as far as the first `wanted` are concerned.
+void SortMatches(const OrderBy& order, std::vector<Match>& matches, size_t wanted) {
+  auto less = [&](const Match& a, const Match& b) {
+    return order.Less(*a.entity, a.distance, *b.entity, b.distance);
+  };
+  if (wanted < matches.size() / 4) {
+    std::partial_sort(matches.begin(), matches.begin() + static_cast<std::ptrdiff_t>(wanted),
+                      matches.end(), [&](const Match& a, const Match& b) {
+                        // partial_sort is not stable: break ties by creation order.
+                        if (less(a, b)) return true;
+                        if (less(b, a)) return false;
+                        return a.entity->created < b.entity->created;
+                      });
+  } else {
+    std::stable_sort(matches.begin(), matches.end(), less);
+  }
+}
+
+}  // namespace
+
+Result<EntityPtr> ContextService::Get(const std::string& tenant, const PathScope& scope,
+                                      std::string_view id,
+                                      std::optional<std::string_view> type) const {
+  const Tenant* t = FindTenant(tenant);
+  EntityPtr found;
+  if (t) {
+    const TimeMs now = NowMs();
+    std::shared_lock lock(t->mu);
+    auto [lo, hi] = t->nos_by_id.equal_range(std::string(id));
+    for (auto it = lo; it != hi; ++it) {
+      const EntityPtr& e = t->by_no.at(it->second);
+      if ((type && e->type != *type) || !scope.Matches(e->service_path)) continue;
+      if (e->expires && *e->expires <= now) continue;
+      if (found) {
+        return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
+      }
+      found = e;
+    }
+  }
+  if (!found) {
+    return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
+  }
+  return found;
+}
+
+Result<QueryResult> ContextService::Query(const std::string& tenant, const PathScope& scope,
+                                          const EntityQuery& q) const {
+  QueryResult result;
+  const Tenant* t = FindTenant(tenant);
+  if (!t) return result;
+  const TimeMs now = NowMs();
+  const bool sorted = q.order_by.has_value();
+  const size_t wanted = q.offset + q.limit;
+  const bool by_distance = sorted && q.geo && q.order_by->UsesGeoDistance();
+  std::vector<Match> matches;
+  std::shared_lock lock(t->mu);
+  ForEachCandidate(*t, q, [&](uint64_t no, const EntityPtr& e) {
+    if (!PassesFilters(*t, scope, q, no, *e, now)) return true;
+    ++result.total;
+    if (sorted || matches.size() < wanted) {
+      const double d = by_distance ? DistanceMetres(*q.geo, t->locations.at(no)) : 0;
+      matches.push_back({e, d});
+    }
+    return sorted || q.count || matches.size() < wanted;
+  });
+  lock.unlock();
+  if (sorted) SortMatches(*q.order_by, matches, wanted);
+  for (size_t i = q.offset; i < matches.size() && i < wanted; ++i) {
+    result.entities.push_back(std::move(matches[i].entity));
+  }
+  return result;
+}
+
+std::vector<TypeInfo> ContextService::Types(const std::string& tenant,
+                                            const PathScope& scope) const {
+  std::vector<TypeInfo> out;
+  const Tenant* t = FindTenant(tenant);
+  if (!t) return out;
+  std::shared_lock lock(t->mu);
+  for (const auto& [type, entities] : t->by_type) {
+    TypeInfo info{.type = type};
+    for (const auto& [no, e] : entities) {
+      if (!scope.Matches(e->service_path)) continue;
+      ++info.count;
+      for (const auto& [name, attr] : e->attrs) {
+        auto* types = FindNamed(info.attrs, name);
+        if (!types) {
+          info.attrs.emplace_back(name, std::vector<std::string>{});
+          types = &info.attrs.back().second;
+        }
+        if (std::find(types->begin(), types->end(), attr.type) == types->end()) {
+          types->push_back(attr.type);
+        }
+      }
+    }
+    if (info.count > 0) out.push_back(std::move(info));
+  }
+  lock.unlock();
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.type < b.type; });
+  return out;
+}
+
+}  // namespace zc::context

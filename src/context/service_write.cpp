@@ -1,0 +1,284 @@
+// The write path of the context service: evaluating entity operations against the latest
+// state and handing the result to the Writer (the design is described in service.cpp).
+// Error texts follow Orion's, since NGSI clients and people compare them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/json.h"
+#include "context/entity_codec.h"
+#include "context/service_impl.h"
+
+namespace zc::context {
+namespace {
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+bool SameValue(const Attribute& a, const Attribute& b) {
+  return a.type == b.type && a.value == b.value && a.metadata == b.metadata;
+}
+
+// Merges request metadata into existing metadata: same names are overwritten, others kept.
+void MergeMetadata(NamedList<Metadata>& into, const NamedList<Metadata>& from) {
+  for (const auto& [name, md] : from) {
+    if (auto* existing = FindNamed(into, name)) {
+      *existing = md;
+    } else {
+      into.emplace_back(name, md);
+    }
+  }
+}
+
+// Writes `incoming` into `entity` (add or overwrite), recording what changed.
+void WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming,
+                    TimeMs now, EntityChange& change) {
+  change.updated_attrs.push_back(name);
+  if (Attribute* existing = entity.Find(name)) {
+    Attribute next = incoming;
+    next.metadata = existing->metadata;
+    MergeMetadata(next.metadata, incoming.metadata);
+    next.created = existing->created;
+    next.modified = now;
+    if (!SameValue(*existing, next)) change.changed_attrs.push_back(name);
+    *existing = std::move(next);
+    return;
+  }
+  Attribute next = incoming;
+  next.created = now;
+  next.modified = now;
+  entity.attrs.emplace_back(name, std::move(next));
+  change.changed_attrs.push_back(name);
+}
+
+Status CheckAttrsExist(const Entity& e, const EntityOp& op, bool must_exist) {
+  std::vector<std::string> wrong;
+  for (const auto& [name, attr] : op.attrs) {
+    if ((e.Find(name) != nullptr) != must_exist) wrong.push_back(name);
+  }
+  if (wrong.empty()) return Ok();
+  if (must_exist) {
+    return Fail(Error::Unprocessable(fmt::format(
+        "one or more of the attributes in the request do not exist: {} - [ {} ]", e.id,
+        JoinNames(wrong))));
+  }
+  return Fail(Error::Unprocessable(fmt::format(
+      "one or more of the attributes in the request already exist: {} - [ {} ]", e.id,
+      JoinNames(wrong))));
+}
+
+// Applies `op` (not create/delete-entity) to a copy of `before`.
+Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, EntityChange& change) {
+  Entity e = before;
+  switch (op.kind) {
+    case WriteKind::kAppendStrict:
+      if (auto s = CheckAttrsExist(e, op, false); !s) return Fail(s.error());
+      break;
+    case WriteKind::kUpdate:
+      if (auto s = CheckAttrsExist(e, op, true); !s) return Fail(s.error());
+      break;
+    case WriteKind::kReplace:
+      for (const auto& [name, attr] : e.attrs) {
+        if (!FindNamed(op.attrs, name)) change.changed_attrs.push_back(name);
+      }
+      e.attrs.clear();
+      break;
+    case WriteKind::kDeleteAttrs:
+      for (const auto& name : op.delete_attrs) {
+        auto it = std::find_if(e.attrs.begin(), e.attrs.end(),
+                               [&](const auto& kv) { return kv.first == name; });
+        if (it == e.attrs.end()) {
+          return Fail(Error::NotFound("The entity does not have such an attribute"));
+        }
+        e.attrs.erase(it);
+        change.changed_attrs.push_back(name);
+      }
+      break;
+    default:
+      break;
+  }
+  for (const auto& [name, attr] : op.attrs) WriteAttribute(e, name, attr, now, change);
+  if (op.set_expires) e.expires = op.expires;
+  e.modified = now;
+  if (auto location = EntityLocation(e); !location) return Fail(location.error());
+  return e;
+}
+
+}  // namespace
+
+EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
+  if (auto it = touched_index.find(key); it != touched_index.end()) {
+    return touched[it->second].second;
+  }
+  if (auto it = state->pending.find(key); it != state->pending.end()) return it->second.after;
+  std::shared_lock lock(state->mu);
+  return state->Committed(key);
+}
+
+Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
+                                                           const std::optional<std::string>& type,
+                                                           const std::string& path) const {
+  if (type) {
+    EntityKey key{id, *type, path};
+    if (Latest(key)) return key;
+    return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
+  }
+  std::vector<EntityKey> candidates;
+  auto consider = [&](const EntityKey& key) {
+    if (key.id != id || key.service_path != path) return;
+    if (std::find(candidates.begin(), candidates.end(), key) == candidates.end()) {
+      candidates.push_back(key);
+    }
+  };
+  for (const auto& [key, after] : touched) consider(key);
+  auto [plo, phi] = state->pending_ids.equal_range(id);
+  for (auto it = plo; it != phi; ++it) consider(it->second);
+  {
+    std::shared_lock lock(state->mu);
+    auto [lo, hi] = state->nos_by_id.equal_range(id);
+    for (auto it = lo; it != hi; ++it) consider(KeyOf(*state->by_no.at(it->second)));
+  }
+  std::erase_if(candidates, [&](const EntityKey& k) { return Latest(k) == nullptr; });
+  if (candidates.empty()) {
+    return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
+  }
+  if (candidates.size() > 1) {
+    return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
+  }
+  return candidates.front();
+}
+
+void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
+                                        const ServiceOptions& options) {
+  const EntityPtr& after = change.after;
+  if (options.history && after) {
+    for (const auto& name : change.updated_attrs) {
+      const Attribute* a = after->Find(name);
+      if (!a) continue;
+      batch.history.push_back({tenant, after->service_path, after->id, after->type, name, a->type,
+                               now, json::Dump(a->value)});
+    }
+  }
+  Touch(key, after);
+  changes.push_back(std::move(change));
+}
+
+Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluation& eval) {
+  if (op.attrs.size() > options_.max_attrs_per_entity) {
+    return Fail(Error::PayloadTooLarge("too many attributes in one entity"));
+  }
+  EntityChange change{.tenant = ctx.tenant, .forced = op.forced, .correlator = ctx.correlator,
+                      .time = eval.now};
+  if (op.kind == WriteKind::kCreate || op.kind == WriteKind::kUpsert ||
+      op.kind == WriteKind::kUpsertStrict) {
+    const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)),
+                        ctx.service_path};
+    change.before = eval.Latest(key);
+    if (change.before && op.kind == WriteKind::kCreate) {
+      return Fail(Error::AlreadyExists("Already Exists"));
+    }
+    Entity e;
+    if (change.before) {
+      e = *change.before;
+    } else {
+      e = Entity{.id = key.id, .type = key.type, .service_path = key.service_path,
+                 .created = eval.now};
+    }
+    change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
+    op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
+    auto next = Modify(e, op, eval.now, change);
+    if (!next) return Fail(next.error());
+    change.after = std::make_shared<const Entity>(std::move(*next));
+    eval.Record(std::move(change), key, options_);
+    return Ok();
+  }
+  auto key = eval.FindForWrite(op.id, op.type, ctx.service_path);
+  if (!key) return Fail(key.error());
+  change.before = eval.Latest(*key);
+  if (op.kind == WriteKind::kDeleteEntity) {
+    change.kind = ChangeKind::kDelete;
+    eval.Record(std::move(change), *key, options_);
+    return Ok();
+  }
+  change.kind = ChangeKind::kUpdate;
+  auto next = Modify(*change.before, op, eval.now, change);
+  if (!next) return Fail(next.error());
+  change.after = std::make_shared<const Entity>(std::move(*next));
+  eval.Record(std::move(change), *key, options_);
+  return Ok();
+}
+
+void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, Done done) {
+  if (ops.size() > options_.max_batch_entities) {
+    done(Fail(Error::PayloadTooLarge(fmt::format(
+        "too many entities in one request (max {})", options_.max_batch_entities))));
+    return;
+  }
+  auto eval = std::make_shared<Evaluation>();
+  eval->tenant = ctx.tenant;
+  eval->correlator = ctx.correlator;
+  eval->now = NowMs();
+  std::unique_lock lock(write_mu_);
+  eval->state = &TenantFor(ctx.tenant);
+  eval->seq = ++write_seq_;
+  for (auto& op : ops) {
+    if (auto s = Evaluate(ctx, op, *eval); !s) {
+      lock.unlock();
+      done(Fail(s.error()));
+      return;
+    }
+  }
+  Tenant& t = *eval->state;
+  for (const auto& [key, after] : eval->touched) {
+    auto [it, inserted] = t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
+    if (inserted) t.pending_ids.emplace(key.id, key);
+    eval->batch.entities.push_back({ctx.tenant, key, after});
+  }
+  WriteBatch batch = std::move(eval->batch);
+  writer_.Submit(std::move(batch), [this, eval, done = std::move(done)](Status s) {
+    OnDurable(eval, std::move(s), done);
+  });
+}
+
+void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status status,
+                               const Done& done) {
+  Tenant& t = *eval->state;
+  if (status) {
+    std::unique_lock lock(t.mu);
+    for (const auto& [key, after] : eval->touched) t.Put(key, after);
+  }
+  {
+    std::lock_guard lock(write_mu_);
+    for (const auto& [key, after] : eval->touched) {
+      auto it = t.pending.find(key);
+      if (it == t.pending.end() || it->second.seq != eval->seq) continue;
+      t.pending.erase(it);
+      auto [lo, hi] = t.pending_ids.equal_range(key.id);
+      for (auto p = lo; p != hi; ++p) {
+        if (p->second == key) {
+          t.pending_ids.erase(p);
+          break;
+        }
+      }
+    }
+  }
+  if (!status) {
+    done(Fail(status.error()));
+    return;
+  }
+  writes_.Add(eval->changes.size());
+  WriteOutcome outcome;
+  for (const auto& change : eval->changes) {
+    changes_.Publish(change);
+    if (change.kind == ChangeKind::kCreate) ++outcome.created;
+    if (change.kind == ChangeKind::kUpdate) ++outcome.updated;
+    if (change.kind == ChangeKind::kDelete) ++outcome.deleted;
+  }
+  done(outcome);
+}
+
+}  // namespace zc::context

@@ -1,0 +1,127 @@
+// The storage interface of the context domain. `store/sqlite` implements it (and later
+// `store/postgres`); the domain never knows which. The store is the source of truth: the
+// in-memory state of the context service is rebuilt from it at start.
+//
+// Contract: Commit() applies a whole WriteBatch atomically and returns only once it is
+// durable (a crash after Ok loses nothing). Commit is called from one thread (the writer);
+// the read methods (history queries) may be called concurrently from others.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "context/entity.h"
+
+namespace zc::context {
+
+// The current state of one entity after the batch, or its deletion.
+struct EntityWrite {
+  std::string tenant;  // Fiware-Service ("" = default tenant)
+  EntityKey key;
+  EntityPtr after;  // nullptr: the entity was deleted
+};
+
+// One attribute value at one time: the unit of history.
+struct HistoryRow {
+  std::string tenant;
+  std::string service_path;
+  std::string entity_id;
+  std::string entity_type;
+  std::string attr;
+  std::string attr_type;
+  TimeMs time = 0;
+  std::string value_json;  // the attribute value as JSON text
+};
+
+// A subscription document (the NGSI-v2 JSON the service keeps), or its deletion.
+struct SubscriptionWrite {
+  std::string tenant;
+  std::string id;
+  std::optional<std::string> document;  // nullopt: deleted
+};
+
+struct WriteBatch {
+  std::vector<EntityWrite> entities;
+  std::vector<HistoryRow> history;
+  std::vector<SubscriptionWrite> subscriptions;
+  bool Empty() const { return entities.empty() && history.empty() && subscriptions.empty(); }
+  size_t Rows() const { return entities.size() + history.size() + subscriptions.size(); }
+};
+
+// A history read (QuantumLeap-style). Empty optional fields are unconstrained.
+struct HistoryQuery {
+  std::string tenant;
+  std::vector<std::string> service_paths;  // scopes: "/a" exact, "/a/#" subtree; empty = all
+  std::optional<std::string> entity_id;
+  std::optional<std::string> entity_type;
+  std::optional<std::string> attr;
+  std::optional<TimeMs> from;  // inclusive
+  std::optional<TimeMs> to;    // inclusive
+  std::optional<size_t> last_n;
+  size_t limit = 10000;
+  size_t offset = 0;
+  // false: last_n/limit/offset count points (one attribute value each). true: they count
+  // instants, i.e. distinct (entity, time) pairs with all their attribute values, as a
+  // QuantumLeap entity query counts rows.
+  bool count_instants = false;
+};
+
+// Aggregation of history (QuantumLeap `aggrMethod`). sum/avg/min/max use numeric values
+// only (other JSON values are skipped); count counts every point.
+enum class AggrMethod { kCount, kSum, kAvg, kMin, kMax };
+// Bucket width (QuantumLeap `aggrPeriod`), aligned in UTC; kNone: one bucket per series
+// over the whole queried range.
+enum class AggrPeriod { kNone, kSecond, kMinute, kHour, kDay, kMonth, kYear };
+
+struct HistoryAggregateQuery {
+  HistoryQuery filter;  // last_n/limit/offset count buckets; count_instants is ignored
+  AggrMethod method = AggrMethod::kCount;
+  AggrPeriod period = AggrPeriod::kNone;
+};
+
+// One aggregated value: a series (entity, attribute) over one bucket.
+struct HistoryBucket {
+  std::string entity_id;
+  std::string entity_type;
+  std::string attr;
+  TimeMs start = 0;             // bucket start (UTC); with kNone the series' first time
+  std::optional<double> value;  // nullopt: no numeric value in the bucket (sum/avg/min/max)
+};
+
+struct HistoryPoint {
+  std::string entity_id;
+  std::string entity_type;
+  std::string attr;
+  TimeMs time = 0;
+  std::string value_json;
+};
+
+class ContextStore {
+ public:
+  virtual ~ContextStore() = default;
+
+  // Applies the batch atomically and durably. Errors are Internal (I/O, disk full).
+  virtual Status Commit(const WriteBatch& batch) = 0;
+
+  // Calls `sink` for every stored entity (start-up rebuild). Thread: caller's.
+  virtual Status LoadEntities(const std::function<void(std::string tenant, Entity)>& sink) = 0;
+  // Calls `sink` for every stored subscription document.
+  virtual Status LoadSubscriptions(
+      const std::function<void(std::string tenant, std::string id, std::string doc)>& sink) = 0;
+
+  // History rows matching the query, ordered by time (ascending; with last_n, the last N).
+  virtual Result<std::vector<HistoryPoint>> QueryHistory(const HistoryQuery& query) = 0;
+  // Aggregated history, ordered by bucket start, then entity id, then attribute. Stores
+  // that cannot aggregate return Unavailable.
+  virtual Result<std::vector<HistoryBucket>> AggregateHistory(const HistoryAggregateQuery&) {
+    return Fail(Error::Unavailable("history aggregation is not supported by this store"));
+  }
+  // Deletes history older than `before`; returns the number of rows removed.
+  virtual Result<size_t> PruneHistory(TimeMs before) = 0;
+};
+
+}  // namespace zc::context

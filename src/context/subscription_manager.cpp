@@ -1,0 +1,351 @@
+// The subscription registry and notification engine (see subscription_manager.h).
+//
+// Design: one mutex guards the registry (tenants -> subscriptions in creation order) and
+// every subscription's statistics. A change is matched under the lock, which builds the
+// outgoing notifications and updates timesSent/lastNotification/oneshot at once (so a
+// second change right behind sees the throttling and the oneshot); the sender is called
+// after the lock is released, because a sender may complete synchronously and its
+// completion (OnResult) takes the lock. Writes to the store are submitted outside the lock
+// too: the Writer may also complete synchronously (when stopping or full).
+#include "context/subscription_manager.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace zc::context {
+namespace {
+
+bool Is2xx(unsigned status) {
+  return status >= 200 && status < 300;
+}
+
+}  // namespace
+
+SubscriptionManager::SubscriptionManager(Writer& writer, NotificationSender& sender,
+                                         SubscriptionManagerOptions options,
+                                         metrics::Registry& metrics)
+    : writer_(writer),
+      sender_(sender),
+      options_(std::move(options)),
+      sent_(metrics.GetCounter("zc_notifications_sent_total",
+                               "Subscription notifications delivered (2xx)")),
+      failed_(metrics.GetCounter("zc_notifications_failed_total",
+                                 "Subscription notifications failed (transport or non-2xx)")),
+      dropped_(metrics.GetCounter("zc_notifications_dropped_total",
+                                  "Subscription notifications dropped: too many in flight")),
+      latency_(metrics.GetHistogram("zc_notification_seconds",
+                                    "Time from hand-off to the sender to the final result",
+                                    metrics::LatencyBuckets())),
+      random_(std::random_device{}()) {}
+
+SubscriptionManager::~SubscriptionManager() = default;
+
+TimeMs SubscriptionManager::Now() const {
+  return options_.clock ? options_.clock() : NowMs();
+}
+
+// Orion's ids are MongoDB ObjectIds: 24 hex digits starting with the creation time in
+// seconds. Ours: 8 hex digits of seconds, then 16 random ones.
+std::string SubscriptionManager::NewIdLocked() {
+  const auto seconds = static_cast<uint32_t>(Now() / 1000);
+  return fmt::format("{:08x}{:016x}", seconds, random_());
+}
+
+SubscriptionManager::Entry* SubscriptionManager::FindLocked(const std::string& tenant,
+                                                            const std::string& id) {
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return nullptr;
+  auto e = t->second.by_id.find(id);
+  return e == t->second.by_id.end() ? nullptr : &e->second;
+}
+
+const SubscriptionManager::Entry* SubscriptionManager::FindLocked(const std::string& tenant,
+                                                                  const std::string& id) const {
+  return const_cast<SubscriptionManager*>(this)->FindLocked(tenant, id);
+}
+
+void SubscriptionManager::InsertLocked(const std::string& tenant, Subscription sub,
+                                       PathScope scope) {
+  Tenant& t = tenants_[tenant];
+  const uint64_t seq = next_seq_++;
+  t.order.emplace(seq, sub.id);
+  std::string id = sub.id;
+  t.by_id.insert_or_assign(std::move(id), Entry{std::move(sub), std::move(scope), seq});
+}
+
+Status SubscriptionManager::Load(ContextStore& store) {
+  size_t loaded = 0;
+  auto status = store.LoadSubscriptions([&](std::string tenant, std::string id, std::string doc) {
+    auto sub = ParseStoredDocument(id, doc);
+    auto scope = sub ? PathScope::Parse(sub->service_path) : Result<PathScope>(PathScope::All());
+    if (!sub || !scope) {
+      spdlog::error("subscription {} of tenant '{}' is unreadable and ignored: {}", id, tenant,
+                    sub ? scope.error().message : sub.error().message);
+      return;
+    }
+    std::lock_guard lock(mu_);
+    InsertLocked(tenant, std::move(*sub), std::move(*scope));
+    ++loaded;
+  });
+  if (status) spdlog::info("loaded {} subscriptions", loaded);
+  return status;
+}
+
+size_t SubscriptionManager::Count() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, t] : tenants_) n += t.by_id.size();
+  return n;
+}
+
+// ---- CRUD -----------------------------------------------------------------------------------
+
+void SubscriptionManager::Create(const std::string& tenant, const std::string& service_path,
+                                 SubscriptionSpec spec, CreateDone done) {
+  auto scope = PathScope::Parse(service_path);
+  if (!scope) return done(Fail(scope.error()));
+  if (scope->Patterns().size() > 1) {
+    return done(Fail(Error::BadRequest("max one service-path allowed for subscriptions")));
+  }
+  Subscription sub;
+  sub.service_path = service_path;
+  sub.spec = std::make_shared<const SubscriptionSpec>(std::move(spec));
+  {
+    std::lock_guard lock(mu_);
+    auto t = tenants_.find(tenant);
+    if (t != tenants_.end() && t->second.by_id.size() >= options_.max_per_tenant) {
+      return done(Fail(Error::Unprocessable(fmt::format(
+          "too many subscriptions in this service (limit {})", options_.max_per_tenant))));
+    }
+    do {
+      sub.id = NewIdLocked();
+    } while (FindLocked(tenant, sub.id) != nullptr);
+  }
+  WriteBatch batch;
+  batch.subscriptions.push_back({tenant, sub.id, StoredDocument(sub)});
+  writer_.Submit(std::move(batch), [this, tenant, sub = std::move(sub), scope = std::move(*scope),
+                                    done = std::move(done)](Status s) mutable {
+    if (!s) return done(Fail(s.error()));
+    std::string id = sub.id;
+    {
+      std::lock_guard lock(mu_);
+      InsertLocked(tenant, std::move(sub), std::move(scope));
+    }
+    done(std::move(id));
+  });
+}
+
+void SubscriptionManager::Update(const std::string& tenant, const std::string& id,
+                                 const boost::json::value& patch, Done done) {
+  Subscription updated;
+  const bool status_given = patch.is_object() && patch.get_object().contains("status");
+  {
+    std::lock_guard lock(mu_);
+    const Entry* e = FindLocked(tenant, id);
+    if (e == nullptr || e->deleting)
+      return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
+    auto spec = PatchSubscription(*e->sub.spec, patch);
+    if (!spec) return done(Fail(spec.error()));
+    updated = e->sub;
+    updated.spec = std::make_shared<const SubscriptionSpec>(std::move(*spec));
+    if (status_given) updated.counters.fails_counter = 0;
+  }
+  WriteBatch batch;
+  batch.subscriptions.push_back({tenant, id, StoredDocument(updated)});
+  writer_.Submit(std::move(batch), [this, tenant, id, status_given, spec = updated.spec,
+                                    done = std::move(done)](Status s) {
+    if (s) {
+      std::lock_guard lock(mu_);
+      if (Entry* e = FindLocked(tenant, id); e != nullptr && !e->deleting) {
+        e->sub.spec = spec;
+        if (status_given) e->sub.counters.fails_counter = 0;
+      }
+    }
+    done(s);
+  });
+}
+
+void SubscriptionManager::Delete(const std::string& tenant, const std::string& id, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    Entry* e = FindLocked(tenant, id);
+    if (e == nullptr || e->deleting)
+      return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
+    e->deleting = true;
+  }
+  WriteBatch batch;
+  batch.subscriptions.push_back({tenant, id, std::nullopt});
+  writer_.Submit(std::move(batch), [this, tenant, id, done = std::move(done)](Status s) {
+    {
+      std::lock_guard lock(mu_);
+      auto t = tenants_.find(tenant);
+      auto e = t == tenants_.end() ? nullptr : FindLocked(tenant, id);
+      if (e != nullptr && s) {
+        t->second.order.erase(e->seq);
+        t->second.by_id.erase(id);
+      } else if (e != nullptr) {
+        e->deleting = false;
+      }
+    }
+    done(s);
+  });
+}
+
+Result<boost::json::object> SubscriptionManager::Get(const std::string& tenant,
+                                                     const std::string& id) const {
+  const TimeMs now = Now();
+  std::lock_guard lock(mu_);
+  const Entry* e = FindLocked(tenant, id);
+  if (e == nullptr || e->deleting) return Fail(Error::NotFound(std::string(kSubscriptionNotFound)));
+  return RenderSubscription(e->sub, now);
+}
+
+SubscriptionManager::Page SubscriptionManager::List(const std::string& tenant, size_t offset,
+                                                    size_t limit) const {
+  const TimeMs now = Now();
+  Page page;
+  std::lock_guard lock(mu_);
+  auto t = tenants_.find(tenant);
+  if (t == tenants_.end()) return page;
+  page.total = t->second.by_id.size();
+  size_t index = 0;
+  for (const auto& [seq, id] : t->second.order) {
+    if (page.items.size() >= limit) break;
+    if (index++ < offset) continue;
+    page.items.emplace_back(RenderSubscription(t->second.by_id.at(id).sub, now));
+  }
+  return page;
+}
+
+void SubscriptionManager::FlushCounters(Done done) {
+  WriteBatch batch;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, t] : tenants_) {
+      for (auto& [id, e] : t.by_id) {
+        if (!e.dirty || e.deleting) continue;
+        batch.subscriptions.push_back({name, id, StoredDocument(e.sub)});
+        e.dirty = false;
+      }
+    }
+  }
+  if (batch.Empty()) return done(Ok());
+  writer_.Submit(std::move(batch), std::move(done));
+}
+
+void SubscriptionManager::PersistAsync(std::vector<SubscriptionWrite> writes) {
+  if (writes.empty()) return;
+  WriteBatch batch;
+  batch.subscriptions = std::move(writes);
+  writer_.Submit(std::move(batch), [](Status s) {
+    if (!s) spdlog::error("subscription status not persisted: {}", s.error().message);
+  });
+}
+
+// ---- notifications ----------------------------------------------------------------------------
+
+bool SubscriptionManager::EligibleLocked(const Entry& e, TimeMs now) const {
+  const SubscriptionSpec& spec = *e.sub.spec;
+  if (e.deleting || spec.status == SubscriptionStatus::kInactive) return false;
+  if (spec.expires && *spec.expires <= now) return false;
+  const TimeMs last = e.sub.counters.last_notification;
+  return spec.throttling_s <= 0 || last == 0 || now - last >= spec.throttling_s * 1000;
+}
+
+void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,
+                                      std::vector<SubscriptionWrite>& writes) {
+  auto t = tenants_.find(change.tenant);
+  if (t == tenants_.end()) return;
+  const TimeMs now = Now();
+  for (const auto& [seq, id] : t->second.order) {
+    Entry& e = t->second.by_id.at(id);
+    if (!EligibleLocked(e, now) || !Triggers(e.sub, e.scope, change)) continue;
+    const int cbnotif = static_cast<int>(out.size()) + 1;
+    out.push_back(
+        {BuildNotification(e.sub, change, cbnotif, options_.default_timeout), change.tenant});
+    e.sub.counters.times_sent++;
+    e.sub.counters.last_notification = now;
+    e.dirty = true;
+    if (e.sub.spec->status == SubscriptionStatus::kOneshot) {
+      auto spec = std::make_shared<SubscriptionSpec>(*e.sub.spec);
+      spec->status = SubscriptionStatus::kInactive;
+      e.sub.spec = std::move(spec);
+      writes.push_back({change.tenant, id, StoredDocument(e.sub)});
+      e.dirty = false;
+    }
+  }
+}
+
+void SubscriptionManager::OnChange(const EntityChange& change) {
+  std::vector<Outgoing> out;
+  std::vector<SubscriptionWrite> writes;
+  {
+    std::lock_guard lock(mu_);
+    MatchLocked(change, out, writes);
+  }
+  PersistAsync(std::move(writes));
+  for (auto& o : out) Dispatch(std::move(o));
+}
+
+void SubscriptionManager::Dispatch(Outgoing out) {
+  if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+    in_flight_.fetch_sub(1);
+    dropped_.Add();
+    const uint64_t n = dropped_.Value();
+    if (n == 1 || n % 1000 == 0) {
+      spdlog::warn("notification for subscription {} dropped: {} in flight ({} dropped so far)",
+                   out.request.subscription_id, options_.max_in_flight, n);
+    }
+    return;
+  }
+  std::string id = out.request.subscription_id;
+  const auto started = std::chrono::steady_clock::now();
+  sender_.Send(std::move(out.request), [this, tenant = std::move(out.tenant), id = std::move(id),
+                                        started](NotificationResult result) {
+    OnResult(tenant, id, std::move(result), started);
+    in_flight_.fetch_sub(1);
+  });
+}
+
+void SubscriptionManager::OnResult(const std::string& tenant, const std::string& id,
+                                   NotificationResult result,
+                                   std::chrono::steady_clock::time_point started) {
+  latency_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  const bool ok = Is2xx(result.status);
+  (ok ? sent_ : failed_).Add();
+  std::vector<SubscriptionWrite> writes;
+  {
+    std::lock_guard lock(mu_);
+    Entry* e = FindLocked(tenant, id);
+    if (e == nullptr) return;
+    SubscriptionCounters& c = e->sub.counters;
+    const TimeMs now = Now();
+    e->dirty = true;
+    if (ok) {
+      c.last_success = now;
+      c.last_success_code = result.status;
+      c.fails_counter = 0;
+      return;
+    }
+    c.last_failure = now;
+    c.last_failure_reason =
+        result.status != 0 ? fmt::format("HTTP status {}", result.status) : result.error;
+    c.fails_counter++;
+    const auto& limit = e->sub.spec->max_fails_limit;
+    if (limit && c.fails_counter > *limit && e->sub.spec->status != SubscriptionStatus::kInactive &&
+        !e->deleting) {
+      auto spec = std::make_shared<SubscriptionSpec>(*e->sub.spec);
+      spec->status = SubscriptionStatus::kInactive;
+      e->sub.spec = std::move(spec);
+      writes.push_back({tenant, id, StoredDocument(e->sub)});
+      e->dirty = false;
+      spdlog::warn("subscription {} deactivated after {} consecutive failures", id,
+                   c.fails_counter);
+    }
+  }
+  PersistAsync(std::move(writes));
+}
+
+}  // namespace zc::context

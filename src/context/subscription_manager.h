@@ -1,0 +1,172 @@
+// The subscription registry and the notification engine: per-tenant NGSI-v2 subscriptions,
+// created/updated/deleted durably through the Writer, matched against every EntityChange
+// of the change feed, notified through a NotificationSender.
+//
+// Wiring (app/): construct after the Writer and the sender; call Load(store) once at
+// start-up, before the feed publishes; subscribe OnChange to ContextService::Changes();
+// call FlushCounters() periodically (e.g. every 60 s) and once at shutdown, before the
+// Writer stops; destroy the manager only after the sender has stopped calling back (i.e.
+// destroy the sender first, or stop its client).
+//
+// Threads. OnChange runs on the writer thread and never blocks: it matches, builds the
+// payloads and hands them to the sender (whose Send must not block). Notifications in
+// flight are bounded by `max_in_flight`; beyond it they are dropped, counted
+// (zc_notifications_dropped_total) and logged. Results arrive on the sender's thread.
+// CRUD and reads run on request threads; completions of writes on the writer thread.
+//
+// Persistence. A subscription is in the store before Create/Update/Delete report success.
+// Status changes made by the engine (oneshot → inactive after its notification,
+// maxFailsLimit reached → inactive) are written at once, asynchronously. The statistics
+// (timesSent, lastNotification, lastSuccess, lastFailure, lastFailureReason,
+// lastSuccessCode, failsCounter) live in memory and are written with every document write
+// and by FlushCounters(): a crash loses at most the statistics since the last flush, never
+// a subscription or a status.
+//
+// Semantics (Orion's, see subscription.h for matching): no initial notification; status
+// inactive and expired subscriptions never notify; `throttling` skips notifications within
+// that many seconds of the previous one (skipped, not delayed); failures are a transport
+// error or a non-2xx status; `maxFailsLimit` deactivates after more consecutive failures.
+//
+// Limits: `max_per_tenant` subscriptions per tenant (Create fails with Unprocessable).
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/result.h"
+#include "context/change.h"
+#include "context/scope.h"
+#include "context/store.h"
+#include "context/subscription.h"
+#include "context/writer.h"
+
+namespace zc::context {
+
+// The outcome of one notification, after the sender's own retries.
+struct NotificationResult {
+  unsigned status = 0;  // the receiver's HTTP status; 0 when no response was received
+  std::string error;    // why no response was received (status == 0)
+};
+
+// Delivers notifications; api/ngsi/notifier.h has the HTTP implementation.
+class NotificationSender {
+ public:
+  using Done = std::function<void(NotificationResult)>;
+  virtual ~NotificationSender() = default;
+  // Sends `request` and calls `done` exactly once, on any thread (possibly before Send
+  // returns). REQUIRES: does not block (it is called on the writer thread).
+  virtual void Send(NotificationRequest request, Done done) = 0;
+};
+
+struct SubscriptionManagerOptions {
+  size_t max_per_tenant = 10000;
+  size_t max_in_flight = 10000;  // notifications handed to the sender and not yet done
+  std::chrono::milliseconds default_timeout{5000};  // when the subscription sets none
+  std::function<TimeMs()> clock;                    // injectable for tests; default NowMs
+};
+
+class SubscriptionManager {
+ public:
+  using CreateDone = std::function<void(Result<std::string>)>;  // the new id
+  using Done = std::function<void(Status)>;
+
+  // `writer`, `sender` and `metrics` must outlive the manager.
+  SubscriptionManager(Writer& writer, NotificationSender& sender,
+                      SubscriptionManagerOptions options, metrics::Registry& metrics);
+  ~SubscriptionManager();
+  SubscriptionManager(const SubscriptionManager&) = delete;
+  SubscriptionManager& operator=(const SubscriptionManager&) = delete;
+
+  // Reads the stored subscriptions; corrupt documents are logged and skipped.
+  // REQUIRES: start-up, before OnChange and the CRUD calls. Errors: the store's.
+  Status Load(ContextStore& store);
+
+  // The change-feed subscriber. Thread: the writer's. Never blocks.
+  void OnChange(const EntityChange& change);
+
+  // Creates a subscription in `tenant` restricted to `service_path` (one read scope such
+  // as "/#", "/a" or "/a/#"); `done` runs once with the id when durable (writer thread),
+  // or at once with BadRequest (bad path), Unprocessable (tenant limit) or a write error.
+  void Create(const std::string& tenant, const std::string& service_path, SubscriptionSpec spec,
+              CreateDone done);
+  // Applies a PATCH body (PatchSubscription). NotFound, BadRequest, or a write error.
+  void Update(const std::string& tenant, const std::string& id, const boost::json::value& patch,
+              Done done);
+  // Deletes. NotFound or a write error.
+  void Delete(const std::string& tenant, const std::string& id, Done done);
+
+  // GET /v2/subscriptions/{id} (RenderSubscription). NotFound.
+  Result<boost::json::object> Get(const std::string& tenant, const std::string& id) const;
+
+  struct Page {
+    boost::json::array items;  // rendered, in creation order
+    size_t total = 0;          // subscriptions of the tenant
+  };
+  Page List(const std::string& tenant, size_t offset, size_t limit) const;
+
+  // Writes the statistics of subscriptions that notified since the last flush; `done`
+  // once durable (writer thread) or at once when there is nothing to write.
+  void FlushCounters(Done done);
+
+  size_t Count() const;
+
+ private:
+  struct Entry {
+    Subscription sub;
+    PathScope scope;        // parsed sub.service_path
+    uint64_t seq = 0;       // creation order
+    bool deleting = false;  // a Delete is in flight: refuse further writes
+    bool dirty = false;     // statistics changed since last written
+  };
+  struct Tenant {
+    std::map<uint64_t, std::string> order;  // seq -> id
+    std::unordered_map<std::string, Entry> by_id;
+  };
+  struct Outgoing {
+    NotificationRequest request;
+    std::string tenant;
+  };
+
+  TimeMs Now() const;
+  std::string NewIdLocked();
+  Entry* FindLocked(const std::string& tenant, const std::string& id);
+  const Entry* FindLocked(const std::string& tenant, const std::string& id) const;
+  void InsertLocked(const std::string& tenant, Subscription sub, PathScope scope);
+  bool EligibleLocked(const Entry& entry, TimeMs now) const;
+  void MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,
+                   std::vector<SubscriptionWrite>& writes);
+  void Dispatch(Outgoing out);
+  void OnResult(const std::string& tenant, const std::string& id, NotificationResult result,
+                std::chrono::steady_clock::time_point started);
+  void PersistAsync(std::vector<SubscriptionWrite> writes);
+
+  // Constant after construction.
+  Writer& writer_;
+  NotificationSender& sender_;
+  const SubscriptionManagerOptions options_;
+  metrics::Counter& sent_;
+  metrics::Counter& failed_;
+  metrics::Counter& dropped_;
+  metrics::Histogram& latency_;
+
+  std::atomic<size_t> in_flight_{0};  // notifications handed to the sender, not yet done
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Tenant> tenants_;  // guarded by mu_
+  uint64_t next_seq_ = 1;                            // guarded by mu_
+  std::mt19937_64 random_;                           // guarded by mu_ (ids)
+};
+
+}  // namespace zc::context

@@ -1,0 +1,300 @@
+// Tests of the subscription manager with the real Writer over a tiny in-memory store and a
+// fake NotificationSender that records requests and lets the test complete them. Time is
+// an injected clock; waits are on futures of write completions, never on sleeps.
+#include "context/subscription_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+
+#include "common/json.h"
+
+namespace zc::context {
+namespace {
+
+// Keeps subscription documents; nothing else.
+class MemoryStore : public ContextStore {
+ public:
+  Status Commit(const WriteBatch& batch) override {
+    std::lock_guard lock(mu_);
+    for (const auto& w : batch.subscriptions) {
+      if (w.document) {
+        docs_[{w.tenant, w.id}] = *w.document;
+      } else {
+        docs_.erase({w.tenant, w.id});
+      }
+    }
+    return Ok();
+  }
+  Status LoadEntities(const std::function<void(std::string, Entity)>&) override { return Ok(); }
+  Status LoadSubscriptions(
+      const std::function<void(std::string, std::string, std::string)>& sink) override {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, doc] : docs_) sink(key.first, key.second, doc);
+    return Ok();
+  }
+  Result<std::vector<HistoryPoint>> QueryHistory(const HistoryQuery&) override {
+    return std::vector<HistoryPoint>{};
+  }
+  Result<size_t> PruneHistory(TimeMs) override { return size_t{0}; }
+
+  std::optional<std::string> Doc(const std::string& tenant, const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = docs_.find({tenant, id});
+    if (it == docs_.end()) return std::nullopt;
+    return it->second;
+  }
+  size_t Size() {
+    std::lock_guard lock(mu_);
+    return docs_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::string> docs_;
+};
+
+// Records notifications; the test answers them with Complete().
+class FakeSender : public NotificationSender {
+ public:
+  void Send(NotificationRequest request, Done done) override {
+    std::lock_guard lock(mu_);
+    sent.push_back(std::move(request));
+    pending_.push_back(std::move(done));
+  }
+  // Completes the oldest pending notification.
+  void Complete(NotificationResult result) {
+    Done done;
+    {
+      std::lock_guard lock(mu_);
+      ASSERT_FALSE(pending_.empty());
+      done = std::move(pending_.front());
+      pending_.erase(pending_.begin());
+    }
+    done(std::move(result));
+  }
+  std::vector<NotificationRequest> sent;
+
+ private:
+  std::mutex mu_;
+  std::vector<Done> pending_;
+};
+
+EntityPtr Room(std::string id, double temperature) {
+  auto e = std::make_shared<Entity>();
+  e->id = std::move(id);
+  e->type = "Room";
+  e->attrs.emplace_back("temperature", Attribute{"Number", temperature, {}});
+  return e;
+}
+
+EntityChange Change(std::string tenant, std::string id, double from, double to) {
+  EntityChange c;
+  c.kind = ChangeKind::kUpdate;
+  c.tenant = std::move(tenant);
+  c.before = Room(id, from);
+  c.after = Room(id, to);
+  c.updated_attrs = {"temperature"};
+  if (from != to) c.changed_attrs = {"temperature"};
+  c.correlator = "c";
+  return c;
+}
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() { Reset(); }
+
+  void Reset(SubscriptionManagerOptions options = {}) {
+    manager_.reset();
+    options.clock = [this] { return now_.load(); };
+    manager_ = std::make_unique<SubscriptionManager>(writer_, sender_, options, metrics_);
+  }
+
+  std::string Create(std::string_view body, std::string tenant = "", std::string path = "/#") {
+    auto spec = ParseSubscription(*json::Parse(body));
+    EXPECT_TRUE(spec.has_value());
+    std::promise<Result<std::string>> p;
+    manager_->Create(tenant, path, std::move(*spec),
+                     [&](Result<std::string> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    return r.value_or("");
+  }
+  Status Wait(const std::function<void(SubscriptionManager::Done)>& call) {
+    std::promise<Status> p;
+    call([&](Status s) { p.set_value(std::move(s)); });
+    return p.get_future().get();
+  }
+  // Every write submitted so far is durable once an empty batch completes.
+  void Barrier() {
+    std::promise<void> p;
+    writer_.Submit({}, [&](Status) { p.set_value(); });
+    p.get_future().get();
+  }
+  boost::json::object Get(const std::string& id, const std::string& tenant = "") {
+    auto r = manager_->Get(tenant, id);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(boost::json::object{});
+  }
+
+  std::atomic<TimeMs> now_{1'700'000'000'000};
+  metrics::Registry metrics_;
+  MemoryStore store_;
+  Writer writer_{store_, {}, metrics_};
+  FakeSender sender_;
+  std::unique_ptr<SubscriptionManager> manager_;
+};
+
+constexpr std::string_view kRoom1 = R"({"subject":{"entities":[{"id":"Room1"}]},
+    "notification":{"http":{"url":"http://localhost:1/n"}}})";
+
+TEST_F(ManagerTest, CreateIsDurableAndNotifiesOnChange) {
+  const std::string id = Create(kRoom1);
+  EXPECT_EQ(id.size(), 24u);
+  EXPECT_TRUE(store_.Doc("", id).has_value());
+  EXPECT_TRUE(sender_.sent.empty());  // no initial notification
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(sender_.sent[0].subscription_id, id);
+  manager_->OnChange(Change("", "Room1", 2, 2));       // nothing changed
+  manager_->OnChange(Change("other", "Room1", 1, 2));  // another tenant
+  manager_->OnChange(Change("", "Room2", 1, 2));
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  sender_.Complete({200, {}});
+  auto sub = Get(id);
+  EXPECT_EQ(sub["notification"].at("timesSent").as_int64(), 1);
+  EXPECT_EQ(sub["notification"].at("lastSuccessCode").as_uint64(), 200u);
+  EXPECT_EQ(sub["status"].as_string(), "active");
+}
+
+TEST_F(ManagerTest, Throttling) {
+  Create(std::string(kRoom1).insert(kRoom1.size() - 1, R"(,"throttling":10)"));
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  now_ += 5000;
+  manager_->OnChange(Change("", "Room1", 2, 3));  // within 10 s: skipped
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  now_ += 5000;
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  EXPECT_EQ(sender_.sent.size(), 2u);
+}
+
+TEST_F(ManagerTest, OneshotBecomesInactiveDurably) {
+  const std::string id =
+      Create(std::string(kRoom1).insert(kRoom1.size() - 1, R"(,"status":"oneshot")"));
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  manager_->OnChange(Change("", "Room1", 2, 3));
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(Get(id)["status"].as_string(), "inactive");
+  Barrier();
+  EXPECT_NE(store_.Doc("", id)->find(R"("status":"inactive")"), std::string::npos);
+}
+
+TEST_F(ManagerTest, ExpiredAndInactiveDoNotNotify) {
+  const std::string id = Create(std::string(kRoom1).insert(
+      kRoom1.size() - 1, R"(,"expires":"2023-11-14T22:13:30Z")"));  // 10 s after now_
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  now_ += 20000;
+  manager_->OnChange(Change("", "Room1", 2, 3));
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(Get(id)["status"].as_string(), "expired");
+  const std::string inactive =
+      Create(std::string(kRoom1).insert(kRoom1.size() - 1, R"(,"status":"inactive")"));
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  EXPECT_EQ(sender_.sent.size(), 1u);
+}
+
+TEST_F(ManagerTest, FailuresAndMaxFailsLimit) {
+  const std::string id = Create(R"({"subject":{"entities":[{"id":"Room1"}]},
+      "notification":{"http":{"url":"http://localhost:1/n"},"maxFailsLimit":1}})");
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  sender_.Complete({0, "cannot connect"});
+  auto sub = Get(id);
+  EXPECT_EQ(sub["status"].as_string(), "failed");
+  EXPECT_EQ(sub["notification"].at("lastFailureReason").as_string(), "cannot connect");
+  EXPECT_EQ(sub["notification"].at("failsCounter").as_int64(), 1);
+  manager_->OnChange(Change("", "Room1", 2, 3));
+  sender_.Complete({500, {}});
+  sub = Get(id);
+  EXPECT_EQ(sub["status"].as_string(), "inactive");  // 2 failures > maxFailsLimit 1
+  EXPECT_EQ(sub["notification"].at("lastFailureReason").as_string(), "HTTP status 500");
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  EXPECT_EQ(sender_.sent.size(), 2u);
+  // Reactivation resets the consecutive failures.
+  ASSERT_TRUE(Wait(
+      [&](auto done) { manager_->Update("", id, *json::Parse(R"({"status":"active"})"), done); }));
+  EXPECT_FALSE(Get(id)["notification"].as_object().contains("failsCounter"));
+}
+
+TEST_F(ManagerTest, UpdateDeleteListAndNotFound) {
+  const std::string a = Create(kRoom1);
+  const std::string b = Create(kRoom1, "", "/x");
+  Create(kRoom1, "t2");
+  auto page = manager_->List("", 0, 10);
+  EXPECT_EQ(page.total, 2u);
+  ASSERT_EQ(page.items.size(), 2u);
+  EXPECT_EQ(page.items[0].at("id").as_string(), a);
+  EXPECT_EQ(manager_->List("", 1, 10).items.size(), 1u);
+  EXPECT_EQ(manager_->List("", 0, 1).items.size(), 1u);
+  ASSERT_TRUE(
+      Wait([&](auto done) { manager_->Update("", a, *json::Parse(R"({"throttling":3})"), done); }));
+  EXPECT_EQ(Get(a)["throttling"].as_int64(), 3);
+  auto bad =
+      Wait([&](auto done) { manager_->Update("", a, *json::Parse(R"({"status":"nope"})"), done); });
+  EXPECT_EQ(bad.error().code, ErrorCode::kBadRequest);
+  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", b, done); }));
+  EXPECT_FALSE(store_.Doc("", b).has_value());
+  auto missing = Wait([&](auto done) { manager_->Delete("", b, done); });
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().message, kSubscriptionNotFound);
+  EXPECT_FALSE(manager_->Get("t2", a).has_value());
+}
+
+TEST_F(ManagerTest, ServicePathRestrictsNotifications) {
+  Create(kRoom1, "", "/a");
+  EntityChange c = Change("", "Room1", 1, 2);
+  manager_->OnChange(c);  // entity in "/"
+  EXPECT_TRUE(sender_.sent.empty());
+  auto moved = std::make_shared<Entity>(*c.after);
+  moved->service_path = "/a";
+  c.after = moved;
+  manager_->OnChange(c);
+  EXPECT_EQ(sender_.sent.size(), 1u);
+}
+
+TEST_F(ManagerTest, CountersSurviveFlushAndLoad) {
+  const std::string id = Create(kRoom1, "city");
+  manager_->OnChange(Change("city", "Room1", 1, 2));
+  sender_.Complete({204, {}});
+  ASSERT_TRUE(Wait([&](auto done) { manager_->FlushCounters(done); }));
+  Reset();
+  ASSERT_TRUE(manager_->Load(store_));
+  auto sub = Get(id, "city");
+  EXPECT_EQ(sub["notification"].at("timesSent").as_int64(), 1);
+  EXPECT_EQ(sub["notification"].at("lastSuccessCode").as_uint64(), 204u);
+  EXPECT_EQ(manager_->Count(), 1u);
+}
+
+TEST_F(ManagerTest, LimitsPerTenantAndInFlight) {
+  SubscriptionManagerOptions options;
+  options.max_per_tenant = 1;
+  options.max_in_flight = 1;
+  Reset(options);
+  Create(kRoom1);
+  auto spec = ParseSubscription(*json::Parse(kRoom1));
+  std::promise<Result<std::string>> p;
+  manager_->Create("", "/#", std::move(*spec), [&](auto r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(p.get_future().get().error().code, ErrorCode::kUnprocessable);
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  manager_->OnChange(Change("", "Room1", 2, 3));  // one still in flight: dropped
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  EXPECT_NE(metrics_.Render().find("zc_notifications_dropped_total 1"), std::string::npos);
+  sender_.Complete({200, {}});
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  EXPECT_EQ(sender_.sent.size(), 2u);
+  sender_.Complete({200, {}});
+}
+
+}  // namespace
+}  // namespace zc::context

@@ -1,0 +1,310 @@
+// Unit tests of subscription values: parsing and Orion's error messages, rendering and
+// round trips, matching of changes, notification payloads and ${...} macros.
+#include "context/subscription.h"
+
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+
+namespace zc::context {
+namespace {
+
+namespace bj = boost::json;
+
+bj::value J(std::string_view text) {
+  return *json::Parse(text);
+}
+
+constexpr std::string_view kMinimal =
+    R"({"subject":{"entities":[{"id":"Room1","type":"Room"}]},
+        "notification":{"http":{"url":"http://localhost:1234/notify"}}})";
+
+std::string ErrorOf(std::string_view body) {
+  auto r = ParseSubscription(J(body));
+  EXPECT_FALSE(r.has_value()) << body;
+  return r ? "" : r.error().message;
+}
+
+Subscription Make(std::string_view body, std::string id = "5f0000000000000000000001") {
+  auto spec = ParseSubscription(J(body));
+  EXPECT_TRUE(spec.has_value()) << (spec ? "" : spec.error().message);
+  Subscription sub;
+  sub.id = std::move(id);
+  sub.spec = std::make_shared<const SubscriptionSpec>(std::move(*spec));
+  return sub;
+}
+
+EntityPtr Room(std::string id, double temperature, std::string path = "/") {
+  auto e = std::make_shared<Entity>();
+  e->id = std::move(id);
+  e->type = "Room";
+  e->service_path = std::move(path);
+  e->attrs.emplace_back("temperature", Attribute{"Number", temperature, {}});
+  e->attrs.emplace_back("name", Attribute{"Text", "kitchen", {}});
+  return e;
+}
+
+EntityChange Update(EntityPtr before, EntityPtr after, std::vector<std::string> changed) {
+  EntityChange c;
+  c.kind = ChangeKind::kUpdate;
+  c.before = std::move(before);
+  c.after = std::move(after);
+  c.updated_attrs = changed;
+  c.changed_attrs = std::move(changed);
+  c.correlator = "corr-1";
+  return c;
+}
+
+TEST(SubscriptionParse, MinimalDefaults) {
+  Subscription sub = Make(kMinimal);
+  const auto& spec = *sub.spec;
+  EXPECT_EQ(spec.http.url, "http://localhost:1234/notify");
+  EXPECT_EQ(spec.attrs_format, AttrsFormat::kNormalized);
+  EXPECT_EQ(spec.status, SubscriptionStatus::kActive);
+  EXPECT_EQ(spec.alterations, kDefaultAlterations);
+  EXPECT_FALSE(spec.expires.has_value());
+  EXPECT_EQ(spec.throttling_s, 0);
+}
+
+TEST(SubscriptionParse, OrionErrorMessages) {
+  EXPECT_EQ(ErrorOf("{}"), "empty payload");
+  EXPECT_EQ(ErrorOf(R"({"notification":{}})"), "no subject for subscription specified");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}]}})"),
+            "no notification for subscription specified");
+  EXPECT_EQ(ErrorOf(R"({"subject":{}})"), "no subject entities specified");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[]}, "notification":{}})"),
+            "subject entities is empty");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":{}}})"), "/entities/ is not an array");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"type":"T"}]}})"),
+            "/entities/ vector item does not have /id/ nor /idPattern/");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a","idPattern":"b"}]}})"),
+            "/entities/ vector item has both /id/ and /idPattern/");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"idPattern":"("}]}})"),
+            "Invalid regex for entity idPattern");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}],"condition":{}}})"),
+            "condition is empty");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}],"condition":{"attrs":"x"}}})"),
+            "the field /attrs/ must be a JSON array");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}],
+                      "condition":{"expression":{"q":""}}}})"),
+            "q is empty");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}],
+                      "condition":{"alterationTypes":["entityBorn"]}}})"),
+            "unknown subscription alterationType: entityBorn");
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"a"}],
+                      "condition":{"expression":{"georel":"near;maxDistance:10"}}}})"),
+            "partial geo expression: geometry, georel and coords have to be provided together");
+}
+
+TEST(SubscriptionParse, NotificationErrors) {
+  const std::string subject = R"({"subject":{"entities":[{"id":"a"}]},"notification":)";
+  auto err = [&](std::string_view n, std::string_view tail = "}") {
+    return ErrorOf(subject + std::string(n) + std::string(tail));
+  };
+  EXPECT_EQ(err("{}"), "http, httpCustom, mqtt or mqttCustom is missing");
+  EXPECT_EQ(err(R"({"http":{}})"), "url http notification is missing");
+  EXPECT_EQ(err(R"({"http":{"url":"ftp://x"}})"), "Invalid URL parsing notification url");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"attrs":[],"exceptAttrs":[]})"),
+            "http notification has attrs and exceptAttrs");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"exceptAttrs":[]})"),
+            "http notification has exceptAttrs is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"attrsFormat":"xml"})"),
+            "invalid attrsFormat, accepted values: legacy, normalized, keyValues, values");
+  EXPECT_EQ(err(R"({"httpCustom":{"url":"http://x","payload":"a=b"}})"),
+            "forbidden characters in custom /payload/");
+  EXPECT_EQ(err(R"({"httpCustom":{"url":"http://x","method":"FETCH"}})"),
+            "unknown method httpCustom notification");
+  EXPECT_EQ(err(R"({"httpCustom":{"url":"http://x","headers":{}}})"),
+            "notification httpCustom headers is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"maxFailsLimit":0})"),
+            "maxFailsLimit must be greater than zero");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"status":"paused"})"),
+            "status is not valid: it has to be either active, inactive or oneshot");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"expires":"tomorrow"})"),
+            "expires has an invalid format");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"throttling":"5"})"),
+            "throttling is not an int");
+}
+
+TEST(SubscriptionParse, RoundTripThroughRender) {
+  Subscription sub = Make(R"({"description":"d","subject":{"entities":[{"idPattern":"^R",
+      "typePattern":"Ro"}],"condition":{"attrs":["temperature"],"expression":{"q":"temperature>20"},
+      "alterationTypes":["entityUpdate","entityDelete"]}},
+      "notification":{"httpCustom":{"url":"http://h:1/${id}","method":"PUT","headers":{"X-A":"${name}"},
+      "qs":{"t":"${temperature}"},"payload":"t is ${temperature}"},"exceptAttrs":["name"],
+      "attrsFormat":"keyValues","onlyChangedAttrs":true,"metadata":["previousValue"],
+      "maxFailsLimit":3},"expires":"2040-01-01T00:00:00Z","status":"oneshot","throttling":5})");
+  bj::object rendered = RenderSpec(*sub.spec);
+  auto again = ParseSubscription(rendered);
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(json::Dump(RenderSpec(*again)), json::Dump(rendered));
+  EXPECT_EQ(rendered["expires"].as_string(), "2040-01-01T00:00:00.000Z");
+  EXPECT_EQ(rendered["status"].as_string(), "oneshot");
+}
+
+TEST(SubscriptionParse, PatchReplacesTopLevelFields) {
+  Subscription sub = Make(kMinimal);
+  auto patched = PatchSubscription(*sub.spec, J(R"({"status":"inactive","throttling":10})"));
+  ASSERT_TRUE(patched.has_value());
+  EXPECT_EQ(patched->status, SubscriptionStatus::kInactive);
+  EXPECT_EQ(patched->throttling_s, 10);
+  EXPECT_EQ(patched->http.url, "http://localhost:1234/notify");
+  auto bad = PatchSubscription(*sub.spec, J(R"({"notification":{"attrs":[]}})"));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().message, "http, httpCustom, mqtt or mqttCustom is missing");
+  EXPECT_EQ(PatchSubscription(*sub.spec, J("{}")).error().message, "empty payload");
+}
+
+TEST(SubscriptionRender, StatusAndStatistics) {
+  Subscription sub = Make(
+      std::string(kMinimal).insert(kMinimal.size() - 1, R"(,"expires":"2030-01-01T00:00:00Z")"));
+  const TimeMs before_expiry = *ParseIso8601("2029-01-01T00:00:00Z");
+  EXPECT_EQ(ReportedStatus(sub, before_expiry), "active");
+  EXPECT_EQ(ReportedStatus(sub, *ParseIso8601("2031-01-01T00:00:00Z")), "expired");
+  sub.counters = {3, 3000, 1000, 3000, 200, "HTTP status 500", 2};
+  EXPECT_EQ(ReportedStatus(sub, before_expiry), "failed");
+  bj::object r = RenderSubscription(sub, before_expiry);
+  EXPECT_EQ(r["id"].as_string(), sub.id);
+  const auto& n = r["notification"].as_object();
+  EXPECT_EQ(n.at("timesSent").as_int64(), 3);
+  EXPECT_EQ(n.at("lastSuccessCode").as_uint64(), 200u);
+  EXPECT_EQ(n.at("lastFailureReason").as_string(), "HTTP status 500");
+  EXPECT_EQ(n.at("failsCounter").as_int64(), 2);
+  EXPECT_EQ(n.at("lastNotification").as_string(), "1970-01-01T00:00:03.000Z");
+}
+
+TEST(SubscriptionRender, StoredDocumentKeepsPathAndCounters) {
+  Subscription sub = Make(kMinimal);
+  sub.service_path = "/a/#";
+  sub.counters.times_sent = 7;
+  sub.counters.last_failure_reason = "x";
+  auto back = ParseStoredDocument(sub.id, StoredDocument(sub));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->service_path, "/a/#");
+  EXPECT_EQ(back->counters.times_sent, 7);
+  EXPECT_EQ(back->counters.last_failure_reason, "x");
+  EXPECT_FALSE(ParseStoredDocument("x", "{").has_value());
+}
+
+TEST(SubscriptionMatch, ConditionAttrsAndNoChange) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}],
+      "condition":{"attrs":["temperature"]}},"notification":{"http":{"url":"http://x"}}})");
+  const PathScope all = PathScope::All();
+  EXPECT_TRUE(Triggers(sub, all, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"})));
+  EXPECT_FALSE(Triggers(sub, all, Update(Room("Room1", 1), Room("Room1", 1), {"name"})));
+  EXPECT_FALSE(Triggers(sub, all, Update(Room("Room2", 1), Room("Room2", 2), {"temperature"})));
+  // An update that changed nothing does not notify, unless forced.
+  EntityChange same = Update(Room("Room1", 1), Room("Room1", 1), {});
+  same.updated_attrs = {"temperature"};
+  EXPECT_FALSE(Triggers(sub, all, same));
+  same.forced = true;
+  EXPECT_TRUE(Triggers(sub, all, same));
+}
+
+TEST(SubscriptionMatch, PatternsPathsAndAlterations) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"idPattern":"oom","type":"Room"}]},
+      "notification":{"http":{"url":"http://x"}}})");
+  auto scope = PathScope::Parse("/a/#");
+  ASSERT_TRUE(scope.has_value());
+  EXPECT_TRUE(Triggers(sub, *scope, Update(nullptr, Room("BigRoom", 1, "/a/b"), {"x"})));
+  EXPECT_FALSE(Triggers(sub, *scope, Update(nullptr, Room("BigRoom", 1, "/c"), {"x"})));
+  EntityChange del;
+  del.kind = ChangeKind::kDelete;
+  del.before = Room("Room1", 1, "/a");
+  EXPECT_FALSE(Triggers(sub, *scope, del));  // entityDelete is not a default
+  Subscription on_delete = Make(R"({"subject":{"entities":[{"id":"Room1"}],
+      "condition":{"alterationTypes":["entityDelete"]}},"notification":{"http":{"url":"http://x"}}})");
+  EXPECT_TRUE(Triggers(on_delete, *scope, del));
+  EXPECT_FALSE(Triggers(on_delete, *scope, Update(Room("Room1", 1), Room("Room1", 2), {"t"})));
+}
+
+TEST(SubscriptionMatch, ExpressionOnNewState) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"idPattern":".*"}],
+      "condition":{"expression":{"q":"temperature>20"}}},"notification":{"http":{"url":"http://x"}}})");
+  const PathScope all = PathScope::All();
+  EXPECT_TRUE(Triggers(sub, all, Update(Room("R", 10), Room("R", 25), {"temperature"})));
+  EXPECT_FALSE(Triggers(sub, all, Update(Room("R", 25), Room("R", 10), {"temperature"})));
+}
+
+TEST(SubscriptionNotify, DefaultPayloadAndHeaders) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "http":{"url":"http://x/n"},"attrs":["temperature"],"attrsFormat":"keyValues"}})");
+  EntityChange c = Update(Room("Room1", 1), Room("Room1", 2), {"temperature"});
+  c.tenant = "city";
+  auto req = BuildNotification(sub, c, 2, std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.url, "http://x/n");
+  EXPECT_EQ(req.method, "POST");
+  EXPECT_EQ(
+      req.body,
+      R"({"subscriptionId":"5f0000000000000000000001","data":[{"id":"Room1","type":"Room","temperature":2}]})");
+  auto header = [&](std::string_view name) {
+    for (const auto& [k, v] : req.headers) {
+      if (k == name) return v;
+    }
+    return std::string("<none>");
+  };
+  EXPECT_EQ(header("Content-Type"), "application/json");
+  EXPECT_EQ(header("Fiware-Service"), "city");
+  EXPECT_EQ(header("Fiware-ServicePath"), "/");
+  EXPECT_EQ(header("Fiware-Correlator"), "corr-1; cbnotif=2");
+  EXPECT_EQ(header("Ngsiv2-AttrsFormat"), "keyValues");
+}
+
+TEST(SubscriptionNotify, OnlyChangedAttrsAndPreviousValue) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "http":{"url":"http://x"},"onlyChangedAttrs":true,"metadata":["previousValue"]}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  auto body = J(req.body);
+  const auto& entity = body.at("data").at(0).as_object();
+  EXPECT_FALSE(entity.contains("name"));
+  EXPECT_EQ(entity.at("temperature").at("value").to_number<double>(), 2);
+  EXPECT_EQ(
+      entity.at("temperature").at("metadata").at("previousValue").at("value").to_number<double>(),
+      1);
+}
+
+TEST(SubscriptionNotify, CustomTemplates) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x/${type}/${id}","method":"PUT","qs":{"t":"${temperature}"},
+      "headers":{"X-Name":"${name}","Fiware-Correlator":"mine"},"payload":"temp ${temperature} in ${name}${missing}"}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 21.5), {"temperature"}),
+                               1, std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.method, "PUT");
+  EXPECT_EQ(req.url, "http://x/Room/Room1?t=21.5");
+  EXPECT_EQ(req.body, "temp 21.5 in kitchen");
+  bool saw_name = false;
+  for (const auto& [k, v] : req.headers) {
+    if (k == "X-Name") saw_name = (v == "kitchen");
+    if (k == "Fiware-Correlator") {
+      EXPECT_EQ(v, "corr-1; cbnotif=1");
+    }
+    if (k == "Content-Type") {
+      EXPECT_EQ(v, "text/plain");
+    }
+    if (k == "Ngsiv2-AttrsFormat") {
+      EXPECT_EQ(v, "custom");
+    }
+  }
+  EXPECT_TRUE(saw_name);
+}
+
+TEST(SubscriptionNotify, JsonTemplateKeepsTypes) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","json":{"t":"${temperature}","label":"room ${id}"}}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 3), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.body, R"({"t":3,"label":"room Room1"})");
+}
+
+TEST(SubscriptionMacros, Substitution) {
+  Entity e = *Room("R1", 7);
+  e.attrs.emplace_back("obj", Attribute{"StructuredValue", J(R"({"a":[1,2]})"), {}});
+  EXPECT_EQ(SubstituteMacros("${id}/${service}/${servicePath}/${obj}", e, "t1"),
+            R"(R1/t1///{"a":[1,2]})");
+  EXPECT_EQ(SubstituteMacros("a ${unterminated", e, ""), "a ${unterminated");
+  EXPECT_EQ(SubstituteMacros("${nope}${authToken}", e, ""), "");
+}
+
+}  // namespace
+}  // namespace zc::context

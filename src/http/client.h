@@ -1,0 +1,54 @@
+// An asynchronous HTTP/1.1 client for outbound calls (subscription notifications, later
+// alert channels). Requests run on the client's own I/O thread so that a slow or dead
+// receiver never occupies a server thread. Every request has a timeout; connections to
+// the same host:port are reused (keep-alive) up to a small pool size.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace zc::http {
+
+struct OutboundRequest {
+  std::string method = "POST";
+  std::string url;  // "http://host:port/path?query" (https not supported yet)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{5000};
+};
+
+struct OutboundResponse {
+  unsigned status = 0;
+  std::string body;
+};
+
+struct ClientOptions {
+  unsigned threads = 1;
+  size_t max_idle_per_host = 8;
+  size_t max_in_flight = 1000;  // further requests fail at once with Unavailable
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();  // stops the I/O thread; pending callbacks get Unavailable
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  using Callback = std::function<void(Result<OutboundResponse>)>;
+  // Sends `request`; `done` runs on the client's thread with the response, or with
+  // BadRequest (bad URL), Unavailable (connect/timeout/closed) or Internal errors.
+  void Send(OutboundRequest request, Callback done);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zc::http

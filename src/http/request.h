@@ -1,0 +1,72 @@
+// The request/response types every handler sees. A handler is an asynchronous function:
+// it receives the request context and a `Respond` callback, and calls it exactly once,
+// from any thread, possibly after the handler returned (e.g. once a write is durable).
+// The session keeps the RequestContext alive until Respond has been called.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace zc::http {
+
+namespace beast_http = boost::beast::http;
+using Verb = beast_http::verb;
+using BeastRequest = beast_http::request<beast_http::string_body>;
+
+// Who is calling. Anonymous until the identity module authenticates requests.
+struct Identity {
+  std::string subject = "anonymous";  // user login, service account or device id
+  std::string kind = "anonymous";     // "user", "service", "device", "anonymous"
+  std::vector<std::string> permissions;
+};
+
+struct RequestContext {
+  const BeastRequest& raw;
+  std::string path;                                          // percent-decoded path
+  std::vector<std::pair<std::string, std::string>> query;    // percent-decoded, in order
+  std::vector<std::pair<std::string, std::string>> params;   // `{name}` segments of the route
+  std::string request_id;                                    // also sent as X-Request-Id
+  std::string client_address;
+  Identity identity;
+
+  // The first query parameter with this name, if present (may be empty).
+  std::optional<std::string_view> Query(std::string_view name) const;
+  // A route parameter by name; REQUIRES: the route declares `{name}`.
+  std::string_view Param(std::string_view name) const;
+  // A request header (case-insensitive name); empty when absent.
+  std::string_view Header(std::string_view name) const;
+  bool HasHeader(std::string_view name) const;
+  const std::string& Body() const { return raw.body(); }
+  Verb Method() const { return raw.method(); }
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type;  // empty: no Content-Type (and normally no body)
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  Response& Header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  static Response Json(unsigned status, std::string body) {
+    return {status, "application/json", std::move(body), {}};
+  }
+  static Response Text(unsigned status, std::string body) {
+    return {status, "text/plain; charset=utf-8", std::move(body), {}};
+  }
+  static Response Empty(unsigned status) { return {status, {}, {}, {}}; }
+};
+
+// Calls back with the response. Callable once; thread-safe (posts to the session's strand).
+using Respond = std::function<void(Response)>;
+using Handler = std::function<void(RequestContext&, Respond)>;
+
+}  // namespace zc::http

@@ -1,0 +1,266 @@
+// History reads of SqliteStore: QueryHistory and AggregateHistory.
+//
+// Both build one SQL statement from the query's filters:
+//   WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series
+//                             WHERE tenant = ? AND <entity/type/attr/scope filters>)
+//   ... FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS h
+//   WHERE <chunk overlaps [from, to]> AND h.chunk = c.id AND h.series = sel.id
+//         AND <h.time in [from, to]>
+// CROSS JOIN fixes the loop order: chunks outside the time range are skipped through their
+// min/max times, and every remaining (chunk, series) pair is one seek on history's primary key
+// (chunk, series, time, seq). Point queries put LIMIT in SQL (the sorter keeps only that
+// many rows); instant queries (count_instants) stream rows ordered by (time, entity) and stop
+// after the last wanted instant. Aggregation is a GROUP BY (series, bucket) in SQL, with the
+// bucket computed from the time in UTC and numeric values recognised by their JSON text.
+#include <algorithm>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace zc::store {
+namespace {
+
+using Bind = std::variant<int64_t, std::string>;
+
+struct Sql {
+  std::string text;
+  std::vector<Bind> binds;
+  void Add(std::string_view s) { text.append(s); }
+  void Arg(Bind b) {
+    binds.push_back(std::move(b));
+    text.append("?" + std::to_string(binds.size()));
+  }
+};
+
+void AddScopes(const std::vector<std::string>& scopes, Sql& sql) {
+  if (scopes.empty()) return;
+  sql.Add(" AND (");
+  for (size_t i = 0; i < scopes.size(); ++i) {
+    if (i > 0) sql.Add(" OR ");
+    std::string_view s = scopes[i];
+    if (!s.ends_with("/#")) {
+      sql.Add("service_path = ");
+      sql.Arg(std::string(s));
+      continue;
+    }
+    s.remove_suffix(2);  // "/a/#" → "/a"; "/#" → "" (everything)
+    if (s.empty()) {
+      sql.Add("1");
+      continue;
+    }
+    sql.Add("(service_path = ");
+    sql.Arg(std::string(s));
+    sql.Add(" OR substr(service_path, 1, ");
+    sql.Arg(static_cast<int64_t>(s.size() + 1));
+    sql.Add(") = ");
+    sql.Arg(std::string(s) + "/");
+    sql.Add(")");
+  }
+  sql.Add(")");
+}
+
+// The WITH clause and the FROM/WHERE of every history read.
+void AddFilter(const context::HistoryQuery& q, Sql& sql) {
+  sql.Add(
+      "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series "
+      "WHERE tenant = ");
+  sql.Arg(q.tenant);
+  const std::pair<const std::optional<std::string>*, const char*> eq[] = {
+      {&q.entity_id, " AND entity_id = "},
+      {&q.entity_type, " AND entity_type = "},
+      {&q.attr, " AND attr = "}};
+  for (const auto& [value, clause] : eq) {
+    if (!value->has_value()) continue;
+    sql.Add(clause);
+    sql.Arg(**value);
+  }
+  AddScopes(q.service_paths, sql);
+  sql.Add(") ");
+}
+
+void AddFromWhere(const context::HistoryQuery& q, Sql& sql) {
+  sql.Add(
+      " FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS h "
+      "WHERE h.chunk = c.id AND h.series = sel.id");
+  if (q.from) {
+    sql.Add(" AND c.max_time >= ");
+    sql.Arg(*q.from);
+    sql.Add(" AND h.time >= ");
+    sql.Arg(*q.from);
+  }
+  if (q.to) {
+    sql.Add(" AND c.min_time <= ");
+    sql.Arg(*q.to);
+    sql.Add(" AND h.time <= ");
+    sql.Arg(*q.to);
+  }
+}
+
+Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql) {
+  auto st = Prepare(db, sql.text);
+  if (!st) return st;
+  for (size_t i = 0; i < sql.binds.size(); ++i) {
+    const int index = static_cast<int>(i + 1);
+    if (const auto* n = std::get_if<int64_t>(&sql.binds[i])) {
+      sqlite3_bind_int64(st->get(), index, *n);
+    } else {
+      BindText(st->get(), index, std::get<std::string>(sql.binds[i]));
+    }
+  }
+  return st;
+}
+
+// How many units (points, instants or buckets) to skip and to take, in SQL order.
+struct Window {
+  bool descending = false;
+  size_t skip = 0;
+  size_t take = 0;
+};
+
+Window WindowOf(const context::HistoryQuery& q) {
+  if (q.last_n) return {true, q.offset, std::min(*q.last_n, q.limit)};
+  return {false, q.offset, q.limit};
+}
+
+std::string BucketSql(context::AggrPeriod period) {
+  using P = context::AggrPeriod;
+  auto fixed = [](int64_t width) {
+    const std::string w = std::to_string(width);
+    return "(h.time - (((h.time % " + w + ") + " + w + ") % " + w + "))";
+  };
+  auto calendar = [](const char* modifier) {
+    return std::string(
+               "(CAST(strftime('%s', (h.time - (((h.time % 1000) + 1000) % 1000)) / "
+               "1000, 'unixepoch', '") +
+           modifier + "') AS INTEGER) * 1000)";
+  };
+  switch (period) {
+    case P::kNone:
+      return "0";
+    case P::kSecond:
+      return fixed(1000);
+    case P::kMinute:
+      return fixed(60'000);
+    case P::kHour:
+      return fixed(3'600'000);
+    case P::kDay:
+      return fixed(86'400'000);
+    case P::kMonth:
+      return calendar("start of month");
+    case P::kYear:
+      return calendar("start of year");
+  }
+  return "0";
+}
+
+std::string AggregateSql(context::AggrMethod method) {
+  using M = context::AggrMethod;
+  // A JSON number is the only JSON text that starts with '-' or a digit.
+  constexpr const char* kNumeric =
+      "(CASE WHEN substr(h.value, 1, 1) IN ('-','0','1','2','3','4','5','6','7','8','9') "
+      "THEN CAST(h.value AS REAL) END)";
+  switch (method) {
+    case M::kCount:
+      return "count(*)";
+    case M::kSum:
+      return std::string("sum") + kNumeric;
+    case M::kAvg:
+      return std::string("avg") + kNumeric;
+    case M::kMin:
+      return std::string("min") + kNumeric;
+    case M::kMax:
+      return std::string("max") + kNumeric;
+  }
+  return "count(*)";
+}
+
+}  // namespace
+
+Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
+    const context::HistoryQuery& q) {
+  const Window w = WindowOf(q);
+  std::vector<context::HistoryPoint> out;
+  if (w.take == 0) return out;
+  Sql sql;
+  AddFilter(q, sql);
+  sql.Add("SELECT sel.entity_id, sel.entity_type, sel.attr, h.time, h.value");
+  AddFromWhere(q, sql);
+  const char* dir = w.descending ? " DESC" : "";
+  if (q.count_instants) {
+    sql.Add(std::string(" ORDER BY h.time") + dir + ", sel.entity_id" + dir + ", sel.entity_type" +
+            dir + ", h.seq" + dir);
+  } else {
+    sql.Add(std::string(" ORDER BY h.time") + dir + ", h.seq" + dir + " LIMIT ");
+    sql.Arg(static_cast<int64_t>(std::min<size_t>(w.skip + w.take, INT64_MAX)));
+  }
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  auto st = PrepareBound(reader->get(), sql);
+  if (!st) return Fail(st.error());
+  size_t unit = 0;             // 1-based index of the current unit
+  context::HistoryPoint prev;  // entity and time of the previous row (instants)
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    sqlite3_stmt* s = st->get();
+    const TimeMs time = sqlite3_column_int64(s, 3);
+    const std::string_view id = ColumnText(s, 0), type = ColumnText(s, 1);
+    const bool same_instant = q.count_instants && unit > 0 && prev.time == time &&
+                              prev.entity_id == id && prev.entity_type == type;
+    if (!same_instant) {
+      ++unit;
+      prev.time = time;
+      prev.entity_id = id;
+      prev.entity_type = type;
+    }
+    if (unit <= w.skip) continue;
+    if (unit > w.skip + w.take) break;
+    out.push_back({std::string(id), std::string(type), std::string(ColumnText(s, 2)), time,
+                   std::string(ColumnText(s, 4))});
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Fail(SqlError(reader->get(), "history"));
+  if (w.descending) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<context::HistoryBucket>> SqliteStore::AggregateHistory(
+    const context::HistoryAggregateQuery& aq) {
+  const context::HistoryQuery& q = aq.filter;
+  const Window w = WindowOf(q);
+  std::vector<context::HistoryBucket> out;
+  if (w.take == 0) return out;
+  Sql sql;
+  AddFilter(q, sql);
+  const bool whole = aq.period == context::AggrPeriod::kNone;
+  sql.Add("SELECT sel.entity_id, sel.entity_type, sel.attr, " +
+          (whole ? std::string("min(h.time)") : BucketSql(aq.period)) + " AS bucket, " +
+          AggregateSql(aq.method));
+  AddFromWhere(q, sql);
+  const char* dir = w.descending ? " DESC" : "";
+  sql.Add(std::string(" GROUP BY sel.id") + (whole ? "" : ", bucket") + " ORDER BY bucket" + dir +
+          ", sel.entity_id, sel.attr LIMIT ");
+  sql.Arg(static_cast<int64_t>(std::min<size_t>(w.take, INT64_MAX)));
+  sql.Add(" OFFSET ");
+  sql.Arg(static_cast<int64_t>(std::min<size_t>(w.skip, INT64_MAX)));
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  auto st = PrepareBound(reader->get(), sql);
+  if (!st) return Fail(st.error());
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    sqlite3_stmt* s = st->get();
+    context::HistoryBucket b{std::string(ColumnText(s, 0)),
+                             std::string(ColumnText(s, 1)),
+                             std::string(ColumnText(s, 2)),
+                             sqlite3_column_int64(s, 3),
+                             {}};
+    if (sqlite3_column_type(s, 4) != SQLITE_NULL) b.value = sqlite3_column_double(s, 4);
+    out.push_back(std::move(b));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "aggregate history"));
+  if (w.descending) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace zc::store

@@ -1,0 +1,378 @@
+// SqliteStore: opening, the write path (Commit, PruneHistory), start-up loads and the read
+// connection pool. History reads are in history_read.cpp; the schema in schema.cpp.
+//
+// Write path: Commit takes the write mutex, runs one BEGIN IMMEDIATE ... COMMIT on the write
+// connection with statements prepared once at open (SQLITE_PREPARE_PERSISTENT), so a batch
+// costs one fsync of the WAL (synchronous=FULL). History rows resolve their series through an
+// in-memory cache (series are created with an upsert ... RETURNING id when missing), are
+// sorted by (series, time) so consecutive inserts land on the same page, and get a global
+// sequence number whose quotient by history_chunk_rows is their chunk. A failed commit rolls
+// back and forgets the series it created or changed, so the cache never names a row that was
+// not committed.
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <system_error>
+#include <utility>
+
+#include "context/entity_codec.h"
+#include "store/sqlite/schema.h"
+
+namespace zc::store {
+namespace {
+
+constexpr const char* kDbFileName = "zhicheng.db";
+
+// The series cache key of a row, written into `k` (a reused buffer: no allocation per row).
+void SeriesKey(const context::HistoryRow& r, std::string& k) {
+  k.clear();
+  for (const std::string* part : {&r.tenant, &r.service_path, &r.entity_id, &r.entity_type}) {
+    k.append(*part);
+    k.push_back('\x1f');
+  }
+  k.append(r.attr);
+}
+
+Status ConfigureWriter(sqlite3* db, int64_t cache_kib) {
+  const std::string pragmas =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+      "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-" +
+      std::to_string(cache_kib) + ";";
+  return Exec(db, pragmas.c_str());
+}
+
+// Per-chunk statistics of the rows one commit adds.
+struct ChunkStats {
+  int64_t id = 0;
+  TimeMs min_time = 0;
+  TimeMs max_time = 0;
+  int64_t rows = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& data_dir,
+                                                       SqliteOptions options) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Fail(Error::Internal("create " + data_dir.string() + ": " + ec.message()));
+  if (options.history_chunk_rows < 1) options.history_chunk_rows = 1;
+  const auto file = data_dir / kDbFileName;
+  auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                   options.busy_timeout_ms);
+  if (!db) return Fail(db.error());
+  if (auto s = ConfigureWriter(db->get(), options.writer_cache_kib); !s) return Fail(s.error());
+  if (auto s = Migrate(db->get()); !s) return Fail(s.error());
+  auto store = std::make_unique<SqliteStore>(Passkey{}, file, options, std::move(*db));
+  if (auto s = store->Init(); !s) return Fail(s.error());
+  return store;
+}
+
+SqliteStore::SqliteStore(Passkey, std::filesystem::path file, SqliteOptions options, DbPtr writer)
+    : file_(std::move(file)), options_(options), writer_(std::move(writer)) {}
+
+SqliteStore::~SqliteStore() {
+  // Statements must be finalized before their connection closes.
+  stmts_ = {};
+  idle_readers_.clear();
+}
+
+// Prepares the cached statements, loads the series cache and starts a fresh chunk.
+Status SqliteStore::Init() {
+  sqlite3* db = writer_.get();
+  struct Def {
+    StmtPtr* slot;
+    const char* sql;
+  };
+  const Def defs[] = {
+      {&stmts_.upsert_entity,
+       "INSERT INTO entities(tenant, service_path, id, type, doc) VALUES(?1, ?2, ?3, ?4, ?5) "
+       "ON CONFLICT DO UPDATE SET doc = excluded.doc"},
+      {&stmts_.delete_entity,
+       "DELETE FROM entities WHERE tenant = ?1 AND id = ?2 AND type = ?3 AND service_path = ?4"},
+      {&stmts_.upsert_subscription,
+       "INSERT INTO subscriptions(tenant, id, doc) VALUES(?1, ?2, ?3) "
+       "ON CONFLICT DO UPDATE SET doc = excluded.doc"},
+      {&stmts_.delete_subscription, "DELETE FROM subscriptions WHERE tenant = ?1 AND id = ?2"},
+      {&stmts_.upsert_series,
+       "INSERT INTO history_series(tenant, service_path, entity_id, entity_type, attr, "
+       "attr_type) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
+       "attr_type = excluded.attr_type RETURNING id"},
+      {&stmts_.insert_history,
+       "INSERT INTO history(chunk, series, time, seq, value) VALUES(?1, ?2, ?3, ?4, ?5)"},
+      {&stmts_.upsert_chunk,
+       "INSERT INTO history_chunks(id, min_time, max_time, rows) VALUES(?1, ?2, ?3, ?4) "
+       "ON CONFLICT DO UPDATE SET min_time = min(min_time, excluded.min_time), "
+       "max_time = max(max_time, excluded.max_time), rows = rows + excluded.rows"},
+  };
+  for (const Def& d : defs) {
+    auto st = Prepare(db, d.sql, /*persistent=*/true);
+    if (!st) return Fail(st.error());
+    *d.slot = std::move(*st);
+  }
+  auto series = Prepare(db,
+                        "SELECT id, tenant, service_path, entity_id, entity_type, attr, "
+                        "attr_type FROM history_series");
+  if (!series) return Fail(series.error());
+  int rc;
+  while ((rc = sqlite3_step(series->get())) == SQLITE_ROW) {
+    context::HistoryRow r;
+    r.tenant = ColumnText(series->get(), 1);
+    r.service_path = ColumnText(series->get(), 2);
+    r.entity_id = ColumnText(series->get(), 3);
+    r.entity_type = ColumnText(series->get(), 4);
+    r.attr = ColumnText(series->get(), 5);
+    SeriesKey(r, key_buf_);
+    series_[key_buf_] = {sqlite3_column_int64(series->get(), 0),
+                         std::string(ColumnText(series->get(), 6))};
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "load series"));
+  auto last = Prepare(db, "SELECT coalesce(max(id), -1) FROM history_chunks");
+  if (!last) return Fail(last.error());
+  if (sqlite3_step(last->get()) != SQLITE_ROW) return Fail(SqlError(db, "last chunk"));
+  next_seq_ = (sqlite3_column_int64(last->get(), 0) + 1) * options_.history_chunk_rows;
+  return Ok();
+}
+
+Status SqliteStore::Commit(const context::WriteBatch& batch) {
+  if (batch.Empty()) return Ok();
+  std::lock_guard lock(write_mu_);
+  std::vector<std::string> touched_series;
+  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
+  Status result = WriteEntities(batch.entities);
+  if (result) result = WriteSubscriptions(batch.subscriptions);
+  if (result) result = WriteHistory(batch.history, touched_series);
+  if (result) result = Exec(writer_.get(), "COMMIT");
+  if (!result) {
+    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
+    for (const std::string& key : touched_series) series_.erase(key);
+  }
+  return result;
+}
+
+Status SqliteStore::WriteEntities(const std::vector<context::EntityWrite>& writes) {
+  sqlite3* db = writer_.get();
+  for (const context::EntityWrite& w : writes) {
+    if (w.after != nullptr) {
+      sqlite3_stmt* st = stmts_.upsert_entity.get();
+      const std::string doc = context::EncodeEntity(*w.after);
+      BindText(st, 1, w.tenant);
+      BindText(st, 2, w.key.service_path);
+      BindText(st, 3, w.key.id);
+      BindText(st, 4, w.key.type);
+      BindText(st, 5, doc);
+      if (auto s = StepDone(db, st, "upsert entity"); !s) return s;
+    } else {
+      sqlite3_stmt* st = stmts_.delete_entity.get();
+      BindText(st, 1, w.tenant);
+      BindText(st, 2, w.key.id);
+      BindText(st, 3, w.key.type);
+      BindText(st, 4, w.key.service_path);
+      if (auto s = StepDone(db, st, "delete entity"); !s) return s;
+    }
+  }
+  return Ok();
+}
+
+Status SqliteStore::WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes) {
+  sqlite3* db = writer_.get();
+  for (const context::SubscriptionWrite& w : writes) {
+    sqlite3_stmt* st =
+        w.document ? stmts_.upsert_subscription.get() : stmts_.delete_subscription.get();
+    BindText(st, 1, w.tenant);
+    BindText(st, 2, w.id);
+    if (w.document) BindText(st, 3, *w.document);
+    if (auto s = StepDone(db, st, "write subscription"); !s) return s;
+  }
+  return Ok();
+}
+
+// The series id of a row: from the cache, or created (or its attr_type updated) in the
+// current transaction, in which case the key is added to `touched_series`.
+Result<int64_t> SqliteStore::ResolveSeries(const context::HistoryRow& row,
+                                           std::vector<std::string>& touched_series) {
+  SeriesKey(row, key_buf_);
+  auto it = series_.find(key_buf_);
+  if (it != series_.end() && it->second.attr_type == row.attr_type) return it->second.id;
+  std::string key = key_buf_;
+  sqlite3* db = writer_.get();
+  sqlite3_stmt* st = stmts_.upsert_series.get();
+  ResetOnExit reset(st);
+  BindText(st, 1, row.tenant);
+  BindText(st, 2, row.service_path);
+  BindText(st, 3, row.entity_id);
+  BindText(st, 4, row.entity_type);
+  BindText(st, 5, row.attr);
+  BindText(st, 6, row.attr_type);
+  if (sqlite3_step(st) != SQLITE_ROW) return Fail(SqlError(db, "upsert series"));
+  const int64_t id = sqlite3_column_int64(st, 0);
+  if (sqlite3_step(st) != SQLITE_DONE) return Fail(SqlError(db, "upsert series"));
+  series_[key] = {id, row.attr_type};
+  touched_series.push_back(std::move(key));
+  return id;
+}
+
+Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
+                                 std::vector<std::string>& touched_series) {
+  if (rows.empty()) return Ok();
+  struct Pending {
+    int64_t series;
+    TimeMs time;
+    const std::string* value;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(rows.size());
+  for (const context::HistoryRow& r : rows) {
+    auto id = ResolveSeries(r, touched_series);
+    if (!id) return Fail(id.error());
+    pending.push_back({*id, r.time, &r.value_json});
+  }
+  std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+    return a.series != b.series ? a.series < b.series : a.time < b.time;
+  });
+  sqlite3* db = writer_.get();
+  sqlite3_stmt* st = stmts_.insert_history.get();
+  std::vector<ChunkStats> chunks;
+  for (const Pending& p : pending) {
+    const int64_t seq = next_seq_++;
+    const int64_t chunk = seq / options_.history_chunk_rows;
+    if (chunks.empty() || chunks.back().id != chunk) chunks.push_back({chunk, p.time, p.time, 0});
+    ChunkStats& c = chunks.back();
+    c.min_time = std::min(c.min_time, p.time);
+    c.max_time = std::max(c.max_time, p.time);
+    ++c.rows;
+    sqlite3_bind_int64(st, 1, chunk);
+    sqlite3_bind_int64(st, 2, p.series);
+    sqlite3_bind_int64(st, 3, p.time);
+    sqlite3_bind_int64(st, 4, seq);
+    BindText(st, 5, *p.value);
+    if (auto s = StepDone(db, st, "insert history"); !s) return s;
+  }
+  sqlite3_stmt* up = stmts_.upsert_chunk.get();
+  for (const ChunkStats& c : chunks) {
+    sqlite3_bind_int64(up, 1, c.id);
+    sqlite3_bind_int64(up, 2, c.min_time);
+    sqlite3_bind_int64(up, 3, c.max_time);
+    sqlite3_bind_int64(up, 4, c.rows);
+    if (auto s = StepDone(db, up, "upsert chunk"); !s) return s;
+  }
+  return Ok();
+}
+
+Status SqliteStore::LoadEntities(const std::function<void(std::string, context::Entity)>& sink) {
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  auto st = Prepare(reader->get(), "SELECT tenant, doc FROM entities");
+  if (!st) return Fail(st.error());
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    auto entity = context::DecodeEntity(ColumnText(st->get(), 1));
+    if (!entity) {
+      return Fail(Error::Internal("corrupt entity document in store: " + entity.error().message));
+    }
+    sink(std::string(ColumnText(st->get(), 0)), std::move(*entity));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load entities"));
+  return Ok();
+}
+
+Status SqliteStore::LoadSubscriptions(
+    const std::function<void(std::string, std::string, std::string)>& sink) {
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  auto st = Prepare(reader->get(), "SELECT tenant, id, doc FROM subscriptions");
+  if (!st) return Fail(st.error());
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    sink(std::string(ColumnText(st->get(), 0)), std::string(ColumnText(st->get(), 1)),
+         std::string(ColumnText(st->get(), 2)));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load subscriptions"));
+  return Ok();
+}
+
+Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
+  size_t removed = 0;
+  bool done = false;
+  while (!done) {
+    auto n = PruneOneChunk(before, done);
+    if (!n) return Fail(n.error());
+    removed += *n;
+  }
+  return removed;
+}
+
+// Removes the rows older than `before` from the oldest chunk that has any, in one short
+// transaction under the write mutex; sets `done` when no chunk has such rows.
+Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
+  std::lock_guard lock(write_mu_);
+  sqlite3* db = writer_.get();
+  auto find = Prepare(db,
+                      "SELECT id, max_time FROM history_chunks WHERE min_time < ?1 "
+                      "ORDER BY id LIMIT 1");
+  if (!find) return Fail(find.error());
+  sqlite3_bind_int64(find->get(), 1, before);
+  const int rc = sqlite3_step(find->get());
+  if (rc == SQLITE_DONE) {
+    done = true;
+    return 0;
+  }
+  if (rc != SQLITE_ROW) return Fail(SqlError(db, "find chunk to prune"));
+  const int64_t chunk = sqlite3_column_int64(find->get(), 0);
+  const bool whole = sqlite3_column_int64(find->get(), 1) < before;
+  find->reset();
+  const char* sql =
+      whole ? "DELETE FROM history WHERE chunk = ?1;"
+              "DELETE FROM history_chunks WHERE id = ?1;"
+            : "DELETE FROM history WHERE chunk = ?1 AND time < ?2;"
+              "UPDATE history_chunks SET rows = rows - changes(), "
+              "min_time = coalesce((SELECT min(time) FROM history WHERE chunk = ?1), max_time) "
+              "WHERE id = ?1;";
+  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return Fail(s.error());
+  size_t removed = 0;
+  Status result = Ok();
+  bool first = true;  // the first statement deletes the history rows
+  for (const char* tail = sql; result && *tail != '\0';) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db, tail, -1, &raw, &tail) != SQLITE_OK) {
+      result = Fail(SqlError(db, "prune"));
+      break;
+    }
+    StmtPtr st(raw);
+    if (st == nullptr) break;
+    sqlite3_bind_int64(st.get(), 1, chunk);
+    if (sqlite3_bind_parameter_count(st.get()) >= 2) sqlite3_bind_int64(st.get(), 2, before);
+    result = StepDone(db, st.get(), "prune");
+    if (first) removed = static_cast<size_t>(sqlite3_changes(db));
+    first = false;
+  }
+  if (result) result = Exec(db, "COMMIT");
+  if (!result) {
+    (void)Exec(db, "ROLLBACK");
+    return Fail(result.error());
+  }
+  return removed;
+}
+
+Result<SqliteStore::Reader> SqliteStore::BorrowReader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      DbPtr db = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return Reader(*this, std::move(db));
+    }
+  }
+  auto db = OpenDb(file_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, options_.busy_timeout_ms);
+  if (!db) return Fail(db.error());
+  const std::string pragma = "PRAGMA cache_size=-" + std::to_string(options_.reader_cache_kib);
+  if (auto s = Exec(db->get(), pragma.c_str()); !s) return Fail(s.error());
+  return Reader(*this, std::move(*db));
+}
+
+void SqliteStore::ReleaseReader(DbPtr db) {
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < options_.max_idle_readers) idle_readers_.push_back(std::move(db));
+}
+
+}  // namespace zc::store

@@ -1,0 +1,108 @@
+// The embedded store: context::ContextStore over one SQLite file (DIR/zhicheng.db) in WAL
+// mode with synchronous=FULL, so that Commit() returning Ok means the batch is on disk.
+//
+// Threads: Commit() and PruneHistory() serialize on an internal mutex over the one write
+// connection (Commit comes from the writer thread, Prune from a maintenance timer; Prune
+// works chunk by chunk and releases the mutex between chunks). Loads and history reads use
+// connections from a small pool, one connection per call, in parallel with the writer (WAL
+// readers see the last committed state). All methods are thread-safe; none throws.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "context/store.h"
+#include "store/sqlite/sqlite_util.h"
+
+namespace zc::store {
+
+struct SqliteOptions {
+  int busy_timeout_ms = 5000;
+  int64_t writer_cache_kib = 64 * 1024;  // page cache of the write connection
+  int64_t reader_cache_kib = 8 * 1024;   // page cache of each read connection
+  int64_t history_chunk_rows = 20000;    // history rows per chunk (see schema.cpp)
+  size_t max_idle_readers = 4;           // read connections kept open between calls
+};
+
+class SqliteStore final : public context::ContextStore {
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
+ public:
+  // Opens or creates DIR/zhicheng.db (creating DIR), migrates it to the current schema and
+  // loads the history series cache. Errors: Internal (I/O, a newer schema, not a database).
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& data_dir,
+                                                   SqliteOptions options = {});
+  SqliteStore(Passkey, std::filesystem::path file, SqliteOptions options, DbPtr writer);
+  ~SqliteStore() override;
+
+  Status Commit(const context::WriteBatch& batch) override;
+  Status LoadEntities(const std::function<void(std::string, context::Entity)>& sink) override;
+  Status LoadSubscriptions(
+      const std::function<void(std::string, std::string, std::string)>& sink) override;
+  Result<std::vector<context::HistoryPoint>> QueryHistory(
+      const context::HistoryQuery& query) override;
+  Result<std::vector<context::HistoryBucket>> AggregateHistory(
+      const context::HistoryAggregateQuery& query) override;
+  Result<size_t> PruneHistory(TimeMs before) override;
+
+  const std::filesystem::path& File() const { return file_; }
+
+ private:
+  struct SeriesInfo {
+    int64_t id = 0;
+    std::string attr_type;
+  };
+  struct Statements {
+    StmtPtr upsert_entity, delete_entity, upsert_subscription, delete_subscription;
+    StmtPtr upsert_series, insert_history, upsert_chunk;
+  };
+  // A read connection borrowed from the pool; returned to it on destruction.
+  class Reader {
+   public:
+    Reader(SqliteStore& store, DbPtr db) : store_(&store), db_(std::move(db)) {}
+    Reader(Reader&& other) noexcept = default;
+    Reader& operator=(Reader&&) = delete;
+    ~Reader() {
+      if (db_) store_->ReleaseReader(std::move(db_));
+    }
+    sqlite3* get() const { return db_.get(); }
+
+   private:
+    SqliteStore* store_;
+    DbPtr db_;
+  };
+
+  Status Init();
+  Status WriteEntities(const std::vector<context::EntityWrite>& writes);
+  Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
+  Status WriteHistory(const std::vector<context::HistoryRow>& rows,
+                      std::vector<std::string>& touched_series);
+  Result<int64_t> ResolveSeries(const context::HistoryRow& row,
+                                std::vector<std::string>& touched_series);
+  Result<size_t> PruneOneChunk(TimeMs before, bool& done);
+  Result<Reader> BorrowReader();
+  void ReleaseReader(DbPtr db);
+
+  // Constant after construction.
+  const std::filesystem::path file_;
+  const SqliteOptions options_;
+
+  std::mutex write_mu_;
+  DbPtr writer_;                                        // GUARDED_BY(write_mu_)
+  Statements stmts_;                                    // GUARDED_BY(write_mu_)
+  std::unordered_map<std::string, SeriesInfo> series_;  // GUARDED_BY(write_mu_)
+  int64_t next_seq_ = 0;                                // GUARDED_BY(write_mu_)
+  std::string key_buf_;                                 // GUARDED_BY(write_mu_)
+
+  std::mutex readers_mu_;
+  std::vector<DbPtr> idle_readers_;  // GUARDED_BY(readers_mu_)
+};
+
+}  // namespace zc::store

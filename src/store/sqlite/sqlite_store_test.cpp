@@ -1,0 +1,393 @@
+// Tests of the SQLite store against real database files in a temporary directory: entity,
+// subscription and history round trips, history filters and windows, aggregation, pruning,
+// persistence across reopen, concurrent reads during commits, and schema migrations.
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "context/entity_codec.h"
+#include "store/sqlite/schema.h"
+
+namespace zc::store {
+namespace {
+
+using context::HistoryQuery;
+using context::HistoryRow;
+using context::WriteBatch;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "zc-store-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+context::EntityPtr MakeEntity(std::string id, std::string type, std::string sp, double temp) {
+  auto e = std::make_shared<context::Entity>();
+  e->id = std::move(id);
+  e->type = std::move(type);
+  e->service_path = std::move(sp);
+  e->created = 1000;
+  e->modified = 2000;
+  context::Attribute a;
+  a.type = "Number";
+  a.value = temp;
+  a.created = 1000;
+  a.modified = 2000;
+  e->attrs.emplace_back("temperature", std::move(a));
+  return e;
+}
+
+HistoryRow Row(std::string id, std::string attr, TimeMs t, std::string value, std::string sp = "/",
+               std::string tenant = "", std::string type = "Room") {
+  return {std::move(tenant),
+          std::move(sp),
+          std::move(id),
+          std::move(type),
+          std::move(attr),
+          "Number",
+          t,
+          std::move(value)};
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen(SqliteOptions options = {}) {
+    store_.reset();
+    auto s = SqliteStore::Open(dir_.path(), options);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void CommitRows(std::vector<HistoryRow> rows) {
+    WriteBatch b;
+    b.history = std::move(rows);
+    auto s = store_->Commit(b);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+  }
+  std::vector<context::HistoryPoint> Query(HistoryQuery q) {
+    auto r = store_->QueryHistory(q);
+    EXPECT_TRUE(r.has_value()) << r.error().message;
+    return r.value_or(std::vector<context::HistoryPoint>{});
+  }
+  static std::vector<TimeMs> Times(const std::vector<context::HistoryPoint>& pts) {
+    std::vector<TimeMs> t;
+    for (const auto& p : pts) t.push_back(p.time);
+    return t;
+  }
+  // Room1/temperature at t = 1..10 (value = t), Room1/humidity at t = 1..10, Room2 at 5.
+  void CommitSeries() {
+    std::vector<HistoryRow> rows;
+    for (TimeMs t = 1; t <= 10; ++t) {
+      rows.push_back(Row("Room1", "temperature", t, std::to_string(t)));
+      rows.push_back(Row("Room1", "humidity", t, "\"h" + std::to_string(t) + "\""));
+    }
+    rows.push_back(Row("Room2", "temperature", 5, "50", "/a/b"));
+    CommitRows(std::move(rows));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, CreatesWalDatabaseAtCurrentVersion) {
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "zhicheng.db"));
+  auto db = OpenDb(store_->File(), SQLITE_OPEN_READONLY, 1000);
+  ASSERT_TRUE(db.has_value());
+  auto v = SchemaVersion(db->get());
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, kSchemaVersion);
+  auto st = Prepare(db->get(), "PRAGMA journal_mode");
+  ASSERT_TRUE(st.has_value());
+  ASSERT_EQ(sqlite3_step(st->get()), SQLITE_ROW);
+  EXPECT_EQ(ColumnText(st->get(), 0), "wal");
+}
+
+TEST_F(SqliteStoreTest, EntitiesRoundTripAndDelete) {
+  WriteBatch b;
+  b.entities.push_back({"t1", {"R1", "Room", "/a"}, MakeEntity("R1", "Room", "/a", 21.5)});
+  b.entities.push_back({"", {"R2", "Room", "/"}, MakeEntity("R2", "Room", "/", 19)});
+  ASSERT_TRUE(store_->Commit(b).has_value());
+  WriteBatch update;  // upsert replaces the document
+  update.entities.push_back({"t1", {"R1", "Room", "/a"}, MakeEntity("R1", "Room", "/a", 30)});
+  ASSERT_TRUE(store_->Commit(update).has_value());
+
+  std::map<std::string, std::string> loaded;
+  ASSERT_TRUE(store_
+                  ->LoadEntities([&](std::string tenant, context::Entity e) {
+                    loaded[tenant + "|" + e.id] = context::EncodeEntity(e);
+                  })
+                  .has_value());
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded["t1|R1"], context::EncodeEntity(*MakeEntity("R1", "Room", "/a", 30)));
+  EXPECT_EQ(loaded["|R2"], context::EncodeEntity(*MakeEntity("R2", "Room", "/", 19)));
+
+  WriteBatch del;
+  del.entities.push_back({"t1", {"R1", "Room", "/a"}, nullptr});
+  ASSERT_TRUE(store_->Commit(del).has_value());
+  loaded.clear();
+  ASSERT_TRUE(store_
+                  ->LoadEntities([&](std::string tenant, context::Entity e) {
+                    loaded[tenant + "|" + e.id] = "";
+                  })
+                  .has_value());
+  EXPECT_EQ(loaded.size(), 1u);
+  EXPECT_TRUE(loaded.contains("|R2"));
+}
+
+TEST_F(SqliteStoreTest, SubscriptionsUpsertAndDelete) {
+  WriteBatch b;
+  b.subscriptions.push_back({"t", "s1", std::string(R"({"a":1})")});
+  b.subscriptions.push_back({"t", "s2", std::string(R"({"b":2})")});
+  ASSERT_TRUE(store_->Commit(b).has_value());
+  WriteBatch c;
+  c.subscriptions.push_back({"t", "s1", std::string(R"({"a":3})")});
+  c.subscriptions.push_back({"t", "s2", std::nullopt});
+  ASSERT_TRUE(store_->Commit(c).has_value());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_
+                  ->LoadSubscriptions([&](std::string tenant, std::string id, std::string doc) {
+                    seen.push_back(tenant + "/" + id + "=" + doc);
+                  })
+                  .has_value());
+  EXPECT_EQ(seen, std::vector<std::string>{R"(t/s1={"a":3})"});
+}
+
+TEST_F(SqliteStoreTest, HistoryFiltersByEntityAttrTypeAndTime) {
+  CommitSeries();
+  HistoryQuery q;
+  q.entity_id = "Room1";
+  q.attr = "temperature";
+  auto pts = Query(q);
+  ASSERT_EQ(pts.size(), 10u);
+  EXPECT_EQ(pts.front().value_json, "1");
+  EXPECT_EQ(pts.back().time, 10);
+  EXPECT_EQ(pts.front().entity_type, "Room");
+
+  q.from = 3;
+  q.to = 6;
+  EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{3, 4, 5, 6}));
+
+  HistoryQuery all_temps;
+  all_temps.attr = "temperature";
+  all_temps.entity_type = "Room";
+  EXPECT_EQ(Query(all_temps).size(), 11u);
+  all_temps.entity_type = "Car";
+  EXPECT_TRUE(Query(all_temps).empty());
+
+  HistoryQuery other_tenant;
+  other_tenant.tenant = "elsewhere";
+  EXPECT_TRUE(Query(other_tenant).empty());
+}
+
+TEST_F(SqliteStoreTest, HistoryLastNLimitOffset) {
+  CommitSeries();
+  HistoryQuery q;
+  q.entity_id = "Room1";
+  q.attr = "temperature";
+  q.last_n = 3;
+  EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{8, 9, 10}));  // still ascending
+  q.limit = 2;
+  EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{9, 10}));
+  q.last_n.reset();
+  q.limit = 3;
+  q.offset = 4;
+  EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{5, 6, 7}));
+  q.offset = 100;
+  EXPECT_TRUE(Query(q).empty());
+}
+
+TEST_F(SqliteStoreTest, HistoryCountsInstants) {
+  CommitSeries();
+  HistoryQuery q;
+  q.entity_id = "Room1";
+  q.count_instants = true;
+  q.limit = 2;
+  q.offset = 1;
+  auto pts = Query(q);
+  ASSERT_EQ(pts.size(), 4u);  // two instants of two attributes each
+  EXPECT_EQ(Times(pts), (std::vector<TimeMs>{2, 2, 3, 3}));
+  q.offset = 0;
+  q.last_n = 1;
+  EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{10, 10}));
+}
+
+TEST_F(SqliteStoreTest, HistoryServicePathScopes) {
+  CommitRows({Row("E1", "x", 1, "1", "/a"), Row("E2", "x", 2, "2", "/a/b"),
+              Row("E3", "x", 3, "3", "/ab"), Row("E4", "x", 4, "4", "/")});
+  auto ids = [&](std::vector<std::string> scopes) {
+    HistoryQuery q;
+    q.service_paths = std::move(scopes);
+    std::string s;
+    for (const auto& p : Query(q)) s += p.entity_id;
+    return s;
+  };
+  EXPECT_EQ(ids({}), "E1E2E3E4");
+  EXPECT_EQ(ids({"/a"}), "E1");
+  EXPECT_EQ(ids({"/a/#"}), "E1E2");
+  EXPECT_EQ(ids({"/#"}), "E1E2E3E4");
+  EXPECT_EQ(ids({"/", "/ab"}), "E3E4");
+}
+
+TEST_F(SqliteStoreTest, AggregatesOverRangeAndBuckets) {
+  constexpr TimeMs kDay = 86'400'000;
+  std::vector<HistoryRow> rows;
+  for (int d = 0; d < 3; ++d) {
+    for (int i = 0; i < 4; ++i)
+      rows.push_back(Row("R", "t", d * kDay + i * 1000, std::to_string(i)));
+  }
+  rows.push_back(Row("R", "t", 5, "\"text\""));
+  CommitRows(std::move(rows));
+  context::HistoryAggregateQuery aq;
+  aq.filter.entity_id = "R";
+  aq.method = context::AggrMethod::kCount;
+  auto r = store_->AggregateHistory(aq);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->at(0).value, 13.0);
+
+  aq.method = context::AggrMethod::kAvg;
+  aq.period = context::AggrPeriod::kDay;
+  r = store_->AggregateHistory(aq);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ(r->at(1).start, kDay);
+  EXPECT_EQ(r->at(1).value, 1.5);
+
+  aq.method = context::AggrMethod::kMax;
+  aq.period = context::AggrPeriod::kMonth;
+  aq.filter.last_n = 1;
+  r = store_->AggregateHistory(aq);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(r->at(0).start, 0);
+  EXPECT_EQ(r->at(0).value, 3.0);
+
+  CommitRows({Row("T", "s", 1, "\"a\"")});
+  aq = {};
+  aq.filter.entity_id = "T";
+  aq.method = context::AggrMethod::kSum;
+  r = store_->AggregateHistory(aq);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_FALSE(r->at(0).value.has_value());
+}
+
+TEST_F(SqliteStoreTest, PrunesWholeAndPartialChunks) {
+  SqliteOptions small;
+  small.history_chunk_rows = 4;
+  Reopen(small);
+  std::vector<HistoryRow> rows;
+  for (TimeMs t = 0; t < 10; ++t) rows.push_back(Row("R", "t", t, std::to_string(t)));
+  CommitRows(std::move(rows));
+  auto removed = store_->PruneHistory(6);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 6u);
+  EXPECT_EQ(Times(Query({})), (std::vector<TimeMs>{6, 7, 8, 9}));
+  removed = store_->PruneHistory(6);
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(*removed, 0u);
+  CommitRows({Row("R", "t", 20, "20")});  // writes continue after pruning
+  EXPECT_EQ(Times(Query({})), (std::vector<TimeMs>{6, 7, 8, 9, 20}));
+}
+
+TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
+  CommitSeries();
+  WriteBatch b;
+  b.entities.push_back({"", {"R1", "Room", "/"}, MakeEntity("R1", "Room", "/", 1)});
+  ASSERT_TRUE(store_->Commit(b).has_value());
+  Reopen();
+  int entities = 0;
+  ASSERT_TRUE(store_->LoadEntities([&](std::string, context::Entity) { ++entities; }).has_value());
+  EXPECT_EQ(entities, 1);
+  CommitRows({Row("Room1", "temperature", 11, "11")});  // existing series, new chunk
+  HistoryQuery q;
+  q.entity_id = "Room1";
+  q.attr = "temperature";
+  EXPECT_EQ(Query(q).size(), 11u);
+}
+
+TEST_F(SqliteStoreTest, ReadsRunConcurrentlyWithCommits) {
+  constexpr int kBatches = 50;
+  std::atomic<bool> writer_done = false;
+  std::thread writer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      std::vector<HistoryRow> rows;
+      for (int e = 0; e < 20; ++e) rows.push_back(Row("E" + std::to_string(e), "v", i, "1"));
+      WriteBatch b;
+      b.history = std::move(rows);
+      EXPECT_TRUE(b.history.size() == 20 && store_->Commit(b).has_value());
+    }
+    writer_done = true;
+  });
+  size_t last = 0;
+  int reads = 0;
+  while (!writer_done || reads == 0) {
+    auto r = store_->QueryHistory({});
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(r->size() % 20, 0u);  // whole batches only: commits are atomic
+    EXPECT_GE(r->size(), last);
+    last = r->size();
+    ++reads;
+  }
+  writer.join();
+  EXPECT_EQ(Query({}).size(), 20u * kBatches);
+}
+
+TEST(SqliteMigrationTest, MigratesFreshAndExistingDatabases) {
+  TempDir dir;
+  const auto file = dir.path() / "zhicheng.db";
+  {  // an existing file from before versioning: one unrelated table, no schema_version
+    auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000);
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(Exec(db->get(), "CREATE TABLE legacy(x)").has_value());
+    EXPECT_EQ(SchemaVersion(db->get()).value_or(-1), 0);
+  }
+  for (int i = 0; i < 2; ++i) {  // the second open finds nothing to do
+    auto store = SqliteStore::Open(dir.path());
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+  }
+  auto db = OpenDb(file, SQLITE_OPEN_READWRITE, 1000);
+  ASSERT_TRUE(db.has_value());
+  EXPECT_EQ(SchemaVersion(db->get()).value_or(-1), kSchemaVersion);
+  auto rows = Prepare(db->get(), "SELECT count(*) FROM schema_version");
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(sqlite3_step(rows->get()), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(rows->get(), 0), kSchemaVersion);
+}
+
+TEST(SqliteMigrationTest, RefusesNewerSchema) {
+  TempDir dir;
+  ASSERT_TRUE(SqliteStore::Open(dir.path()).has_value());
+  {
+    auto db = OpenDb(dir.path() / "zhicheng.db", SQLITE_OPEN_READWRITE, 1000);
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(Exec(db->get(), "INSERT INTO schema_version VALUES(99, 0)").has_value());
+  }
+  auto store = SqliteStore::Open(dir.path());
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kInternal);
+  EXPECT_NE(store.error().message.find("newer"), std::string::npos);
+}
+
+TEST(SqliteStoreOpenTest, UnwritableDirectoryIsInternalError) {
+  auto store = SqliteStore::Open("/proc/zc-no-such-dir");
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kInternal);
+}
+
+}  // namespace
+}  // namespace zc::store

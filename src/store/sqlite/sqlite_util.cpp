@@ -1,0 +1,53 @@
+// SQLite C API helpers (see sqlite_util.h): error mapping, opening and statement preparing.
+// Every failure path returns Error::Internal with SQLite's own message so that operators see
+// the cause (disk full, I/O error, locked) in the logs.
+#include "store/sqlite/sqlite_util.h"
+
+namespace zc::store {
+
+Error SqlError(sqlite3* db, std::string_view what) {
+  std::string m = "sqlite: ";
+  m.append(what);
+  m.append(": ");
+  m.append(db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+  return Error::Internal(std::move(m));
+}
+
+Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);  // sqlite3_open_v2 allocates a handle even on failure
+  if (rc != SQLITE_OK) return Fail(SqlError(db.get(), "open " + file.string()));
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  return db;
+}
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) == SQLITE_OK) return Ok();
+  std::string m = "sqlite: ";
+  m.append(msg != nullptr ? msg : sqlite3_errmsg(db));
+  sqlite3_free(msg);
+  return Fail(Error::Internal(std::move(m)));
+}
+
+Result<StmtPtr> Prepare(sqlite3* db, std::string_view sql, bool persistent) {
+  sqlite3_stmt* raw = nullptr;
+  const unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr) !=
+      SQLITE_OK) {
+    return Fail(SqlError(db, "prepare"));
+  }
+  return StmtPtr(raw);
+}
+
+Status StepDone(sqlite3* db, sqlite3_stmt* st, std::string_view what) {
+  ResetOnExit reset(st);
+  int rc = sqlite3_step(st);
+  while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, what));
+  return Ok();
+}
+
+}  // namespace zc::store

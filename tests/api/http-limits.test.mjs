@@ -1,0 +1,105 @@
+// HTTP limits at the socket level: idle keep-alive timeout, read timeout against a slow client,
+// missing Content-Length, header size, keep-alive reuse. Uses a short [http] config.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { startServer, deadline } from './harness.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\n' });
+});
+after(async () => { await srv?.close(); });
+
+/** A raw TCP connection that collects everything the server sends until it closes. */
+async function connect() {
+  const sock = net.connect(srv.port, srv.host);
+  await once(sock, 'connect');
+  const conn = { sock, data: '', closed: false };
+  sock.setEncoding('utf8');
+  sock.on('data', (d) => { conn.data += d; conn.waiters?.forEach((f) => f()); });
+  conn.closedP = new Promise((resolve) => sock.on('close', () => { conn.closed = true; resolve(); }));
+  sock.on('error', () => {});
+  conn.until = (pred, ms = 5000) => deadline(new Promise((resolve) => {
+    const check = () => { if (pred(conn.data)) resolve(conn.data); };
+    conn.waiters = [...(conn.waiters || []), check];
+    check();
+  }), ms, `no matching response; got ${JSON.stringify(conn.data.slice(0, 300))}`);
+  return conn;
+}
+
+test('keep-alive: two requests on one connection', async () => {
+  const c = await connect();
+  c.sock.write('GET /v2/entities HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((d) => /\r\n\r\n\[\]/.test(d));
+  c.sock.write('GET /v2/types HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((d) => (d.match(/HTTP\/1\.1 200/g) || []).length === 2);
+  assert.equal(c.closed, false);
+  c.sock.destroy();
+});
+
+test('an idle keep-alive connection is closed after the idle timeout', async () => {
+  const c = await connect();
+  c.sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  await c.until((d) => /HTTP\/1\.1 200/.test(d));
+  const t0 = Date.now();
+  // idle_timeout_seconds = 1: the server must close; the deadline is generous.
+  await deadline(c.closedP, 8000, 'idle connection was not closed');
+  assert.ok(Date.now() - t0 >= 500, 'closed too early for a 1 s idle timeout');
+});
+
+test('a client sending its headers byte by byte is cut off after the read timeout', async () => {
+  const c = await connect();
+  const head = 'GET /v2/entities HTTP/1.1\r\nHost: slow\r\nX-Padding: ' + 'a'.repeat(400) + '\r\n\r\n';
+  let i = 0;
+  // One byte every 50 ms keeps the connection busy but never completes within 2 s; the timer
+  // is the client's pacing, not a wait for the server.
+  const timer = setInterval(() => {
+    if (c.closed || i >= head.length) { clearInterval(timer); return; }
+    c.sock.write(head[i++]);
+  }, 50);
+  try {
+    await deadline(c.closedP, 10_000, 'slow client was not cut off');
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(i < head.length, `the whole request was read (${i} bytes sent)`);
+  assert.ok(!/HTTP\/1\.1 200/.test(c.data), 'no successful response to an incomplete request');
+});
+
+test('a POST without Content-Length is 411', async () => {
+  const c = await connect();
+  c.sock.write('POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
+  const d = await c.until((x) => /\r\n\r\n\{.*\}/s.test(x));
+  assert.match(d, /^HTTP\/1\.1 411/);
+  assert.match(d, /"error":\s*"ContentLengthRequired"/);
+  c.sock.destroy();
+  assert.equal((await srv.get('/v2/entities')).text, '[]');
+});
+
+test('a body over max_body_bytes is 413 and nothing is written', async () => {
+  const body = JSON.stringify({ id: 'Big', type: 'Blob', data: { type: 'Text', value: 'x'.repeat(70_000) } });
+  const r = await srv.rawRequest('POST', '/v2/entities', { headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }, body });
+  assert.equal(r.status, 413);
+  assert.equal(r.json?.error, 'RequestEntityTooLarge');
+  assert.equal((await srv.get('/v2/entities/Big')).status, 404);
+  // Just under the limit is fine.
+  const ok = JSON.stringify({ id: 'Small', type: 'Blob', data: { type: 'Text', value: 'x'.repeat(60_000) } });
+  const r2 = await srv.post('/v2/entities', ok, { headers: { 'Content-Type': 'application/json' } });
+  assert.equal(r2.status, 201, r2.text);
+});
+
+test('huge headers are rejected with 431 (or 400) without crashing', async () => {
+  const r = await srv.rawRequest('GET', '/v2/entities', { headers: { 'X-Huge': 'h'.repeat(200_000) } }).catch((e) => ({ status: 'reset', e }));
+  assert.ok(r.status === 431 || r.status === 400 || r.status === 'reset', `status ${r.status}`);
+  assert.equal((await srv.get('/healthz')).status, 200);
+});
+
+test('malformed request lines get 400 and the server stays up', async () => {
+  const c = await connect();
+  c.sock.write('NOT-HTTP\r\n\r\n');
+  await deadline(c.closedP, 5000, 'malformed request did not end the connection');
+  assert.ok(c.data === '' || /^HTTP\/1\.1 400/.test(c.data), JSON.stringify(c.data.slice(0, 100)));
+  assert.equal((await srv.get('/healthz')).status, 200);
+});

@@ -1,0 +1,376 @@
+// Subscriptions that really notify: a local HTTP receiver records what Zhicheng sends. Each test
+// uses its own entity type and receiver path, so the tests share one server and one receiver.
+// "Nothing was sent" is proven without waiting on time: a later change that must notify on the
+// same subscription (or a control subscription) arrives, and the earlier one did not precede it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, startReceiver, deadPort, eventually } from './harness.mjs';
+
+let srv;
+let rx;
+
+before(async () => {
+  srv = await startServer();
+  rx = await startReceiver();
+});
+
+after(async () => {
+  await rx?.close();
+  await srv?.close();
+});
+
+async function subscribe(body, headers = {}) {
+  const res = await srv.post('/v2/subscriptions', body, { headers });
+  assert.equal(res.status, 201, `subscription create: ${res.status} ${res.text}`);
+  const loc = res.headers.get('location');
+  assert.match(loc, /^\/v2\/subscriptions\/[^/]+$/);
+  return loc.split('/').pop();
+}
+
+async function create(entity, headers = {}, options = '') {
+  const res = await srv.post(`/v2/entities${options}`, entity, { headers });
+  assert.equal(res.status, 201, `create ${entity.id}: ${res.status} ${res.text}`);
+}
+
+async function patchKv(id, attrs, headers = {}) {
+  const res = await srv.patch(`/v2/entities/${encodeURIComponent(id)}/attrs?options=keyValues`, attrs, { headers });
+  assert.equal(res.status, 204, `patch ${id}: ${res.status} ${res.text}`);
+  return res;
+}
+
+const onPath = (p) => (r) => r.path === p;
+
+test('normalized notification on update with NGSI headers, and no initial notification', async () => {
+  const sid = await subscribe({
+    subject: { entities: [{ idPattern: '^Rain-', type: 'RainGauge' }] },
+    notification: { http: { url: `${rx.url}/normalized` } },
+  }, { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/hecheng' });
+  await create({ id: 'Rain-1', type: 'RainGauge', rainfall: { type: 'Number', value: 0 } },
+    { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/hecheng' });
+  await patchKv('Rain-1', { rainfall: 12.5 }, { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/hecheng', 'Fiware-Correlator': 'corr-rain-1' });
+  const n = await rx.waitFor((r) => r.path === '/normalized' && r.json?.data?.[0]?.rainfall?.value === 12.5);
+  assert.equal(n.method, 'POST');
+  assert.match(n.headers['content-type'], /application\/json/);
+  assert.equal(n.headers['fiware-service'], 'gaoming');
+  assert.equal(n.headers['fiware-servicepath'], '/hecheng');
+  assert.equal(n.headers['ngsiv2-attrsformat'], 'normalized');
+  assert.ok(n.headers['fiware-correlator']?.startsWith('corr-rain-1'), `correlator ${n.headers['fiware-correlator']}`);
+  assert.deepEqual(n.json, {
+    subscriptionId: sid,
+    data: [{ id: 'Rain-1', type: 'RainGauge', rainfall: { type: 'Number', value: 12.5, metadata: {} } }],
+  });
+  // No initial notification: the entity's creation happened after the subscription, so Orion
+  // notifies it (value 0); but creating a subscription over existing entities must not.
+  const all = rx.matching(onPath('/normalized'));
+  assert.ok(all.every((r) => r.json.subscriptionId === sid));
+  const sid2 = await subscribe({
+    subject: { entities: [{ idPattern: '^Rain-', type: 'RainGauge' }] },
+    notification: { http: { url: `${rx.url}/late` } },
+  }, { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/hecheng' });
+  await patchKv('Rain-1', { rainfall: 20 }, { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/hecheng' });
+  await rx.waitFor((r) => r.path === '/late');
+  const late = rx.matching(onPath('/late'));
+  assert.equal(late[0].json.subscriptionId, sid2);
+  assert.equal(late[0].json.data[0].rainfall.value, 20, 'first notification of a new subscription must be the later update, not an initial one');
+});
+
+test('entity creation notifies a matching subscription', async () => {
+  await subscribe({
+    subject: { entities: [{ idPattern: '.*', type: 'Hydrant' }] },
+    notification: { http: { url: `${rx.url}/created` }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'Hydrant-7', type: 'Hydrant', pressure: { type: 'Number', value: 3.2 } });
+  const n = await rx.waitFor(onPath('/created'));
+  assert.deepEqual(n.json.data, [{ id: 'Hydrant-7', type: 'Hydrant', pressure: 3.2 }]);
+  assert.equal(n.headers['ngsiv2-attrsformat'], 'keyValues');
+});
+
+test('keyValues and values formats with notification attrs', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Truck-1', type: 'MuckTruck' }] },
+    notification: { http: { url: `${rx.url}/kv` }, attrsFormat: 'keyValues', attrs: ['speed', 'loaded'] },
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'Truck-1', type: 'MuckTruck' }] },
+    notification: { http: { url: `${rx.url}/values` }, attrsFormat: 'values', attrs: ['loaded', 'speed'] },
+  });
+  await create({ id: 'Truck-1', type: 'MuckTruck', speed: { type: 'Number', value: 0 }, loaded: { type: 'Boolean', value: false }, plate: { type: 'Text', value: '粤E1234' } });
+  await patchKv('Truck-1', { speed: 35 });
+  const kv = await rx.waitFor((r) => r.path === '/kv' && r.json?.data?.[0]?.speed === 35);
+  assert.deepEqual(kv.json.data, [{ id: 'Truck-1', type: 'MuckTruck', speed: 35, loaded: false }]);
+  assert.equal(kv.headers['ngsiv2-attrsformat'], 'keyValues');
+  const v = await rx.waitFor((r) => r.path === '/values' && r.json?.data?.[0]?.[1] === 35);
+  assert.deepEqual(v.json.data, [[false, 35]]);
+  assert.equal(v.headers['ngsiv2-attrsformat'], 'values');
+});
+
+test('exceptAttrs leaves attributes out', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Cam-9', type: 'Camera' }] },
+    notification: { http: { url: `${rx.url}/except` }, attrsFormat: 'keyValues', exceptAttrs: ['secret'] },
+  });
+  await create({ id: 'Cam-9', type: 'Camera', zoom: { type: 'Number', value: 1 }, secret: { type: 'Text', value: 'pw' } });
+  await patchKv('Cam-9', { zoom: 2 });
+  const n = await rx.waitFor((r) => r.path === '/except' && r.json?.data?.[0]?.zoom === 2);
+  assert.deepEqual(n.json.data, [{ id: 'Cam-9', type: 'Camera', zoom: 2 }]);
+});
+
+test('onlyChangedAttrs sends only what changed', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'WS-2', type: 'WeatherStation' }] },
+    notification: { http: { url: `${rx.url}/changed` }, attrsFormat: 'keyValues', onlyChangedAttrs: true },
+  });
+  await create({ id: 'WS-2', type: 'WeatherStation', temperature: { type: 'Number', value: 20 }, humidity: { type: 'Number', value: 70 } });
+  await patchKv('WS-2', { humidity: 75 });
+  const n = await rx.waitFor((r) => r.path === '/changed' && r.json?.data?.[0]?.humidity === 75);
+  assert.deepEqual(n.json.data, [{ id: 'WS-2', type: 'WeatherStation', humidity: 75 }]);
+});
+
+test('condition attrs: only changes of the named attributes notify', async () => {
+  await create({ id: 'WS-3', type: 'WeatherStation3', temperature: { type: 'Number', value: 20 }, humidity: { type: 'Number', value: 70 } });
+  await subscribe({
+    subject: { entities: [{ id: 'WS-3', type: 'WeatherStation3' }], condition: { attrs: ['temperature'] } },
+    notification: { http: { url: `${rx.url}/cond` }, attrsFormat: 'keyValues' },
+  });
+  await patchKv('WS-3', { humidity: 71 });
+  await patchKv('WS-3', { temperature: 25 });
+  const n = await rx.waitFor((r) => r.path === '/cond' && r.json?.data?.[0]?.temperature === 25);
+  const all = rx.matching(onPath('/cond'));
+  assert.equal(all.length, 1, `only the temperature change notifies, got ${all.map((r) => r.text).join(' | ')}`);
+  assert.deepEqual(n.json.data, [{ id: 'WS-3', type: 'WeatherStation3', temperature: 25, humidity: 71 }]);
+});
+
+test('condition expression q: only matching states notify', async () => {
+  await create({ id: 'Gauge-Q', type: 'GaugeQ', level: { type: 'Number', value: 1 } });
+  await subscribe({
+    subject: { entities: [{ idPattern: '.*', type: 'GaugeQ' }], condition: { attrs: ['level'], expression: { q: 'level>3' } } },
+    notification: { http: { url: `${rx.url}/q` }, attrsFormat: 'keyValues', attrs: ['level'] },
+  });
+  await patchKv('Gauge-Q', { level: 2.5 });
+  await patchKv('Gauge-Q', { level: 3.5 });
+  await rx.waitFor((r) => r.path === '/q' && r.json?.data?.[0]?.level === 3.5);
+  assert.deepEqual(rx.matching(onPath('/q')).map((r) => r.json.data[0].level), [3.5]);
+});
+
+test('httpCustom: method, headers, qs and payload with macros', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Gauge-C', type: 'GaugeC' }] },
+    notification: {
+      httpCustom: {
+        url: `${rx.url}/custom`, method: 'PUT',
+        headers: { 'X-Dept': 'water', 'Content-Type': 'text/plain' },
+        qs: { entity: '${id}', src: 'zc' },
+        payload: 'level of ${id} is ${level}',
+      },
+    },
+  });
+  await create({ id: 'Gauge-C', type: 'GaugeC', level: { type: 'Number', value: 1 } });
+  await patchKv('Gauge-C', { level: 4 });
+  const n = await rx.waitFor((r) => r.path === '/custom' && r.text.includes('is 4'));
+  assert.equal(n.method, 'PUT');
+  assert.equal(n.headers['x-dept'], 'water');
+  assert.deepEqual(n.query, { entity: 'Gauge-C', src: 'zc' });
+  assert.equal(n.text, 'level of Gauge-C is 4');
+});
+
+test('throttling drops notifications inside the window', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Thr-1', type: 'Throttled' }] },
+    notification: { http: { url: `${rx.url}/throttled` }, attrsFormat: 'keyValues' },
+    throttling: 3600,
+  });
+  // Control: a subscription without throttling on the same entity sees every change.
+  await subscribe({
+    subject: { entities: [{ id: 'Thr-1', type: 'Throttled' }] },
+    notification: { http: { url: `${rx.url}/control` }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'Thr-1', type: 'Throttled', n: { type: 'Number', value: 0 } });
+  await patchKv('Thr-1', { n: 1 });
+  await patchKv('Thr-1', { n: 2 });
+  await rx.waitFor((r) => r.path === '/control' && r.json?.data?.[0]?.n === 2);
+  await rx.waitFor(onPath('/throttled'));
+  // Notifications of one subscription may still be in flight; ask the server what it sent.
+  const sent = rx.matching(onPath('/throttled'));
+  assert.equal(sent.length, 1, `throttling 3600 s lets one notification through, got ${sent.length}`);
+});
+
+test('oneshot notifies once and becomes inactive', async () => {
+  const sid = await subscribe({
+    subject: { entities: [{ id: 'One-1', type: 'OneShot' }] },
+    notification: { http: { url: `${rx.url}/oneshot` }, attrsFormat: 'keyValues' },
+    status: 'oneshot',
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'One-1', type: 'OneShot' }] },
+    notification: { http: { url: `${rx.url}/oneshot-control` }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'One-1', type: 'OneShot', n: { type: 'Number', value: 0 } });
+  await rx.waitFor(onPath('/oneshot'));
+  const s = await eventually(async () => {
+    const r = await srv.get(`/v2/subscriptions/${sid}`);
+    return r.json?.status === 'inactive' && r.json;
+  }, 10_000, 'oneshot subscription to become inactive');
+  assert.equal(s.status, 'inactive');
+  await patchKv('One-1', { n: 1 });
+  await rx.waitFor((r) => r.path === '/oneshot-control' && r.json?.data?.[0]?.n === 1);
+  assert.equal(rx.matching(onPath('/oneshot')).length, 1);
+});
+
+test('inactive subscriptions do not notify; reactivated ones do', async () => {
+  const sid = await subscribe({
+    subject: { entities: [{ id: 'Ina-1', type: 'Inactive' }] },
+    notification: { http: { url: `${rx.url}/inactive` }, attrsFormat: 'keyValues' },
+    status: 'inactive',
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'Ina-1', type: 'Inactive' }] },
+    notification: { http: { url: `${rx.url}/inactive-control` }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'Ina-1', type: 'Inactive', n: { type: 'Number', value: 0 } });
+  await patchKv('Ina-1', { n: 1 });
+  await rx.waitFor((r) => r.path === '/inactive-control' && r.json?.data?.[0]?.n === 1);
+  assert.equal(rx.matching(onPath('/inactive')).length, 0);
+  const res = await srv.patch(`/v2/subscriptions/${sid}`, { status: 'active' });
+  assert.equal(res.status, 204);
+  await patchKv('Ina-1', { n: 2 });
+  const n = await rx.waitFor(onPath('/inactive'));
+  assert.equal(n.json.data[0].n, 2);
+});
+
+test('tenants do not see each other\'s notifications', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Ten-1', type: 'Tenanted' }] },
+    notification: { http: { url: `${rx.url}/tenant-a` }, attrsFormat: 'keyValues' },
+  }, { 'Fiware-Service': 'tenanta' });
+  await subscribe({
+    subject: { entities: [{ id: 'Ten-1', type: 'Tenanted' }] },
+    notification: { http: { url: `${rx.url}/tenant-b` }, attrsFormat: 'keyValues' },
+  }, { 'Fiware-Service': 'tenantb' });
+  await create({ id: 'Ten-1', type: 'Tenanted', n: { type: 'Number', value: 0 } }, { 'Fiware-Service': 'tenanta' });
+  await create({ id: 'Ten-1', type: 'Tenanted', n: { type: 'Number', value: 100 } }, { 'Fiware-Service': 'tenantb' });
+  await patchKv('Ten-1', { n: 1 }, { 'Fiware-Service': 'tenanta' });
+  await patchKv('Ten-1', { n: 101 }, { 'Fiware-Service': 'tenantb' });
+  await rx.waitFor((r) => r.path === '/tenant-a' && r.json?.data?.[0]?.n === 1);
+  await rx.waitFor((r) => r.path === '/tenant-b' && r.json?.data?.[0]?.n === 101);
+  assert.ok(rx.matching(onPath('/tenant-a')).every((r) => r.json.data[0].n < 100 && r.headers['fiware-service'] === 'tenanta'));
+  assert.ok(rx.matching(onPath('/tenant-b')).every((r) => r.json.data[0].n >= 100 && r.headers['fiware-service'] === 'tenantb'));
+});
+
+test('a batch update notifies for each entity', async () => {
+  await subscribe({
+    subject: { entities: [{ idPattern: '^Bin-', type: 'WasteBinN' }] },
+    notification: { http: { url: `${rx.url}/batch` }, attrsFormat: 'keyValues', attrs: ['fill'] },
+  });
+  const entities = [1, 2, 3].map((i) => ({ id: `Bin-${i}`, type: 'WasteBinN', fill: 10 * i }));
+  const res = await srv.post('/v2/op/update?options=keyValues', { actionType: 'append', entities });
+  assert.equal(res.status, 204);
+  for (const e of entities) {
+    await rx.waitFor((r) => r.path === '/batch' && r.json?.data?.some((d) => d.id === e.id && d.fill === e.fill));
+  }
+});
+
+test('statistics: timesSent, lastNotification, lastSuccess, lastSuccessCode', async () => {
+  const sid = await subscribe({
+    subject: { entities: [{ id: 'Stat-1', type: 'Stats' }] },
+    notification: { http: { url: `${rx.url}/stats` } },
+  });
+  await create({ id: 'Stat-1', type: 'Stats', n: { type: 'Number', value: 0 } });
+  await rx.waitFor(onPath('/stats'));
+  const sub = await eventually(async () => {
+    const r = await srv.get(`/v2/subscriptions/${sid}`);
+    return r.json?.notification?.lastSuccess && r.json;
+  }, 10_000, 'lastSuccess');
+  assert.equal(sub.notification.timesSent, 1);
+  assert.match(sub.notification.lastNotification, /^\d{4}-\d{2}-\d{2}T/);
+  assert.match(sub.notification.lastSuccess, /^\d{4}-\d{2}-\d{2}T/);
+  assert.equal(sub.notification.lastSuccessCode, 200);
+  assert.equal(sub.status, 'active');
+});
+
+test('a dead receiver is counted as failure and does not slow updates', async () => {
+  const port = await deadPort();
+  const sid = await subscribe({
+    subject: { entities: [{ idPattern: '^Dead-', type: 'DeadTarget' }] },
+    notification: { http: { url: `http://127.0.0.1:${port}/nobody` } },
+  });
+  // A receiver that accepts the connection and never answers.
+  const hang = await startReceiver({ respond: () => 'hang' });
+  try {
+    await subscribe({
+      subject: { entities: [{ idPattern: '^Dead-', type: 'DeadTarget' }] },
+      notification: { http: { url: `${hang.url}/hang` } },
+    });
+    await create({ id: 'Dead-1', type: 'DeadTarget', n: { type: 'Number', value: 0 } });
+    // Updates keep being acknowledged promptly while notifications fail or hang: 20 updates,
+    // each well under the notification timeout.
+    for (let i = 1; i <= 20; i++) {
+      const t0 = Date.now();
+      await patchKv('Dead-1', { n: i });
+      const took = Date.now() - t0;
+      assert.ok(took < 1000, `update ${i} took ${took} ms while the receiver was dead/hanging`);
+    }
+    const sub = await eventually(async () => {
+      const r = await srv.get(`/v2/subscriptions/${sid}`);
+      return r.json?.notification?.failsCounter >= 1 && r.json;
+    }, 15_000, 'failsCounter >= 1');
+    assert.ok(sub.notification.timesSent >= 1, `timesSent ${sub.notification.timesSent}`);
+    assert.match(sub.notification.lastFailure, /^\d{4}-\d{2}-\d{2}T/);
+    assert.equal(sub.notification.lastSuccess, undefined);
+    assert.equal(sub.status, 'failed');
+    await hang.waitFor(onPath('/hang'));
+  } finally {
+    await hang.close();
+  }
+});
+
+test('a receiver answering 500 counts as failure with lastFailure', async () => {
+  const bad = await startReceiver({ respond: () => ({ status: 500, body: 'no' }) });
+  try {
+    const sid = await subscribe({
+      subject: { entities: [{ id: 'Err-1', type: 'ErrTarget' }] },
+      notification: { http: { url: `${bad.url}/err` } },
+    });
+    await create({ id: 'Err-1', type: 'ErrTarget', n: { type: 'Number', value: 0 } });
+    await bad.waitFor(onPath('/err'));
+    const sub = await eventually(async () => {
+      const r = await srv.get(`/v2/subscriptions/${sid}`);
+      return r.json?.notification?.lastFailure && r.json;
+    }, 10_000, 'lastFailure after a 500');
+    assert.ok(sub.notification.failsCounter >= 1);
+  } finally {
+    await bad.close();
+  }
+});
+
+test('an expired subscription does not notify', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Exp-1', type: 'Expiring' }] },
+    notification: { http: { url: `${rx.url}/expired` } },
+    expires: '2001-01-01T00:00:00Z',
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'Exp-1', type: 'Expiring' }] },
+    notification: { http: { url: `${rx.url}/expired-control` } },
+  });
+  await create({ id: 'Exp-1', type: 'Expiring', n: { type: 'Number', value: 0 } });
+  await patchKv('Exp-1', { n: 1 });
+  await rx.waitFor((r) => r.path === '/expired-control' && r.json?.data?.[0]?.n?.value === 1);
+  assert.equal(rx.matching(onPath('/expired')).length, 0);
+});
+
+test('a deleted subscription stops notifying', async () => {
+  const sid = await subscribe({
+    subject: { entities: [{ id: 'Del-1', type: 'DelSub' }] },
+    notification: { http: { url: `${rx.url}/deleted` } },
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'Del-1', type: 'DelSub' }] },
+    notification: { http: { url: `${rx.url}/deleted-control` } },
+  });
+  await create({ id: 'Del-1', type: 'DelSub', n: { type: 'Number', value: 0 } });
+  await rx.waitFor(onPath('/deleted'));
+  assert.equal((await srv.del(`/v2/subscriptions/${sid}`)).status, 204);
+  await patchKv('Del-1', { n: 1 });
+  await rx.waitFor((r) => r.path === '/deleted-control' && r.json?.data?.[0]?.n?.value === 1);
+  assert.equal(rx.matching(onPath('/deleted')).length, 1);
+});

@@ -1,0 +1,63 @@
+// Operations endpoints: /healthz, /readyz, /metrics (Prometheus text), /version.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './harness.mjs';
+
+let srv;
+before(async () => { srv = await startServer(); });
+after(async () => { await srv?.close(); });
+
+test('/healthz and /readyz answer 200 once ready', async () => {
+  const h = await srv.get('/healthz');
+  assert.equal(h.status, 200, h.text);
+  const r = await srv.get('/readyz');
+  assert.equal(r.status, 200, r.text);
+});
+
+test('/version names the version', async () => {
+  const r = await srv.get('/version');
+  assert.equal(r.status, 200);
+  assert.match(r.text, /\d+\.\d+\.\d+/);
+});
+
+function sample(text, name, labels = {}) {
+  // Sums the samples of `name` whose labels include `labels`.
+  let total = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const ls = Object.fromEntries([...(m[3] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) { total += Number(m[4]); found = true; }
+  }
+  return found ? total : undefined;
+}
+
+test('/metrics is Prometheus text with request counts and the entity count', async () => {
+  const entities = Array.from({ length: 7 }, (_, i) => ({ id: `M-${i}`, type: 'Metered', n: i }));
+  const w = await srv.post('/v2/op/update?options=keyValues', { actionType: 'append', entities });
+  assert.equal(w.status, 204);
+  const before1 = await srv.get('/metrics');
+  assert.equal(before1.status, 200);
+  assert.match(before1.headers.get('content-type'), /^text\/plain/);
+  assert.match(before1.text, /^# (HELP|TYPE) zhicheng_http_requests_total/m);
+  assert.match(before1.text, /^# TYPE zhicheng_http_requests_total counter$/m);
+  assert.equal(sample(before1.text, 'zhicheng_entities'), 7);
+  const n404 = sample(before1.text, 'zhicheng_http_requests_total', { status: '404' }) ?? 0;
+  for (let i = 0; i < 3; i++) assert.equal((await srv.get('/v2/entities/Nope')).status, 404);
+  const after1 = await srv.get('/metrics');
+  assert.equal(sample(after1.text, 'zhicheng_http_requests_total', { status: '404' }), n404 + 3);
+  // A latency histogram exists.
+  assert.match(after1.text, /^# TYPE \S+ histogram$/m);
+  assert.match(after1.text, /_bucket\{[^}]*le="\+Inf"[^}]*\} \d+/);
+  // Deleting changes the gauge.
+  assert.equal((await srv.del('/v2/entities/M-0')).status, 204);
+  const after2 = await srv.get('/metrics');
+  assert.equal(sample(after2.text, 'zhicheng_entities'), 6);
+});
+
+test('unknown operations paths are 404', async () => {
+  const r = await srv.get('/healthzz');
+  assert.equal(r.status, 404);
+});
