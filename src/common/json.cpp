@@ -71,7 +71,7 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
   bj::stream_parser parser({}, opts);
   parser.write(text.data(), text.size(), ec);
   if (!ec) parser.finish(ec);
-  if (ec) return Fail(Error::BadRequest(fmt::format("Errors found in incoming JSON buffer: {}", ec.message())));
+  if (ec) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
   return parser.release();
 }
 

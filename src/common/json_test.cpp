@@ -17,7 +17,7 @@ TEST(Json, RejectsMalformedAndTrailingGarbage) {
   for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "{} x", "nul"}) {
     auto v = Parse(bad);
     ASSERT_FALSE(v) << bad;
-    EXPECT_EQ(v.error().code, ErrorCode::kBadRequest);
+    EXPECT_EQ(v.error().code, ErrorCode::kParseError);
   }
 }
 

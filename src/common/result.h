@@ -13,6 +13,7 @@ namespace zc {
 
 enum class ErrorCode {
   kBadRequest,        // malformed or invalid input
+  kParseError,        // a body that is not well-formed (JSON syntax)
   kNotFound,          // the target does not exist (a documented result, not a fault)
   kAlreadyExists,     // create of something that exists
   kTooManyResults,    // an ambiguous reference matched more than one target
@@ -35,6 +36,7 @@ struct Error {
   std::string message;
 
   static Error BadRequest(std::string m) { return {ErrorCode::kBadRequest, std::move(m)}; }
+  static Error ParseError(std::string m) { return {ErrorCode::kParseError, std::move(m)}; }
   static Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
   static Error AlreadyExists(std::string m) { return {ErrorCode::kAlreadyExists, std::move(m)}; }
   static Error TooManyResults(std::string m) {

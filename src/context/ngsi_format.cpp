@@ -47,10 +47,12 @@ bool IsGeneralForbidden(char c) {
   return std::string_view("<>\"'=;()").find(c) != std::string_view::npos;
 }
 
-// Orion's forbiddenIdCharsV2: control/space/non-ASCII bytes, URL delimiters, general set.
+// Orion's forbiddenIdCharsV2 (control chars, space, URL delimiters, the general set), except
+// that UTF-8 (bytes >= 0x80) is allowed: Chinese plates and place names are natural ids
+// (a deliberate difference, docs/api/ngsi-v2.md).
 bool IsForbiddenInName(char c) {
   const auto u = static_cast<unsigned char>(c);
-  return u <= 32 || u >= 127 || std::string_view("?/#&").find(c) != std::string_view::npos ||
+  return u <= 32 || u == 127 || std::string_view("?/#&").find(c) != std::string_view::npos ||
          IsGeneralForbidden(c);
 }
 
@@ -334,6 +336,7 @@ std::vector<std::pair<std::string_view, const Attribute*>> SelectAttributes(
   storage.reserve(kBuiltinAttrs.size());
   auto add_builtin = [&](std::string_view name) {
     if (e.Find(name)) return;
+    if (std::ranges::any_of(out, [&](const auto& p) { return p.first == name; })) return;
     if (auto b = BuiltinAttr(e, name)) {
       storage.push_back(std::move(*b));
       out.emplace_back(name, &storage.back());
@@ -344,6 +347,8 @@ std::vector<std::pair<std::string_view, const Attribute*>> SelectAttributes(
     for (const auto& [name, attr] : e.attrs) {
       if (!Contains(opt.except_attrs, name)) out.emplace_back(name, &attr);
     }
+    // Orion keeps dateExpires as a regular attribute: it is shown like one.
+    if (!Contains(opt.except_attrs, kDateExpires)) add_builtin(kDateExpires);
     if (!opt.except_attrs.empty() || opt.attrs.empty()) return out;
     for (std::string_view name : kBuiltinAttrs) {
       if (Contains(opt.attrs, name)) add_builtin(name);
@@ -528,7 +533,12 @@ bj::value RenderEntity(const Entity& entity, const RenderOptions& options) {
 bj::array RenderEntities(const std::vector<EntityPtr>& entities, const RenderOptions& options) {
   bj::array out;
   out.reserve(entities.size());
-  for (const auto& e : entities) out.push_back(RenderEntity(*e, options));
+  const bool unique = options.representation == Representation::kUnique;
+  for (const auto& e : entities) {
+    bj::value v = RenderEntity(*e, options);
+    if (unique && std::ranges::find(out, v) != out.end()) continue;  // a list of unique rows
+    out.push_back(std::move(v));
+  }
   return out;
 }
 

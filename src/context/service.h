@@ -67,6 +67,7 @@ struct EntityOp {
   std::optional<TimeMs> expires;
   std::vector<std::string> delete_attrs;  // for kDeleteAttrs
   bool forced = false;                    // notify subscriptions even without a change
+  bool override_metadata = false;         // replace attribute metadata instead of merging
 };
 
 struct WriteContext {

@@ -158,9 +158,11 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
   const Tenant* t = FindTenant(tenant);
   if (!t) return result;
   const TimeMs now = NowMs();
-  const bool sorted = q.order_by.has_value();
+  // A near query without orderBy returns the nearest first (as MongoDB's $near in Orion).
+  const bool near_default = q.geo && q.geo->rel == GeoRel::kNear && !q.order_by;
+  const bool sorted = q.order_by.has_value() || near_default;
   const size_t wanted = q.offset + q.limit;
-  const bool by_distance = sorted && q.geo && q.order_by->UsesGeoDistance();
+  const bool by_distance = near_default || (sorted && q.geo && q.order_by->UsesGeoDistance());
   std::vector<Match> matches;
   std::shared_lock lock(t->mu);
   ForEachCandidate(*t, q, [&](uint64_t no, const EntityPtr& e) {
@@ -173,7 +175,12 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
     return sorted || q.count || matches.size() < wanted;
   });
   lock.unlock();
-  if (sorted) SortMatches(*q.order_by, matches, wanted);
+  if (near_default) {
+    std::stable_sort(matches.begin(), matches.end(),
+                     [](const Match& a, const Match& b) { return a.distance < b.distance; });
+  } else if (sorted) {
+    SortMatches(*q.order_by, matches, wanted);
+  }
   for (size_t i = q.offset; i < matches.size() && i < wanted; ++i) {
     result.entities.push_back(std::move(matches[i].entity));
   }

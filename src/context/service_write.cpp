@@ -36,12 +36,14 @@ void MergeMetadata(NamedList<Metadata>& into, const NamedList<Metadata>& from) {
 
 // Writes `incoming` into `entity` (add or overwrite), recording what changed.
 void WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming,
-                    TimeMs now, EntityChange& change) {
+                    TimeMs now, bool override_metadata, EntityChange& change) {
   change.updated_attrs.push_back(name);
   if (Attribute* existing = entity.Find(name)) {
     Attribute next = incoming;
-    next.metadata = existing->metadata;
-    MergeMetadata(next.metadata, incoming.metadata);
+    if (!override_metadata) {
+      next.metadata = existing->metadata;
+      MergeMetadata(next.metadata, incoming.metadata);
+    }
     next.created = existing->created;
     next.modified = now;
     if (!SameValue(*existing, next)) change.changed_attrs.push_back(name);
@@ -101,7 +103,9 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
     default:
       break;
   }
-  for (const auto& [name, attr] : op.attrs) WriteAttribute(e, name, attr, now, change);
+  for (const auto& [name, attr] : op.attrs) {
+    WriteAttribute(e, name, attr, now, op.override_metadata, change);
+  }
   if (op.set_expires) e.expires = op.expires;
   e.modified = now;
   if (auto location = EntityLocation(e); !location) return Fail(location.error());

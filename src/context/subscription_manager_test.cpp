@@ -289,7 +289,7 @@ TEST_F(ManagerTest, LimitsPerTenantAndInFlight) {
   manager_->OnChange(Change("", "Room1", 1, 2));
   manager_->OnChange(Change("", "Room1", 2, 3));  // one still in flight: dropped
   EXPECT_EQ(sender_.sent.size(), 1u);
-  EXPECT_NE(metrics_.Render().find("zc_notifications_dropped_total 1"), std::string::npos);
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_dropped_total 1"), std::string::npos);
   sender_.Complete({200, {}});
   manager_->OnChange(Change("", "Room1", 3, 4));
   EXPECT_EQ(sender_.sent.size(), 2u);

@@ -82,6 +82,8 @@ std::string_view ErrorName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kBadRequest:
       return "BadRequest";
+    case ErrorCode::kParseError:
+      return "ParseError";
     case ErrorCode::kNotFound:
       return "NotFound";
     case ErrorCode::kAlreadyExists:
@@ -132,6 +134,7 @@ bool CoversPath(std::string_view prefix, std::string_view path) {
 unsigned StatusFor(ErrorCode code) {
   switch (code) {
     case ErrorCode::kBadRequest:
+    case ErrorCode::kParseError:
       return 400;
     case ErrorCode::kNotFound:
       return 404;

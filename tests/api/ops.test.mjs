@@ -26,7 +26,7 @@ function sample(text, name, labels = {}) {
   let found = false;
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || !line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?\s+(\S+)/.exec(line);
     if (!m || m[1] !== name) continue;
     const ls = Object.fromEntries([...(m[3] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
     if (Object.entries(labels).every(([k, v]) => ls[k] === v)) { total += Number(m[4]); found = true; }

@@ -48,6 +48,7 @@ void UpdateOne(ContextService& service, RequestContext& ctx, const Respond& resp
   EntityOp op{.kind = WriteKind::kUpdate,
               .id = std::string(ctx.Param("entityId")),
               .type = type ? std::optional<std::string>(*type) : std::nullopt};
+  op.override_metadata = true;  // PUT replaces the whole attribute, metadata included
   op.attrs.emplace_back(std::string(ctx.Param("attrName")), std::move(attr));
   std::vector<EntityOp> ops;
   ops.push_back(std::move(op));
@@ -86,18 +87,15 @@ void GetValue(ContextService& service, RequestContext& ctx, const Respond& respo
   if (!attr) return ReplyError(ctx, respond, attr.error());
   const bj::value& v = (*attr)->value;
   const std::string_view accept = ctx.Header("Accept");
+  const bool text_wanted = accept.find("text/plain") != std::string_view::npos &&
+                           accept.find("json") == std::string_view::npos;
+  if (!text_wanted) return Reply(ctx, respond, JsonResponse(200, v));
   if (v.is_object() || v.is_array()) {
-    if (!accept.empty() && accept.find("json") == std::string_view::npos &&
-        accept.find("*/*") == std::string_view::npos) {
-      return ReplyError(ctx, respond, Error::NotAcceptable("accepted MIME types: application/json"));
-    }
-    return Reply(ctx, respond, JsonResponse(200, v));
+    return ReplyError(ctx, respond, Error::NotAcceptable("accepted MIME types: application/json"));
   }
-  if (accept.find("application/json") != std::string_view::npos &&
-      accept.find("text/plain") == std::string_view::npos && accept.find("*/*") == std::string_view::npos) {
-    return ReplyError(ctx, respond, Error::NotAcceptable("accepted MIME types: text/plain"));
-  }
-  Reply(ctx, respond, Response::Text(200, json::Dump(v)));
+  // text/plain: strings as they are, other scalars as their JSON text.
+  Reply(ctx, respond, Response::Text(200, v.is_string() ? std::string(v.get_string())
+                                                        : json::Dump(v)));
 }
 
 // A text/plain value: a JSON number, true/false/null or a "quoted string" are taken as
@@ -129,7 +127,8 @@ void PutValue(ContextService& service, RequestContext& ctx, const Respond& respo
   if (!entity) return ReplyError(ctx, respond, entity.error());
   auto existing = FindAttribute(*entity, ctx.Param("attrName"));
   if (!existing) return ReplyError(ctx, respond, existing.error());
-  context::Attribute attr{.type = (*existing)->type, .value = std::move(value)};
+  context::Attribute attr{
+      .type = (*existing)->type, .value = std::move(value), .metadata = (*existing)->metadata};
   UpdateOne(service, ctx, respond, std::move(attr));
 }
 

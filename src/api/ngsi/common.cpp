@@ -14,6 +14,7 @@ namespace {
 std::string_view ErrorName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kBadRequest: return "BadRequest";
+    case ErrorCode::kParseError: return "ParseError";
     case ErrorCode::kNotFound: return "NotFound";
     case ErrorCode::kAlreadyExists: return "Unprocessable";
     case ErrorCode::kTooManyResults: return "TooManyResults";
@@ -59,8 +60,19 @@ std::string Correlator(const http::RequestContext& ctx) {
   return incoming.empty() ? ctx.request_id : std::string(incoming);
 }
 
+bool AcceptsJson(const http::RequestContext& ctx) {
+  const std::string_view accept = ctx.Header("Accept");
+  return accept.empty() || accept.find("application/json") != std::string_view::npos ||
+         accept.find("*/*") != std::string_view::npos ||
+         accept.find("application/*") != std::string_view::npos;
+}
+
 void Reply(const http::RequestContext& ctx, const http::Respond& respond,
            http::Response response) {
+  if (response.status < 300 && response.content_type.starts_with("application/json") &&
+      !AcceptsJson(ctx)) {
+    response = ErrorResponse(Error::NotAcceptable("acceptable MIME types: application/json"));
+  }
   response.Header("Fiware-Correlator", Correlator(ctx));
   respond(std::move(response));
 }
@@ -83,10 +95,10 @@ Result<std::string> WritePath(const http::RequestContext& ctx) {
 }
 
 Result<bj::value> JsonBody(const http::RequestContext& ctx) {
-  const bool has_length = ctx.HasHeader("Content-Length") || ctx.HasHeader("Transfer-Encoding");
-  if (!has_length) return Fail(Error::LengthRequired("Zero/No Content-Length in PUT/POST/PATCH request"));
+  if (ctx.Body().empty()) {
+    return Fail(Error::LengthRequired("Zero/No Content-Length in PUT/POST/PATCH request"));
+  }
   const std::string_view type = ctx.Header("Content-Type");
-  if (ctx.Body().empty()) return Fail(Error::BadRequest("empty payload"));
   if (!type.starts_with("application/json")) {
     return Fail(Error::UnsupportedMedia(
         fmt::format("not supported content type: {}", type.empty() ? "none" : type)));
@@ -115,6 +127,12 @@ Result<std::set<std::string>> Options(const http::RequestContext& ctx,
       return Fail(Error::BadRequest("Invalid value for URI param /options/"));
     }
     out.insert(std::move(item));
+  }
+  const int representations = static_cast<int>(out.contains("keyValues")) +
+                              static_cast<int>(out.contains("values")) +
+                              static_cast<int>(out.contains("unique"));
+  if (representations > 1) {
+    return Fail(Error::BadRequest("Invalid value for URI param /options/"));
   }
   return out;
 }

@@ -35,7 +35,11 @@ http::Response JsonResponse(unsigned status, const bj::value& body);
 // The correlator of this request: the incoming Fiware-Correlator, else the request id.
 std::string Correlator(const http::RequestContext& ctx);
 
-// Sends `response` with the Fiware-Correlator header.
+// True when the Accept header allows application/json (or is absent).
+bool AcceptsJson(const http::RequestContext& ctx);
+
+// Sends `response` with the Fiware-Correlator header. A 2xx JSON response to a client
+// whose Accept header excludes JSON becomes 406 NotAcceptable.
 void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::Response response);
 void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error);
 

@@ -8,6 +8,9 @@
 
 namespace zc::api::ngsi {
 
+// Validates the {entityId} and {attrName} route parameters as NGSI names.
+Status CheckPathNames(const http::RequestContext& ctx);
+
 // Tenant, service path (one, no '#') and correlator of a write request.
 Result<context::WriteContext> WriteContextOf(const http::RequestContext& ctx);
 

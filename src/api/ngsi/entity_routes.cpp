@@ -135,14 +135,27 @@ void WriteAttrs(ContextService& service, RequestContext& ctx, const Respond& res
                  .attrs = std::move(attrs->attrs),
                  .set_expires = attrs->has_expires,
                  .expires = attrs->expires,
-                 .forced = options->contains("forcedUpdate")});
+                 .forced = options->contains("forcedUpdate"),
+                 .override_metadata = options->contains("overrideMetadata")});
   ApplyAndReply(service, ctx, respond, *wctx, std::move(ops));
 }
 
 }  // namespace
 
 // Common preamble of writes: tenant, service path, correlator.
+Status CheckPathNames(const RequestContext& ctx) {
+  for (const auto& [name, value] : ctx.params) {
+    if (name == "entityId") {
+      if (auto s = context::ValidateName(value, "entity id"); !s) return s;
+    } else if (name == "attrName") {
+      if (auto s = context::ValidateName(value, "attribute name"); !s) return s;
+    }
+  }
+  return Ok();
+}
+
 Result<context::WriteContext> WriteContextOf(const RequestContext& ctx) {
+  if (auto s = CheckPathNames(ctx); !s) return Fail(s.error());
   auto tenant = Tenant(ctx);
   if (!tenant) return Fail(tenant.error());
   auto path = WritePath(ctx);
@@ -165,6 +178,7 @@ void ApplyAndReply(ContextService& service, const RequestContext& ctx, const Res
 
 // Looks up {entityId}(+type) for reads.
 Result<context::EntityPtr> FindEntity(const ContextService& service, const RequestContext& ctx) {
+  if (auto s = CheckPathNames(ctx); !s) return Fail(s.error());
   auto tenant = Tenant(ctx);
   if (!tenant) return Fail(tenant.error());
   auto scope = ReadScope(ctx);

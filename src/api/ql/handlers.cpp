@@ -192,6 +192,7 @@ http::Response ErrorResponse(const Error& error) {
       name = "Not Found";
       break;
     case ErrorCode::kBadRequest:
+    case ErrorCode::kParseError:
       name = "Bad Request";
       break;
     case ErrorCode::kTooManyResults:  // QuantumLeap's AmbiguousNGSIIdError is a 400

@@ -1,0 +1,51 @@
+# Zhicheng: the two commands a newcomer needs are `make demo` and `make test`.
+# Each installs what it needs (Debian packages via scripts/install-deps, npm packages from
+# the lock file), builds, and runs.
+#
+#   make build   configure + compile; the binary ends at build/zhicheng
+#   make test    unit tests (ctest) + behaviour tests against the real binary (node --test)
+#   make demo    the platform on http://localhost:8080 with sample entities of Gaoming
+#   make bench   benchmarks side by side with their baselines (see docs/benchmarks.md)
+#   make format  clang-format every C++ file in place
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test unit-test api-test demo bench format clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+tests/node_modules/.package-lock.json: tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund
+
+api-test: build tests/node_modules/.package-lock.json
+	cd tests && ZHICHENG_BIN=$(abspath $(BUILD_DIR))/zhicheng node --test api/
+
+test: unit-test api-test
+
+demo: build
+	scripts/demo
+
+bench: build
+	scripts/install-deps --bench
+	bench/run
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)
