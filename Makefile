@@ -6,14 +6,15 @@
 #   make test    unit tests (ctest) + behaviour tests against the real binary (node --test)
 #   make demo    the platform on http://localhost:8080 with sample entities of Gaoming
 #   make bench   benchmarks side by side with their baselines (see docs/benchmarks.md)
-#   make format  clang-format every C++ file in place
+#   make format  clang-format every C++ file in place (format-check: fail on a difference)
+#   make lint    clang-tidy over src/ (slow: minutes per core)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit-test api-test demo bench format clean
+.PHONY: all deps build test unit-test api-test demo bench format format-check lint clean
 
 all: build
 
@@ -46,6 +47,12 @@ bench: build
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
+lint: $(BUILD_DIR)/build.ninja
+	git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD_DIR) --quiet
 
 clean:
 	rm -rf $(BUILD_DIR)

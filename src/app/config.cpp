@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <set>
-#include <toml++/toml.h>
 
 namespace zc::app {
 namespace {
@@ -15,7 +15,8 @@ Status CheckKeys(const toml::table& table, std::string_view section,
                  const std::set<std::string_view>& known) {
   for (const auto& [key, value] : table) {
     if (!known.contains(key.str())) {
-      return Fail(Error::BadRequest(fmt::format("unknown configuration key [{}] {}", section, key.str())));
+      return Fail(
+          Error::BadRequest(fmt::format("unknown configuration key [{}] {}", section, key.str())));
     }
   }
   return Ok();
@@ -26,7 +27,8 @@ Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
   const toml::node* n = t.get(key);
   if (!n) return Ok();
   auto v = n->value<int64_t>();
-  if (!v || *v < 0) return Fail(Error::BadRequest(fmt::format("{} must be a non-negative integer", key)));
+  if (!v || *v < 0)
+    return Fail(Error::BadRequest(fmt::format("{} must be a non-negative integer", key)));
   out = static_cast<T>(*v);
   return Ok();
 }
@@ -42,9 +44,10 @@ Status ReadServer(const toml::table& t, Config& c) {
 }
 
 Status ReadHttp(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "http", {"max_body_bytes", "max_header_bytes", "read_timeout_seconds",
-                                     "idle_timeout_seconds", "drain_timeout_seconds",
-                                     "max_connections", "access_log"});
+  if (auto s = CheckKeys(
+          t, "http",
+          {"max_body_bytes", "max_header_bytes", "read_timeout_seconds", "idle_timeout_seconds",
+           "drain_timeout_seconds", "max_connections", "access_log"});
       !s) {
     return s;
   }
@@ -61,7 +64,8 @@ Status ReadHttp(const toml::table& t, Config& c) {
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "context", {"max_batch_entities", "history", "history_retention_days"}); !s) {
+  if (auto s = CheckKeys(t, "context", {"max_batch_entities", "history", "history_retention_days"});
+      !s) {
     return s;
   }
   if (auto v = t["history"].value<bool>()) c.history = *v;
@@ -111,9 +115,9 @@ Status LoadConfigFile(const std::filesystem::path& file, Config& config) {
     const char* name;
     Status (*read)(const toml::table&, Config&);
   };
-  for (const Section& section : {Section{"server", ReadServer}, Section{"http", ReadHttp},
-                                 Section{"context", ReadContext},
-                                 Section{"notifications", ReadNotifications}}) {
+  for (const Section& section :
+       {Section{"server", ReadServer}, Section{"http", ReadHttp}, Section{"context", ReadContext},
+        Section{"notifications", ReadNotifications}}) {
     const toml::table* t = root[section.name].as_table();
     if (!t) continue;
     if (auto s = section.read(*t, config); !s) return s;

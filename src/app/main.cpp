@@ -1,7 +1,7 @@
 // The zhicheng binary: command-line parsing and dispatch to the commands
 // (`serve`, `version`). The wiring of modules lives in serve.cpp.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the platform server");
   serve->add_option("--data", flags.data, "Data directory (default ./var/data)");
   serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
-  serve->add_option("--config", flags.config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--config", flags.config_file, "TOML configuration file")
+      ->check(CLI::ExistingFile);
   serve->add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, off");
   auto* version = app.add_subcommand("version", "Print the version");
   CLI11_PARSE(app, argc, argv);

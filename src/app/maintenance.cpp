@@ -12,7 +12,9 @@ Maintenance::Maintenance(std::vector<Task> tasks) : tasks_(std::move(tasks)) {
   thread_ = std::thread([this] { Run(); });
 }
 
-Maintenance::~Maintenance() { Stop(); }
+Maintenance::~Maintenance() {
+  Stop();
+}
 
 void Maintenance::Stop() {
   {

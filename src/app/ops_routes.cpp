@@ -13,15 +13,16 @@ void RegisterOpsRoutes(http::Router& router, metrics::Registry& metrics) {
   router.Add({Verb::get, "/readyz", "", [](http::RequestContext&, http::Respond respond) {
                 respond(Response::Json(200, R"({"status":"ready"})"));
               }});
-  router.Add({Verb::get, "/metrics", "", [&metrics](http::RequestContext&, http::Respond respond) {
-                respond(Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}});
-              }});
-  router.Add({Verb::get, "/version", "", [](http::RequestContext&, http::Respond respond) {
-                respond(Response::Json(
-                    200, std::string(R"({"orion":{"version":"3.10.1","zhicheng":")") +
-                             ZHICHENG_VERSION + R"("},"zhicheng":{"version":")" +
-                             ZHICHENG_VERSION + R"("}})"));
-              }});
+  router.Add(
+      {Verb::get, "/metrics", "", [&metrics](http::RequestContext&, http::Respond respond) {
+         respond(Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}});
+       }});
+  router.Add(
+      {Verb::get, "/version", "", [](http::RequestContext&, http::Respond respond) {
+         respond(Response::Json(200, std::string(R"({"orion":{"version":"3.10.1","zhicheng":")") +
+                                         ZHICHENG_VERSION + R"("},"zhicheng":{"version":")" +
+                                         ZHICHENG_VERSION + R"("}})"));
+       }});
 }
 
 }  // namespace zc::app

@@ -18,8 +18,8 @@
 
 #include "api/ngsi/common.h"
 #include "api/ngsi/notifier.h"
-#include "api/ngsi/subscription_routes.h"
 #include "api/ngsi/routes.h"
+#include "api/ngsi/subscription_routes.h"
 #include "api/ql/routes.h"
 #include "app/maintenance.h"
 #include "app/ops_routes.h"
@@ -107,7 +107,8 @@ int Serve(const Config& config) {
   log::Init(config.log_level);
   auto store = store::SqliteStore::Open(config.data_dir);
   if (!store) {
-    spdlog::error("cannot open the store in {}: {}", config.data_dir.string(), store.error().message);
+    spdlog::error("cannot open the store in {}: {}", config.data_dir.string(),
+                  store.error().message);
     return 1;
   }
   metrics::Registry metrics;

@@ -20,9 +20,9 @@ TEST(Clock, ParsesAndRoundTrips) {
 }
 
 TEST(Clock, RejectsInvalid) {
-  for (const char* bad : {"", "2026", "2026-13-01", "2023-02-29", "2026-11-23T25:00",
-                          "2026-11-23T10:00:00.Z", "2026-11-23T10:00:00+8", "hello",
-                          "2026-11-23T10:00:00Zjunk"}) {
+  for (const char* bad :
+       {"", "2026", "2026-13-01", "2023-02-29", "2026-11-23T25:00", "2026-11-23T10:00:00.Z",
+        "2026-11-23T10:00:00+8", "hello", "2026-11-23T10:00:00Zjunk"}) {
     EXPECT_FALSE(ParseIso8601(bad).has_value()) << bad;
   }
 }

@@ -77,14 +77,20 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
 
 std::string_view KindName(const bj::value& v) {
   switch (v.kind()) {
-    case bj::kind::null: return "null";
-    case bj::kind::bool_: return "boolean";
+    case bj::kind::null:
+      return "null";
+    case bj::kind::bool_:
+      return "boolean";
     case bj::kind::int64:
     case bj::kind::uint64:
-    case bj::kind::double_: return "number";
-    case bj::kind::string: return "string";
-    case bj::kind::array: return "array";
-    case bj::kind::object: return "object";
+    case bj::kind::double_:
+      return "number";
+    case bj::kind::string:
+      return "string";
+    case bj::kind::array:
+      return "array";
+    case bj::kind::object:
+      return "object";
   }
   return "unknown";
 }

@@ -39,9 +39,7 @@ struct Error {
   static Error ParseError(std::string m) { return {ErrorCode::kParseError, std::move(m)}; }
   static Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
   static Error AlreadyExists(std::string m) { return {ErrorCode::kAlreadyExists, std::move(m)}; }
-  static Error TooManyResults(std::string m) {
-    return {ErrorCode::kTooManyResults, std::move(m)};
-  }
+  static Error TooManyResults(std::string m) { return {ErrorCode::kTooManyResults, std::move(m)}; }
   static Error Unprocessable(std::string m) { return {ErrorCode::kUnprocessable, std::move(m)}; }
   static Error MethodNotAllowed(std::string m) {
     return {ErrorCode::kMethodNotAllowed, std::move(m)};
@@ -67,10 +65,14 @@ template <typename T>
 using Result = std::expected<T, Error>;
 
 // `return Fail(Error::NotFound("..."));` reads better than std::unexpected at call sites.
-inline std::unexpected<Error> Fail(Error e) { return std::unexpected<Error>(std::move(e)); }
+inline std::unexpected<Error> Fail(Error e) {
+  return std::unexpected<Error>(std::move(e));
+}
 
 // Status is a Result without a value.
 using Status = Result<void>;
-inline Status Ok() { return {}; }
+inline Status Ok() {
+  return {};
+}
 
 }  // namespace zc

@@ -20,8 +20,8 @@ struct EntityChange {
   std::vector<std::string> updated_attrs;
   // Attributes whose value or type actually changed, were added or were removed.
   std::vector<std::string> changed_attrs;
-  bool forced = false;      // options=forcedUpdate: notify even without a change
-  std::string correlator;   // Fiware-Correlator of the request
+  bool forced = false;     // options=forcedUpdate: notify even without a change
+  std::string correlator;  // Fiware-Correlator of the request
   TimeMs time = 0;
 };
 

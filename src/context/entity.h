@@ -92,6 +92,8 @@ struct EntityKeyHash {
   size_t operator()(const EntityKey& k) const noexcept;
 };
 
-inline EntityKey KeyOf(const Entity& e) { return {e.id, e.type, e.service_path}; }
+inline EntityKey KeyOf(const Entity& e) {
+  return {e.id, e.type, e.service_path};
+}
 
 }  // namespace zc::context

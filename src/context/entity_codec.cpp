@@ -17,8 +17,8 @@ bj::array EncodeMetadata(const NamedList<Metadata>& metadata) {
 }
 
 bj::array EncodeAttribute(const std::string& name, const Attribute& a) {
-  return bj::array{bj::string(name), bj::string(a.type), a.value, EncodeMetadata(a.metadata),
-                   a.created, a.modified};
+  return bj::array{bj::string(name),           bj::string(a.type), a.value,
+                   EncodeMetadata(a.metadata), a.created,          a.modified};
 }
 
 Result<NamedList<Metadata>> DecodeMetadata(const bj::value& v) {
@@ -74,8 +74,8 @@ Result<Entity> DecodeEntity(std::string_view text) {
   const auto* type = o->if_contains("type");
   const auto* sp = o->if_contains("sp");
   const auto* attrs = o->if_contains("a");
-  if (!id || !id->is_string() || !type || !type->is_string() || !sp || !sp->is_string() ||
-      !attrs || !attrs->is_array()) {
+  if (!id || !id->is_string() || !type || !type->is_string() || !sp || !sp->is_string() || !attrs ||
+      !attrs->is_array()) {
     return Fail(Error::Internal("stored entity lacks id, type, sp or a"));
   }
   Entity e;

@@ -13,8 +13,8 @@ TEST(EntityCodec, RoundTripsEverything) {
   Attribute t{.type = "Number", .value = 21.5, .created = 1000, .modified = 2000};
   t.metadata.emplace_back("unitCode", Metadata{"Text", "CEL"});
   e.attrs.emplace_back("temperature", t);
-  e.attrs.emplace_back("address", Attribute{.type = "StructuredValue",
-                                            .value = bj::object{{"town", "明城镇"}}});
+  e.attrs.emplace_back(
+      "address", Attribute{.type = "StructuredValue", .value = bj::object{{"town", "明城镇"}}});
   auto back = DecodeEntity(EncodeEntity(e));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->id, "Station1");

@@ -411,7 +411,6 @@ bj::array RenderValues(const std::vector<std::pair<std::string_view, const Attri
   return out;
 }
 
-
 }  // namespace
 
 // ---- public -----------------------------------------------------------------------------
@@ -542,6 +541,8 @@ bj::array RenderEntities(const std::vector<EntityPtr>& entities, const RenderOpt
   return out;
 }
 
-std::string DumpJson(const bj::value& value) { return json::Dump(value); }
+std::string DumpJson(const bj::value& value) {
+  return json::Dump(value);
+}
 
 }  // namespace zc::context

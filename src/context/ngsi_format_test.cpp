@@ -53,9 +53,9 @@ TEST(NgsiFormat, ValidateNameFollowsOrionIdentifierRules) {
             "entity id length: 0, min length supported: 1");
   EXPECT_EQ(ValidateName(std::string(300, 'a'), "entity id").error().message,
             "entity id length: 300, max length supported: 256");
-  for (std::string bad : std::vector<std::string>{"a b", "a\tb", "a/b", "a#b", "a?b", "a&b", "a<b",
-                                                  "a>b", "a\"b", "a'b", "a=b", "a;b", "a(b", "a)b",
-                                                  std::string("a\x7f", 2)}) {
+  for (std::string bad :
+       std::vector<std::string>{"a b", "a\tb", "a/b", "a#b", "a?b", "a&b", "a<b", "a>b", "a\"b",
+                                "a'b", "a=b", "a;b", "a(b", "a)b", std::string("a\x7f", 2)}) {
     auto s = ValidateName(bad, "attribute name");
     ASSERT_FALSE(s) << bad;
     EXPECT_EQ(s.error().message, "Invalid characters in attribute name") << bad;

@@ -21,7 +21,8 @@ std::string_view Trim(std::string_view s) {
 // Validates one path without '#'. "/" is valid.
 Status ValidatePath(std::string_view path) {
   if (path.empty() || path.front() != '/') {
-    return Fail(Error::BadRequest("Only /absolute/ Service Paths allowed [a service path must begin with /]"));
+    return Fail(Error::BadRequest(
+        "Only /absolute/ Service Paths allowed [a service path must begin with /]"));
   }
   if (path == "/") return Ok();
   size_t levels = 0;
@@ -33,9 +34,8 @@ Status ValidatePath(std::string_view path) {
     if (level.size() > kMaxLevelLength) {
       return Fail(Error::BadRequest("component-name too long in ServicePath"));
     }
-    const bool ok = std::all_of(level.begin(), level.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '_';
-    });
+    const bool ok = std::all_of(level.begin(), level.end(),
+                                [](unsigned char c) { return std::isalnum(c) || c == '_'; });
     if (!ok) {
       return Fail(Error::BadRequest("a component of ServicePath contains an illegal character"));
     }
@@ -86,7 +86,8 @@ Result<PathScope> PathScope::Parse(std::string_view header) {
     std::string_view one = Trim(header.substr(start, end - start));
     start = end + 1;
     if (scope.items_.size() == kMaxServicePaths) {
-      return Fail(Error::BadRequest("too many service paths - a maximum of ten service paths is allowed"));
+      return Fail(
+          Error::BadRequest("too many service paths - a maximum of ten service paths is allowed"));
     }
     Item item;
     if (one.ends_with("/#")) {

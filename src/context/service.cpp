@@ -67,8 +67,9 @@ Status ContextService::Load(ContextStore& store) {
       [&](std::string tenant, Entity e) { loaded.emplace_back(std::move(tenant), std::move(e)); });
   if (!s) return s;
   // Creation order is the default result order: restore it.
-  std::stable_sort(loaded.begin(), loaded.end(),
-                   [](const auto& a, const auto& b) { return a.second.created < b.second.created; });
+  std::stable_sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) {
+    return a.second.created < b.second.created;
+  });
   for (auto& [tenant, e] : loaded) {
     Tenant& t = TenantFor(tenant);
     std::unique_lock lock(t.mu);

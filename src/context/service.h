@@ -11,8 +11,8 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <shared_mutex>
@@ -62,8 +62,8 @@ struct EntityOp {
   WriteKind kind = WriteKind::kUpdate;
   std::string id;
   std::optional<std::string> type;
-  NamedList<Attribute> attrs;             // for create/upsert/append/update/replace
-  bool set_expires = false;               // this op sets (or, with nullopt, clears) dateExpires
+  NamedList<Attribute> attrs;  // for create/upsert/append/update/replace
+  bool set_expires = false;    // this op sets (or, with nullopt, clears) dateExpires
   std::optional<TimeMs> expires;
   std::vector<std::string> delete_attrs;  // for kDeleteAttrs
   bool forced = false;                    // notify subscriptions even without a change

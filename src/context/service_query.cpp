@@ -141,7 +141,8 @@ Result<EntityPtr> ContextService::Get(const std::string& tenant, const PathScope
       if ((type && e->type != *type) || !scope.Matches(e->service_path)) continue;
       if (e->expires && *e->expires <= now) continue;
       if (found) {
-        return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
+        return Fail(
+            Error::TooManyResults("More than one matching entity. Please refine your query"));
       }
       found = e;
     }

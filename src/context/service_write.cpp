@@ -35,8 +35,8 @@ void MergeMetadata(NamedList<Metadata>& into, const NamedList<Metadata>& from) {
 }
 
 // Writes `incoming` into `entity` (add or overwrite), recording what changed.
-void WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming,
-                    TimeMs now, bool override_metadata, EntityChange& change) {
+void WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming, TimeMs now,
+                    bool override_metadata, EntityChange& change) {
   change.updated_attrs.push_back(name);
   if (Attribute* existing = entity.Find(name)) {
     Attribute next = incoming;
@@ -64,13 +64,13 @@ Status CheckAttrsExist(const Entity& e, const EntityOp& op, bool must_exist) {
   }
   if (wrong.empty()) return Ok();
   if (must_exist) {
-    return Fail(Error::Unprocessable(fmt::format(
-        "one or more of the attributes in the request do not exist: {} - [ {} ]", e.id,
-        JoinNames(wrong))));
+    return Fail(Error::Unprocessable(
+        fmt::format("one or more of the attributes in the request do not exist: {} - [ {} ]", e.id,
+                    JoinNames(wrong))));
   }
-  return Fail(Error::Unprocessable(fmt::format(
-      "one or more of the attributes in the request already exist: {} - [ {} ]", e.id,
-      JoinNames(wrong))));
+  return Fail(Error::Unprocessable(
+      fmt::format("one or more of the attributes in the request already exist: {} - [ {} ]", e.id,
+                  JoinNames(wrong))));
 }
 
 // Applies `op` (not create/delete-entity) to a copy of `before`.
@@ -124,8 +124,8 @@ EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
 }
 
 Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
-                                                           const std::optional<std::string>& type,
-                                                           const std::string& path) const {
+                                                        const std::optional<std::string>& type,
+                                                        const std::string& path) const {
   if (type) {
     EntityKey key{id, *type, path};
     if (Latest(key)) return key;
@@ -157,7 +157,7 @@ Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
 }
 
 void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
-                                        const ServiceOptions& options) {
+                                     const ServiceOptions& options) {
   const EntityPtr& after = change.after;
   if (options.history && after) {
     for (const auto& name : change.updated_attrs) {
@@ -175,12 +175,11 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   if (op.attrs.size() > options_.max_attrs_per_entity) {
     return Fail(Error::PayloadTooLarge("too many attributes in one entity"));
   }
-  EntityChange change{.tenant = ctx.tenant, .forced = op.forced, .correlator = ctx.correlator,
-                      .time = eval.now};
+  EntityChange change{
+      .tenant = ctx.tenant, .forced = op.forced, .correlator = ctx.correlator, .time = eval.now};
   if (op.kind == WriteKind::kCreate || op.kind == WriteKind::kUpsert ||
       op.kind == WriteKind::kUpsertStrict) {
-    const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)),
-                        ctx.service_path};
+    const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)), ctx.service_path};
     change.before = eval.Latest(key);
     if (change.before && op.kind == WriteKind::kCreate) {
       return Fail(Error::AlreadyExists("Already Exists"));
@@ -189,8 +188,8 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     if (change.before) {
       e = *change.before;
     } else {
-      e = Entity{.id = key.id, .type = key.type, .service_path = key.service_path,
-                 .created = eval.now};
+      e = Entity{
+          .id = key.id, .type = key.type, .service_path = key.service_path, .created = eval.now};
     }
     change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
     op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
@@ -218,8 +217,8 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
 
 void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, Done done) {
   if (ops.size() > options_.max_batch_entities) {
-    done(Fail(Error::PayloadTooLarge(fmt::format(
-        "too many entities in one request (max {})", options_.max_batch_entities))));
+    done(Fail(Error::PayloadTooLarge(
+        fmt::format("too many entities in one request (max {})", options_.max_batch_entities))));
     return;
   }
   auto eval = std::make_shared<Evaluation>();
@@ -238,7 +237,8 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
   }
   Tenant& t = *eval->state;
   for (const auto& [key, after] : eval->touched) {
-    auto [it, inserted] = t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
+    auto [it, inserted] =
+        t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
     if (inserted) t.pending_ids.emplace(key.id, key);
     eval->batch.entities.push_back({ctx.tenant, key, after});
   }

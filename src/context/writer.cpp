@@ -36,7 +36,9 @@ Writer::Writer(ContextStore& store, WriterOptions options, metrics::Registry& me
   thread_ = std::thread([this] { Run(); });
 }
 
-Writer::~Writer() { Stop(); }
+Writer::~Writer() {
+  Stop();
+}
 
 void Writer::Submit(WriteBatch batch, Completion done) {
   {
@@ -69,8 +71,8 @@ std::deque<Writer::Pending> Writer::TakeGroup() {
   wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   std::deque<Pending> group;
   size_t rows = 0;
-  while (!queue_.empty() && (group.empty() || rows + queue_.front().batch.Rows() <=
-                                                      options_.max_batch_rows)) {
+  while (!queue_.empty() &&
+         (group.empty() || rows + queue_.front().batch.Rows() <= options_.max_batch_rows)) {
     rows += queue_.front().batch.Rows();
     group.push_back(std::move(queue_.front()));
     queue_.pop_front();

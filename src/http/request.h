@@ -28,10 +28,10 @@ struct Identity {
 
 struct RequestContext {
   const BeastRequest& raw;
-  std::string path;                                          // percent-decoded path
-  std::vector<std::pair<std::string, std::string>> query;    // percent-decoded, in order
-  std::vector<std::pair<std::string, std::string>> params;   // `{name}` segments of the route
-  std::string request_id;                                    // also sent as X-Request-Id
+  std::string path;                                         // percent-decoded path
+  std::vector<std::pair<std::string, std::string>> query;   // percent-decoded, in order
+  std::vector<std::pair<std::string, std::string>> params;  // `{name}` segments of the route
+  std::string request_id;                                   // also sent as X-Request-Id
   std::string client_address;
   Identity identity;
 

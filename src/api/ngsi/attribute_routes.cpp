@@ -94,8 +94,8 @@ void GetValue(ContextService& service, RequestContext& ctx, const Respond& respo
     return ReplyError(ctx, respond, Error::NotAcceptable("accepted MIME types: application/json"));
   }
   // text/plain: strings as they are, other scalars as their JSON text.
-  Reply(ctx, respond, Response::Text(200, v.is_string() ? std::string(v.get_string())
-                                                        : json::Dump(v)));
+  Reply(ctx, respond,
+        Response::Text(200, v.is_string() ? std::string(v.get_string()) : json::Dump(v)));
 }
 
 // A text/plain value: a JSON number, true/false/null or a "quoted string" are taken as

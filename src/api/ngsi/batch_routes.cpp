@@ -34,7 +34,8 @@ Result<WriteKind> ActionKind(std::string_view action) {
 // One entity of the batch as an operation. For update/replace/delete a missing "type"
 // matches any type (the parser's default type is not used as a filter).
 Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values, bool forced) {
-  if (!item.is_object()) return Fail(Error::BadRequest("entities: each item must be a JSON object"));
+  if (!item.is_object())
+    return Fail(Error::BadRequest("entities: each item must be a JSON object"));
   const bool has_type = item.get_object().contains("type");
   auto entity = context::ParseEntity(item, key_values);
   if (!entity) return Fail(entity.error());
@@ -54,7 +55,8 @@ Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values,
   return op;
 }
 
-Result<std::vector<EntityOp>> BatchOps(const bj::value& body, const std::set<std::string>& options) {
+Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
+                                       const std::set<std::string>& options) {
   const auto* o = body.if_object();
   if (!o) return Fail(Error::BadRequest("the payload must be a JSON object"));
   const bj::value* action = o->if_contains("actionType");
@@ -131,9 +133,8 @@ void ListTypes(ContextService& service, RequestContext& ctx, const Respond& resp
     if (options->contains("values")) {
       out.emplace_back(types[i].type);
     } else {
-      out.push_back(bj::object{{"type", types[i].type},
-                               {"attrs", AttrTypes(types[i])},
-                               {"count", types[i].count}});
+      out.push_back(bj::object{
+          {"type", types[i].type}, {"attrs", AttrTypes(types[i])}, {"count", types[i].count}});
     }
   }
   Response res = JsonResponse(200, out);
@@ -148,8 +149,9 @@ void GetType(ContextService& service, RequestContext& ctx, const Respond& respon
   if (!scope) return ReplyError(ctx, respond, scope.error());
   for (const auto& info : service.Types(*tenant, *scope)) {
     if (info.type == ctx.Param("entityType")) {
-      return Reply(ctx, respond,
-                   JsonResponse(200, bj::object{{"attrs", AttrTypes(info)}, {"count", info.count}}));
+      return Reply(
+          ctx, respond,
+          JsonResponse(200, bj::object{{"attrs", AttrTypes(info)}, {"count", info.count}}));
     }
   }
   ReplyError(ctx, respond, Error::NotFound("Entity type not found"));

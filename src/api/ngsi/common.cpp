@@ -13,22 +13,38 @@ namespace {
 
 std::string_view ErrorName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kBadRequest: return "BadRequest";
-    case ErrorCode::kParseError: return "ParseError";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kAlreadyExists: return "Unprocessable";
-    case ErrorCode::kTooManyResults: return "TooManyResults";
-    case ErrorCode::kUnprocessable: return "Unprocessable";
-    case ErrorCode::kMethodNotAllowed: return "MethodNotAllowed";
-    case ErrorCode::kPayloadTooLarge: return "RequestEntityTooLarge";
-    case ErrorCode::kUnsupportedMedia: return "UnsupportedMediaType";
-    case ErrorCode::kLengthRequired: return "ContentLengthRequired";
-    case ErrorCode::kNotAcceptable: return "NotAcceptable";
-    case ErrorCode::kUnauthorized: return "Unauthorized";
-    case ErrorCode::kForbidden: return "Forbidden";
-    case ErrorCode::kTooManyRequests: return "TooManyRequests";
-    case ErrorCode::kUnavailable: return "ServiceUnavailable";
-    case ErrorCode::kInternal: return "InternalServerError";
+    case ErrorCode::kBadRequest:
+      return "BadRequest";
+    case ErrorCode::kParseError:
+      return "ParseError";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kAlreadyExists:
+      return "Unprocessable";
+    case ErrorCode::kTooManyResults:
+      return "TooManyResults";
+    case ErrorCode::kUnprocessable:
+      return "Unprocessable";
+    case ErrorCode::kMethodNotAllowed:
+      return "MethodNotAllowed";
+    case ErrorCode::kPayloadTooLarge:
+      return "RequestEntityTooLarge";
+    case ErrorCode::kUnsupportedMedia:
+      return "UnsupportedMediaType";
+    case ErrorCode::kLengthRequired:
+      return "ContentLengthRequired";
+    case ErrorCode::kNotAcceptable:
+      return "NotAcceptable";
+    case ErrorCode::kUnauthorized:
+      return "Unauthorized";
+    case ErrorCode::kForbidden:
+      return "Forbidden";
+    case ErrorCode::kTooManyRequests:
+      return "TooManyRequests";
+    case ErrorCode::kUnavailable:
+      return "ServiceUnavailable";
+    case ErrorCode::kInternal:
+      return "InternalServerError";
   }
   return "InternalServerError";
 }
@@ -67,8 +83,7 @@ bool AcceptsJson(const http::RequestContext& ctx) {
          accept.find("application/*") != std::string_view::npos;
 }
 
-void Reply(const http::RequestContext& ctx, const http::Respond& respond,
-           http::Response response) {
+void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::Response response) {
   if (response.status < 300 && response.content_type.starts_with("application/json") &&
       !AcceptsJson(ctx)) {
     response = ErrorResponse(Error::NotAcceptable("acceptable MIME types: application/json"));
@@ -77,8 +92,7 @@ void Reply(const http::RequestContext& ctx, const http::Respond& respond,
   respond(std::move(response));
 }
 
-void ReplyError(const http::RequestContext& ctx, const http::Respond& respond,
-                const Error& error) {
+void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error) {
   Reply(ctx, respond, ErrorResponse(error));
 }
 
@@ -141,13 +155,19 @@ Result<Page> PageParams(const http::RequestContext& ctx) {
   Page page;
   if (auto l = ctx.Query("limit")) {
     auto v = ParseSize(*l);
-    if (!v || *v == 0) return Fail(Error::BadRequest("Bad pagination limit: /" + std::string(*l) + "/ [must be a decimal number]"));
-    if (*v > kMaxLimit) return Fail(Error::BadRequest(fmt::format("Bad pagination limit: /{}/ [max: {}]", *v, kMaxLimit)));
+    if (!v || *v == 0)
+      return Fail(Error::BadRequest("Bad pagination limit: /" + std::string(*l) +
+                                    "/ [must be a decimal number]"));
+    if (*v > kMaxLimit)
+      return Fail(
+          Error::BadRequest(fmt::format("Bad pagination limit: /{}/ [max: {}]", *v, kMaxLimit)));
     page.limit = *v;
   }
   if (auto o = ctx.Query("offset")) {
     auto v = ParseSize(*o);
-    if (!v) return Fail(Error::BadRequest("Bad pagination offset: /" + std::string(*o) + "/ [must be a decimal number]"));
+    if (!v)
+      return Fail(Error::BadRequest("Bad pagination offset: /" + std::string(*o) +
+                                    "/ [must be a decimal number]"));
     page.offset = *v;
   }
   return page;

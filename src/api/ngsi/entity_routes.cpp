@@ -20,7 +20,7 @@ using http::Respond;
 using http::Response;
 
 const std::set<std::string_view> kWriteOptions{"keyValues", "append", "upsert", "forcedUpdate",
-                                                "overrideMetadata"};
+                                               "overrideMetadata"};
 const std::set<std::string_view> kReadOptions{"keyValues", "values", "unique", "count"};
 
 std::string LocationOf(const std::string& id, const std::string& type) {

@@ -14,7 +14,7 @@ constexpr size_t kMaxPatternLength = 256;
 constexpr size_t kMaxSelectors = 100;
 
 const std::set<std::string_view> kListOptions{"count", "keyValues", "values", "unique",
-                                               "skipForwarding"};
+                                              "skipForwarding"};
 
 Result<std::regex> CompilePattern(std::string_view pattern, std::string_view what) {
   if (pattern.size() > kMaxPatternLength) {
@@ -51,7 +51,8 @@ Result<std::vector<context::EntitySelector>> Selectors(const http::RequestContex
   }
   std::vector<context::EntitySelector> out;
   std::vector<std::string> types = type ? SplitList(*type) : std::vector<std::string>{};
-  if (type && types.empty()) return Fail(Error::BadRequest("Empty right-hand-side for URI param /type/"));
+  if (type && types.empty())
+    return Fail(Error::BadRequest("Empty right-hand-side for URI param /type/"));
   std::optional<std::regex> type_re;
   if (type_pattern) {
     auto re = CompilePattern(*type_pattern, "entity type pattern");
@@ -70,8 +71,7 @@ Result<std::vector<context::EntitySelector>> Selectors(const http::RequestContex
     }
   }
   if (out.size() > kMaxSelectors) return Fail(Error::BadRequest("too many entity ids or types"));
-  if (out.size() == 1 && !out[0].id && !out[0].id_pattern && !out[0].type &&
-      !out[0].type_pattern) {
+  if (out.size() == 1 && !out[0].id && !out[0].id_pattern && !out[0].type && !out[0].type_pattern) {
     out.clear();
   }
   return out;
@@ -93,7 +93,8 @@ Status ParseExpression(context::EntityQuery& query, std::optional<std::string_vi
     query.mq = std::move(*f);
   }
   if (georel || geometry || coords) {
-    auto g = context::ParseGeoQuery(georel.value_or(""), geometry.value_or(""), coords.value_or(""));
+    auto g =
+        context::ParseGeoQuery(georel.value_or(""), geometry.value_or(""), coords.value_or(""));
     if (!g) return Fail(g.error());
     query.geo = std::move(*g);
   }
@@ -109,7 +110,8 @@ Status ParseOrderAndPage(const http::RequestContext& ctx, ListRequest& out) {
   if (auto order = ctx.Query("orderBy")) {
     auto parsed = context::OrderBy::Parse(*order);
     if (!parsed) return Fail(parsed.error());
-    if (parsed->UsesGeoDistance() && !(out.query.geo && out.query.geo->rel == context::GeoRel::kNear)) {
+    if (parsed->UsesGeoDistance() &&
+        !(out.query.geo && out.query.geo->rel == context::GeoRel::kNear)) {
       return Fail(Error::BadRequest("Orderby geo:distance requires georel=near"));
     }
     out.query.order_by = std::move(*parsed);
