@@ -72,8 +72,16 @@ void FlushCountersAndWait(context::SubscriptionManager& manager) {
 }
 
 std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::ContextStore& store,
+                                                context::ContextService& service,
                                                 context::SubscriptionManager& manager) {
   std::vector<Maintenance::Task> tasks;
+  tasks.push_back({"purge expired entities", std::chrono::seconds(10), [&service] {
+                     std::promise<size_t> purged;
+                     service.PurgeExpired([&purged](size_t n) { purged.set_value(n); });
+                     if (size_t n = purged.get_future().get(); n > 0) {
+                       spdlog::info("purged {} expired entities", n);
+                     }
+                   }});
   tasks.push_back({"flush subscription statistics", std::chrono::seconds(60),
                    [&manager] { FlushCountersAndWait(manager); }});
   if (config.history_retention_days > 0) {
@@ -151,7 +159,7 @@ int Serve(const Config& config) {
   fmt::print("zhicheng listening on http://{}{}{}:{}\n", v6 ? "[" : "", config.host, v6 ? "]" : "",
              server.Port());
   std::fflush(stdout);
-  Maintenance maintenance(MaintenanceTasks(config, **store, subscriptions));
+  Maintenance maintenance(MaintenanceTasks(config, **store, service, subscriptions));
   RunUntilSignal(server, signals);
   maintenance.Stop();
   FlushCountersAndWait(subscriptions);

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 
 namespace zc::json {
 namespace {
@@ -15,6 +16,10 @@ namespace {
 void AppendJson(std::string& out, const bj::value& v);
 
 void AppendDouble(std::string& out, double d) {
+  if (!std::isfinite(d)) {  // JSON has no Infinity/NaN; parsers reject them on input anyway
+    out += "null";
+    return;
+  }
   std::array<char, 32> buf;
   auto [ptr, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
   out.append(buf.data(), ec == std::errc() ? ptr : buf.data());

@@ -10,11 +10,12 @@
 // and published on the change feed. A batch of operations is all-or-nothing.
 #pragma once
 
+#include <boost/regex.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
+
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -45,15 +46,16 @@ struct ServiceOptions {
 };
 
 enum class WriteKind {
-  kCreate,        // new entity; AlreadyExists if it exists
-  kUpsert,        // create, or append/overwrite the attributes of an existing one
-  kUpsertStrict,  // create, or append to an existing one; Unprocessable if an attr exists
-  kAppend,        // add or overwrite attributes of an existing entity
-  kAppendStrict,  // add attributes; Unprocessable if one already exists
-  kUpdate,        // overwrite existing attributes; Unprocessable if one is missing
-  kReplace,       // drop all attributes, then set these
-  kDeleteAttrs,   // remove the named attributes (each must exist)
-  kDeleteEntity,  // remove the entity
+  kCreate,         // new entity; AlreadyExists if it exists
+  kUpsert,         // create, or append/overwrite the attributes of an existing one
+  kUpsertStrict,   // create, or append to an existing one; Unprocessable if an attr exists
+  kAppend,         // add or overwrite attributes of an existing entity
+  kAppendStrict,   // add attributes; Unprocessable if one already exists
+  kUpdate,         // overwrite existing attributes; Unprocessable if one is missing
+  kReplace,        // drop all attributes, then set these
+  kDeleteAttrs,    // remove the named attributes (each must exist)
+  kDeleteEntity,   // remove the entity
+  kDeleteExpired,  // remove the entity of exactly this id/type if its dateExpires has passed
 };
 
 // One operation on one entity. For ops other than create/upsert the entity is found by
@@ -77,12 +79,13 @@ struct WriteContext {
 };
 
 // Which entities: an OR of selectors; each matches id (exact or pattern) and type (exact
-// or pattern), either may be absent.
+// or pattern), either may be absent. Patterns are ECMAScript regular expressions (Boost,
+// like q's ~= and subscriptions), matched anywhere in the string as Orion does.
 struct EntitySelector {
   std::optional<std::string> id;
-  std::optional<std::regex> id_pattern;
+  std::optional<boost::regex> id_pattern;
   std::optional<std::string> type;
-  std::optional<std::regex> type_pattern;
+  std::optional<boost::regex> type_pattern;
 };
 
 struct EntityQuery {
@@ -146,6 +149,11 @@ class ContextService {
   std::vector<TypeInfo> Types(const std::string& tenant, const PathScope& scope) const;
 
   size_t EntityCount() const;
+
+  // Deletes every entity whose dateExpires has passed (reads already hide them), as
+  // Orion's TTL sweep does. Subscriptions see the deletions. `done` runs once all
+  // deletions are durable, with the number of entities removed.
+  void PurgeExpired(std::function<void(size_t)> done);
 
  private:
   using Tenant = detail::TenantState;

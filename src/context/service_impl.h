@@ -108,7 +108,9 @@ struct WriteEvaluation {
 
   // The latest state of `key`: this batch, then pending, then committed (nullptr: none).
   // REQUIRES: the service's write_mu_ held.
+  // Expired entities count as absent.
   EntityPtr Latest(const EntityKey& key) const;
+  EntityPtr LatestIncludingExpired(const EntityKey& key) const;
   // The key of the one entity with this id (and type) in `path`: NotFound, TooManyResults.
   Result<EntityKey> FindForWrite(const std::string& id, const std::optional<std::string>& type,
                                  const std::string& path) const;

@@ -114,13 +114,19 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
 
 }  // namespace
 
-EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
+EntityPtr detail::WriteEvaluation::LatestIncludingExpired(const EntityKey& key) const {
   if (auto it = touched_index.find(key); it != touched_index.end()) {
     return touched[it->second].second;
   }
   if (auto it = state->pending.find(key); it != state->pending.end()) return it->second.after;
   std::shared_lock lock(state->mu);
   return state->Committed(key);
+}
+
+EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
+  EntityPtr e = LatestIncludingExpired(key);
+  if (e && e->expires && *e->expires <= now) return nullptr;  // expired: as if deleted
+  return e;
 }
 
 Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
@@ -177,6 +183,16 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   }
   EntityChange change{
       .tenant = ctx.tenant, .forced = op.forced, .correlator = ctx.correlator, .time = eval.now};
+  if (op.kind == WriteKind::kDeleteExpired) {
+    const EntityKey key{op.id, op.type.value_or(""), ctx.service_path};
+    change.before = eval.LatestIncludingExpired(key);
+    if (!change.before || !change.before->expires || *change.before->expires > eval.now) {
+      return Ok();  // renewed or gone meanwhile: nothing to purge
+    }
+    change.kind = ChangeKind::kDelete;
+    eval.Record(std::move(change), key, options_);
+    return Ok();
+  }
   if (op.kind == WriteKind::kCreate || op.kind == WriteKind::kUpsert ||
       op.kind == WriteKind::kUpsertStrict) {
     const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)), ctx.service_path};

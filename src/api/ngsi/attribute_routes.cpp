@@ -127,9 +127,12 @@ void PutValue(ContextService& service, RequestContext& ctx, const Respond& respo
   if (!entity) return ReplyError(ctx, respond, entity.error());
   auto existing = FindAttribute(*entity, ctx.Param("attrName"));
   if (!existing) return ReplyError(ctx, respond, existing.error());
-  context::Attribute attr{
-      .type = (*existing)->type, .value = std::move(value), .metadata = (*existing)->metadata};
-  UpdateOne(service, ctx, respond, std::move(attr));
+  // The new value goes through the same checks as any attribute of its type.
+  auto attr =
+      context::ParseAttribute(bj::object{{"type", (*existing)->type}, {"value", std::move(value)}});
+  if (!attr) return ReplyError(ctx, respond, attr.error());
+  attr->metadata = (*existing)->metadata;
+  UpdateOne(service, ctx, respond, std::move(*attr));
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ Result<WriteKind> ActionKind(std::string_view action) {
 
 // One entity of the batch as an operation. For update/replace/delete a missing "type"
 // matches any type (the parser's default type is not used as a filter).
-Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values, bool forced) {
+Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values, bool forced,
+                         bool override_metadata) {
   if (!item.is_object())
     return Fail(Error::BadRequest("entities: each item must be a JSON object"));
   const bool has_type = item.get_object().contains("type");
@@ -43,7 +44,8 @@ Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values,
               .id = entity->id,
               .set_expires = entity->expires.has_value(),
               .expires = entity->expires,
-              .forced = forced};
+              .forced = forced,
+              .override_metadata = override_metadata};
   const bool creates = kind == WriteKind::kUpsert || kind == WriteKind::kUpsertStrict;
   if (creates || has_type) op.type = entity->type;
   if (kind == WriteKind::kDeleteEntity && !entity->attrs.empty()) {
@@ -72,7 +74,8 @@ Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
   std::vector<EntityOp> ops;
   ops.reserve(entities->get_array().size());
   for (const auto& item : entities->get_array()) {
-    auto op = BatchOp(item, *kind, options.contains("keyValues"), options.contains("forcedUpdate"));
+    auto op = BatchOp(item, *kind, options.contains("keyValues"), options.contains("forcedUpdate"),
+                      options.contains("overrideMetadata"));
     if (!op) return Fail(op.error());
     ops.push_back(std::move(*op));
   }
@@ -161,8 +164,7 @@ void EntryPoint(RequestContext& ctx, const Respond& respond) {
   Reply(ctx, respond,
         JsonResponse(200, bj::object{{"entities_url", "/v2/entities"},
                                      {"types_url", "/v2/types"},
-                                     {"subscriptions_url", "/v2/subscriptions"},
-                                     {"registrations_url", "/v2/registrations"}}));
+                                     {"subscriptions_url", "/v2/subscriptions"}}));
 }
 
 }  // namespace

@@ -59,7 +59,9 @@ void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& r
               .type = entity->type,
               .attrs = std::move(entity->attrs),
               .set_expires = entity->expires.has_value(),
-              .expires = entity->expires};
+              .expires = entity->expires,
+              .forced = options->contains("forcedUpdate"),
+              .override_metadata = options->contains("overrideMetadata")};
   const std::string location = LocationOf(entity->id, entity->type);
   const std::string correlator = Correlator(ctx);
   std::vector<EntityOp> ops;

@@ -16,16 +16,13 @@ constexpr size_t kMaxSelectors = 100;
 const std::set<std::string_view> kListOptions{"count", "keyValues", "values", "unique",
                                               "skipForwarding"};
 
-Result<std::regex> CompilePattern(std::string_view pattern, std::string_view what) {
+Result<boost::regex> CompilePattern(std::string_view pattern, std::string_view what) {
   if (pattern.size() > kMaxPatternLength) {
     return Fail(Error::BadRequest(fmt::format("{} too long", what)));
   }
-  std::regex re;
-  try {
-    re = std::regex(std::string(pattern), std::regex::extended | std::regex::optimize);
-  } catch (const std::regex_error&) {
-    return Fail(Error::BadRequest(fmt::format("Invalid regex for {}", what)));
-  }
+  boost::regex re(pattern.begin(), pattern.end(),
+                  boost::regex::ECMAScript | boost::regex::no_except);
+  if (re.status() != 0) return Fail(Error::BadRequest(fmt::format("Invalid regex for {}", what)));
   return re;
 }
 
@@ -53,7 +50,7 @@ Result<std::vector<context::EntitySelector>> Selectors(const http::RequestContex
   std::vector<std::string> types = type ? SplitList(*type) : std::vector<std::string>{};
   if (type && types.empty())
     return Fail(Error::BadRequest("Empty right-hand-side for URI param /type/"));
-  std::optional<std::regex> type_re;
+  std::optional<boost::regex> type_re;
   if (type_pattern) {
     auto re = CompilePattern(*type_pattern, "entity type pattern");
     if (!re) return Fail(re.error());

@@ -1,0 +1,231 @@
+// Tests of the context service's write path with the real Writer over an in-memory store
+// whose Commit can be held at a gate: that is how the tests see the state between
+// "evaluated" and "durable" without timing. Waits are on futures, never on sleeps.
+#include "context/service.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <map>
+
+namespace zc::context {
+namespace {
+
+// Records committed batches; Commit blocks while the gate is closed.
+class GatedStore : public ContextStore {
+ public:
+  Status Commit(const WriteBatch& batch) override {
+    std::unique_lock lock(mu_);
+    ++commits_waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return open_; });
+    --commits_waiting_;
+    for (const auto& w : batch.entities) entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
+    history_rows_ += batch.history.size();
+    return fail_next_ ? Fail(Error::Internal("disk full")) : Ok();
+  }
+  Status LoadEntities(const std::function<void(std::string, Entity)>&) override { return Ok(); }
+  Status LoadSubscriptions(
+      const std::function<void(std::string, std::string, std::string)>&) override {
+    return Ok();
+  }
+  Result<std::vector<HistoryPoint>> QueryHistory(const HistoryQuery&) override {
+    return std::vector<HistoryPoint>{};
+  }
+  Result<size_t> PruneHistory(TimeMs) override { return size_t{0}; }
+
+  void SetOpen(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    changed_.notify_all();
+  }
+  void WaitForWaitingCommit() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return commits_waiting_ > 0; });
+  }
+  void FailCommits(bool fail) {
+    std::lock_guard lock(mu_);
+    fail_next_ = fail;
+  }
+  std::vector<std::string> EntityRows() {
+    std::lock_guard lock(mu_);
+    return entity_rows_;
+  }
+  size_t HistoryRows() {
+    std::lock_guard lock(mu_);
+    return history_rows_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool open_ = true;
+  bool fail_next_ = false;
+  int commits_waiting_ = 0;
+  std::vector<std::string> entity_rows_;
+  size_t history_rows_ = 0;
+};
+
+Attribute Num(double v) { return Attribute{.type = "Number", .value = v}; }
+
+EntityOp Create(std::string id, double t) {
+  EntityOp op{.kind = WriteKind::kCreate, .id = std::move(id), .type = "Sensor"};
+  op.attrs.emplace_back("t", Num(t));
+  return op;
+}
+
+EntityOp Update(std::string id, double t, WriteKind kind = WriteKind::kUpdate) {
+  EntityOp op{.kind = kind, .id = std::move(id)};
+  op.attrs.emplace_back("t", Num(t));
+  return op;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  // Applies and returns a future of the outcome.
+  std::future<Result<WriteOutcome>> Apply(std::vector<EntityOp> ops, std::string tenant = "") {
+    auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
+    auto f = done->get_future();
+    service_.Apply({.tenant = std::move(tenant)}, std::move(ops),
+                   [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
+    return f;
+  }
+  std::vector<EntityOp> One(EntityOp op) {
+    std::vector<EntityOp> ops;
+    ops.push_back(std::move(op));
+    return ops;
+  }
+  std::optional<double> ValueOf(const std::string& id, const std::string& tenant = "") {
+    auto e = service_.Get(tenant, PathScope::All(), id, std::nullopt);
+    if (!e) return std::nullopt;
+    return (*e)->Find("t")->value.to_number<double>();
+  }
+
+  GatedStore store_;
+  metrics::Registry metrics_;
+  Writer writer_{store_, {}, metrics_};
+  ContextService service_{writer_, {}, metrics_};
+};
+
+TEST_F(ServiceTest, WritesBecomeVisibleOnlyOnceDurable) {
+  store_.SetOpen(false);
+  auto created = Apply(One(Create("S1", 20)));
+  store_.WaitForWaitingCommit();
+  EXPECT_FALSE(ValueOf("S1")) << "readers must not see a write before it is durable";
+  store_.SetOpen(true);
+  ASSERT_TRUE(created.get());
+  EXPECT_EQ(ValueOf("S1"), 20);
+}
+
+TEST_F(ServiceTest, LaterWritesSeePendingOnes) {
+  store_.SetOpen(false);
+  auto created = Apply(One(Create("S1", 20)));
+  store_.WaitForWaitingCommit();
+  // Not durable yet, but an update must find the entity (it is pending).
+  auto updated = Apply(One(Update("S1", 21)));
+  auto duplicate = Apply(One(Create("S1", 22)));
+  auto dup = duplicate.get();  // rejected at evaluation, without waiting for the gate
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kAlreadyExists);
+  store_.SetOpen(true);
+  ASSERT_TRUE(created.get());
+  auto u = updated.get();
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->updated, 1u);
+  EXPECT_EQ(ValueOf("S1"), 21);
+}
+
+TEST_F(ServiceTest, BatchIsAllOrNothing) {
+  ASSERT_TRUE(Apply(One(Create("S1", 1))).get());
+  std::vector<EntityOp> ops;
+  ops.push_back(Update("S1", 2));
+  ops.push_back(Update("Missing", 3));
+  auto r = Apply(std::move(ops)).get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(ValueOf("S1"), 1);
+  EXPECT_EQ(store_.EntityRows(), std::vector<std::string>{"S1"});
+}
+
+TEST_F(ServiceTest, StrictAppendAndUpdateCheckAttributes) {
+  ASSERT_TRUE(Apply(One(Create("S1", 1))).get());
+  auto strict = Apply(One(Update("S1", 2, WriteKind::kAppendStrict))).get();
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.error().code, ErrorCode::kUnprocessable);
+  EntityOp missing{.kind = WriteKind::kUpdate, .id = "S1"};
+  missing.attrs.emplace_back("nothere", Num(1));
+  auto upd = Apply(One(std::move(missing))).get();
+  ASSERT_FALSE(upd);
+  EXPECT_EQ(upd.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(ValueOf("S1"), 1);
+}
+
+TEST_F(ServiceTest, FailedCommitIsReportedAndLeavesNothingVisible) {
+  store_.FailCommits(true);
+  auto r = Apply(One(Create("S1", 1))).get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_FALSE(ValueOf("S1"));
+  store_.FailCommits(false);
+  EXPECT_TRUE(Apply(One(Create("S1", 2))).get()) << "the pending overlay was cleared";
+  EXPECT_EQ(ValueOf("S1"), 2);
+}
+
+TEST_F(ServiceTest, GroupCommitMergesQueuedWritesInOrder) {
+  store_.SetOpen(false);
+  auto first = Apply(One(Create("A", 1)));
+  store_.WaitForWaitingCommit();  // the writer holds A; B and C queue up behind it
+  auto second = Apply(One(Create("B", 2)));
+  auto third = Apply(One(Create("C", 3)));
+  store_.SetOpen(true);
+  ASSERT_TRUE(first.get());
+  ASSERT_TRUE(second.get());
+  ASSERT_TRUE(third.get());
+  EXPECT_EQ(store_.EntityRows(), (std::vector<std::string>{"A", "B", "C"}));
+  EXPECT_EQ(store_.HistoryRows(), 3u);
+}
+
+TEST_F(ServiceTest, TenantsAreSeparate) {
+  ASSERT_TRUE(Apply(One(Create("S1", 1)), "shuiwu").get());
+  EXPECT_FALSE(ValueOf("S1"));
+  EXPECT_EQ(ValueOf("S1", "shuiwu"), 1);
+  ASSERT_TRUE(Apply(One(Create("S1", 5)), "huanbao").get());
+  EXPECT_EQ(ValueOf("S1", "shuiwu"), 1);
+}
+
+TEST_F(ServiceTest, DeleteRemovesFromQueriesAndIndexes) {
+  ASSERT_TRUE(Apply(One(Create("S1", 1))).get());
+  ASSERT_TRUE(Apply(One(Create("S2", 2))).get());
+  ASSERT_TRUE(Apply(One(EntityOp{.kind = WriteKind::kDeleteEntity, .id = "S1"})).get());
+  EntityQuery q;
+  q.selectors.push_back({.type = "Sensor"});
+  q.count = true;
+  auto r = service_.Query("", PathScope::All(), q);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->entities.size(), 1u);
+  EXPECT_EQ(r->entities[0]->id, "S2");
+  EXPECT_EQ(r->total, 1u);
+  EXPECT_EQ(service_.EntityCount(), 1u);
+}
+
+TEST_F(ServiceTest, ExpiredEntitiesAreAbsentAndGetPurged) {
+  EntityOp op = Create("Old", 1);
+  op.set_expires = true;
+  op.expires = NowMs() - 1000;  // already past
+  ASSERT_TRUE(Apply(One(std::move(op))).get());
+  ASSERT_TRUE(Apply(One(Create("Live", 2))).get());
+  EXPECT_FALSE(ValueOf("Old"));
+  auto patch = Apply(One(Update("Old", 3))).get();
+  ASSERT_FALSE(patch);
+  EXPECT_EQ(patch.error().code, ErrorCode::kNotFound);
+  std::promise<size_t> purged;
+  service_.PurgeExpired([&purged](size_t n) { purged.set_value(n); });
+  EXPECT_EQ(purged.get_future().get(), 1u);
+  EXPECT_EQ(service_.EntityCount(), 1u);
+  EXPECT_TRUE(Apply(One(Create("Old", 4))).get()) << "the id is free again";
+  EXPECT_EQ(ValueOf("Old"), 4);
+}
+
+}  // namespace
+}  // namespace zc::context
