@@ -29,7 +29,13 @@ class TenantState {
   std::unordered_map<EntityKey, uint64_t, EntityKeyHash> no_by_key;
   std::unordered_multimap<std::string, uint64_t> nos_by_id;
   std::unordered_map<std::string, std::map<uint64_t, EntityPtr>> by_type;
-  std::unordered_map<uint64_t, Geometry> locations;
+  // Entities with a location: their geometry and snapshot, so that a geo-query resolves
+  // each spatial candidate with one hash look-up.
+  struct Located {
+    Geometry geometry;
+    EntityPtr entity;
+  };
+  std::unordered_map<uint64_t, Located> locations;
   SpatialIndex spatial;
   uint64_t next_no = 1;
 
@@ -70,7 +76,7 @@ class TenantState {
     locations.erase(no);
     if (location) {
       spatial.Insert(no, *location);
-      locations.emplace(no, std::move(*location));
+      locations.emplace(no, Located{std::move(*location), e});
     }
   }
 

@@ -65,7 +65,12 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
   if (q.geo) {
     std::vector<uint64_t> nos;
     if (t.spatial.Candidates(*q.geo, nos) == SpatialIndex::Scan::kCandidates) {
-      return visit_numbers(std::move(nos));
+      std::sort(nos.begin(), nos.end());  // creation order
+      for (uint64_t no : nos) {
+        auto it = t.locations.find(no);
+        if (it != t.locations.end() && !visit(no, it->second.entity)) return;
+      }
+      return;
     }
   }
   if (AllSelectorsHaveExactId(q.selectors)) {
@@ -107,7 +112,7 @@ bool PassesFilters(const detail::TenantState& t, const PathScope& scope, const E
   if (q.mq && !q.mq->Matches(e)) return false;
   if (q.geo) {
     auto loc = t.locations.find(no);
-    if (loc == t.locations.end() || !Matches(*q.geo, loc->second)) return false;
+    if (loc == t.locations.end() || !Matches(*q.geo, loc->second.geometry)) return false;
   }
   return true;
 }
@@ -180,7 +185,7 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
     if (!PassesFilters(*t, scope, q, no, *e, now)) return true;
     ++result.total;
     if (sorted || matches.size() < wanted) {
-      const double d = by_distance ? DistanceMetres(*q.geo, t->locations.at(no)) : 0;
+      const double d = by_distance ? DistanceMetres(*q.geo, t->locations.at(no).geometry) : 0;
       matches.push_back({e, d});
     }
     return sorted || q.count || matches.size() < wanted;
