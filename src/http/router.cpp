@@ -78,6 +78,21 @@ std::string JoinMethods(const std::vector<Verb>& methods) {
   return joined;
 }
 
+Response DefaultErrorFormatter(const Error& error) {
+  boost::json::object body;
+  body["error"] = ErrorName(error.code);
+  body["description"] = error.message;
+  return Response::Json(StatusFor(error.code), boost::json::serialize(body));
+}
+
+// Whether `prefix` covers `path` on a segment boundary ("/v2" covers "/v2/x", not "/v2x").
+bool CoversPath(std::string_view prefix, std::string_view path) {
+  if (!path.starts_with(prefix)) return false;
+  return path.size() == prefix.size() || prefix.ends_with('/') || path[prefix.size()] == '/';
+}
+
+}  // namespace
+
 std::string_view ErrorName(ErrorCode code) {
   switch (code) {
     case ErrorCode::kBadRequest:
@@ -99,7 +114,7 @@ std::string_view ErrorName(ErrorCode code) {
     case ErrorCode::kUnsupportedMedia:
       return "UnsupportedMediaType";
     case ErrorCode::kLengthRequired:
-      return "LengthRequired";
+      return "ContentLengthRequired";
     case ErrorCode::kNotAcceptable:
       return "NotAcceptable";
     case ErrorCode::kUnauthorized:
@@ -115,21 +130,6 @@ std::string_view ErrorName(ErrorCode code) {
   }
   return "InternalServerError";
 }
-
-Response DefaultErrorFormatter(const Error& error) {
-  boost::json::object body;
-  body["error"] = ErrorName(error.code);
-  body["description"] = error.message;
-  return Response::Json(StatusFor(error.code), boost::json::serialize(body));
-}
-
-// Whether `prefix` covers `path` on a segment boundary ("/v2" covers "/v2/x", not "/v2x").
-bool CoversPath(std::string_view prefix, std::string_view path) {
-  if (!path.starts_with(prefix)) return false;
-  return path.size() == prefix.size() || prefix.ends_with('/') || path[prefix.size()] == '/';
-}
-
-}  // namespace
 
 unsigned StatusFor(ErrorCode code) {
   switch (code) {

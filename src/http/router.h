@@ -62,6 +62,10 @@ class Router {
   std::vector<std::pair<std::string, ErrorFormatter>> formatters_;
 };
 
+// The error name of the default JSON error format, as FIWARE Orion names them
+// (BadRequest, ParseError, NotFound, Unprocessable, TooManyResults, ...).
+std::string_view ErrorName(ErrorCode code);
+
 // The HTTP status for an error code (shared by all protocols).
 unsigned StatusFor(ErrorCode code);
 

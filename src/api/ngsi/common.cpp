@@ -11,44 +11,6 @@
 namespace zc::api::ngsi {
 namespace {
 
-std::string_view ErrorName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kBadRequest:
-      return "BadRequest";
-    case ErrorCode::kParseError:
-      return "ParseError";
-    case ErrorCode::kNotFound:
-      return "NotFound";
-    case ErrorCode::kAlreadyExists:
-      return "Unprocessable";
-    case ErrorCode::kTooManyResults:
-      return "TooManyResults";
-    case ErrorCode::kUnprocessable:
-      return "Unprocessable";
-    case ErrorCode::kMethodNotAllowed:
-      return "MethodNotAllowed";
-    case ErrorCode::kPayloadTooLarge:
-      return "RequestEntityTooLarge";
-    case ErrorCode::kUnsupportedMedia:
-      return "UnsupportedMediaType";
-    case ErrorCode::kLengthRequired:
-      return "ContentLengthRequired";
-    case ErrorCode::kNotAcceptable:
-      return "NotAcceptable";
-    case ErrorCode::kUnauthorized:
-      return "Unauthorized";
-    case ErrorCode::kForbidden:
-      return "Forbidden";
-    case ErrorCode::kTooManyRequests:
-      return "TooManyRequests";
-    case ErrorCode::kUnavailable:
-      return "ServiceUnavailable";
-    case ErrorCode::kInternal:
-      return "InternalServerError";
-  }
-  return "InternalServerError";
-}
-
 std::optional<size_t> ParseSize(std::string_view s) {
   size_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -59,7 +21,7 @@ std::optional<size_t> ParseSize(std::string_view s) {
 }  // namespace
 
 http::Response ErrorResponse(const Error& error) {
-  bj::object body{{"error", ErrorName(error.code)}, {"description", error.message}};
+  bj::object body{{"error", http::ErrorName(error.code)}, {"description", error.message}};
   return JsonResponse(http::StatusFor(error.code), body);
 }
 
