@@ -256,7 +256,7 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
     auto [it, inserted] =
         t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
     if (inserted) t.pending_ids.emplace(key.id, key);
-    eval->batch.entities.push_back({ctx.tenant, key, after});
+    eval->batch.entities.push_back({ctx.tenant, key, after, after ? EncodeEntity(*after) : ""});
   }
   WriteBatch batch = std::move(eval->batch);
   writer_.Submit(std::move(batch), [this, eval, done = std::move(done)](Status s) {

@@ -23,6 +23,9 @@ struct EntityWrite {
   std::string tenant;  // Fiware-Service ("" = default tenant)
   EntityKey key;
   EntityPtr after;  // nullptr: the entity was deleted
+  // EncodeEntity(*after), computed by the producer so that the writer thread does not have
+  // to; empty means "encode it yourself".
+  std::string document;
 };
 
 // One attribute value at one time: the unit of history.

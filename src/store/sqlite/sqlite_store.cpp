@@ -155,7 +155,8 @@ Status SqliteStore::WriteEntities(const std::vector<context::EntityWrite>& write
   for (const context::EntityWrite& w : writes) {
     if (w.after != nullptr) {
       sqlite3_stmt* st = stmts_.upsert_entity.get();
-      const std::string doc = context::EncodeEntity(*w.after);
+      // Producers normally encode off the writer thread; encode here if they did not.
+      const std::string doc = w.document.empty() ? context::EncodeEntity(*w.after) : w.document;
       BindText(st, 1, w.tenant);
       BindText(st, 2, w.key.service_path);
       BindText(st, 3, w.key.id);
