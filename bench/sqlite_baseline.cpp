@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
                      nullptr, nullptr, nullptr),
         db, "setup");
   sqlite3_stmt* insert = nullptr;
-  Check(sqlite3_prepare_v2(db, "INSERT INTO history(entity, attr, time, value) VALUES(?,?,?,?)",
-                           -1, &insert, nullptr),
+  Check(sqlite3_prepare_v2(db, "INSERT INTO history(entity, attr, time, value) VALUES(?,?,?,?)", -1,
+                           &insert, nullptr),
         db, "prepare");
   static const char* kAttrs[] = {"temperature", "relativeHumidity", "atmosphericPressure",
                                  "windSpeed", "weatherType"};

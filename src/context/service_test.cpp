@@ -21,7 +21,8 @@ class GatedStore : public ContextStore {
     changed_.notify_all();
     changed_.wait(lock, [this] { return open_; });
     --commits_waiting_;
-    for (const auto& w : batch.entities) entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
+    for (const auto& w : batch.entities)
+      entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
     history_rows_ += batch.history.size();
     return fail_next_ ? Fail(Error::Internal("disk full")) : Ok();
   }
@@ -67,7 +68,9 @@ class GatedStore : public ContextStore {
   size_t history_rows_ = 0;
 };
 
-Attribute Num(double v) { return Attribute{.type = "Number", .value = v}; }
+Attribute Num(double v) {
+  return Attribute{.type = "Number", .value = v};
+}
 
 EntityOp Create(std::string id, double t) {
   EntityOp op{.kind = WriteKind::kCreate, .id = std::move(id), .type = "Sensor"};
