@@ -65,11 +65,27 @@ class TenantState {
   }
 
  private:
+  // True when `before` and `after` have the same location attribute (name, type, value),
+  // so that the spatial index entry can stay as it is.
+  static bool SameLocation(const Entity& before, const Entity& after) {
+    const auto* a = FindLocationAttribute(before);
+    const auto* b = FindLocationAttribute(after);
+    if (!a || !b) return a == b;
+    return a->first == b->first && a->second.type == b->second.type &&
+           a->second.value == b->second.value;
+  }
+
   void Index(uint64_t no, EntityPtr e) {
     const EntityKey key = KeyOf(*e);
     if (no_by_key.emplace(key, no).second) nos_by_id.emplace(key.id, no);
     by_type[key.type][no] = e;
-    by_no[no] = e;
+    EntityPtr& slot = by_no[no];
+    const bool keep_location = slot && SameLocation(*slot, *e);
+    slot = e;
+    if (keep_location) {  // the common update: values change, the place does not
+      if (auto it = locations.find(no); it != locations.end()) it->second.entity = e;
+      return;
+    }
     std::optional<Geometry> location;
     if (auto g = EntityLocation(*e)) location = std::move(*g);  // validated on write
     spatial.Erase(no);
