@@ -31,9 +31,9 @@ inline constexpr size_t kMaxNameLength = 256;  // ids, types, attribute and meta
 inline constexpr std::string_view kDateExpires = "dateExpires";
 
 // Checks an entity id/type, attribute/metadata name or type as Orion does for NGSI-v2
-// identifiers: 1..256 bytes of printable ASCII (no whitespace, no control characters, no
-// non-ASCII: "高明区" is not a valid id), none of `& ? / #` and none of Orion's general
-// forbidden characters `< > " ' = ; ( )`. `what` names the field in the message:
+// identifiers: 1..256 bytes without whitespace or control characters, none of `& ? / #`
+// and none of Orion's general forbidden characters `< > " ' = ; ( )`. Unlike Orion, UTF-8
+// is allowed ("粤E1234", "高明区"), a documented difference. `what` names the field in the message:
 //   "<what> length: 0, min length supported: 1"
 //   "<what> length: 300, max length supported: 256"
 //   "Invalid characters in <what>"     (what = "entity id", "attribute name", ...)

@@ -7,7 +7,6 @@
 // matches are found, so `type=X&q=...&limit=20` touches few entities. With orderBy all
 // matches are collected and partially sorted.
 #include <algorithm>
-#include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -231,44 +230,6 @@ std::vector<TypeInfo> ContextService::Types(const std::string& tenant,
   lock.unlock();
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.type < b.type; });
   return out;
-}
-
-void ContextService::PurgeExpired(std::function<void(size_t)> done) {
-  // (tenant, service path) -> delete ops, collected under the tenants' shared locks.
-  std::map<std::pair<std::string, std::string>, std::vector<std::vector<EntityOp>>> work;
-  const TimeMs now = NowMs();
-  {
-    std::shared_lock lock(tenants_mu_);
-    for (const auto& [name, t] : tenants_) {
-      std::shared_lock tl(t->mu);
-      for (const auto& [no, e] : t->by_no) {
-        if (!e->expires || *e->expires > now) continue;
-        auto& batches = work[{name, e->service_path}];
-        if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
-          batches.emplace_back();
-        }
-        batches.back().push_back({.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
-      }
-    }
-  }
-  if (work.empty()) return done(0);
-  struct Progress {
-    std::mutex mu;
-    size_t remaining = 0;
-    size_t removed = 0;
-  };
-  auto progress = std::make_shared<Progress>();
-  for (const auto& [where, batches] : work) progress->remaining += batches.size();
-  for (auto& [where, batches] : work) {
-    for (auto& ops : batches) {
-      Apply({.tenant = where.first, .service_path = where.second}, std::move(ops),
-            [progress, done](Result<WriteOutcome> r) {
-              std::lock_guard lock(progress->mu);
-              if (r) progress->removed += r->deleted;
-              if (--progress->remaining == 0) done(progress->removed);
-            });
-    }
-  }
 }
 
 }  // namespace zc::context

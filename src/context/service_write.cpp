@@ -1,9 +1,11 @@
 // The write path of the context service: evaluating entity operations against the latest
-// state and handing the result to the Writer (the design is described in service.cpp).
+// state and handing the result to the Writer (the design is described in service.cpp), and
+// the purge of expired entities, which is a write like any other.
 // Error texts follow Orion's, since NGSI clients and people compare them.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 
 #include "common/json.h"
@@ -299,6 +301,44 @@ void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status s
     if (change.kind == ChangeKind::kDelete) ++outcome.deleted;
   }
   done(outcome);
+}
+
+void ContextService::PurgeExpired(std::function<void(size_t)> done) {
+  // (tenant, service path) -> delete ops, collected under the tenants' shared locks.
+  std::map<std::pair<std::string, std::string>, std::vector<std::vector<EntityOp>>> work;
+  const TimeMs now = NowMs();
+  {
+    std::shared_lock lock(tenants_mu_);
+    for (const auto& [name, t] : tenants_) {
+      std::shared_lock tl(t->mu);
+      for (const auto& [no, e] : t->by_no) {
+        if (!e->expires || *e->expires > now) continue;
+        auto& batches = work[{name, e->service_path}];
+        if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
+          batches.emplace_back();
+        }
+        batches.back().push_back({.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
+      }
+    }
+  }
+  if (work.empty()) return done(0);
+  struct Progress {
+    std::mutex mu;
+    size_t remaining = 0;
+    size_t removed = 0;
+  };
+  auto progress = std::make_shared<Progress>();
+  for (const auto& [where, batches] : work) progress->remaining += batches.size();
+  for (auto& [where, batches] : work) {
+    for (auto& ops : batches) {
+      Apply({.tenant = where.first, .service_path = where.second}, std::move(ops),
+            [progress, done](Result<WriteOutcome> r) {
+              std::lock_guard lock(progress->mu);
+              if (r) progress->removed += r->deleted;
+              if (--progress->remaining == 0) done(progress->removed);
+            });
+    }
+  }
 }
 
 }  // namespace zc::context

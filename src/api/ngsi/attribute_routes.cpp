@@ -138,9 +138,7 @@ void PutValue(ContextService& service, RequestContext& ctx, const Respond& respo
 }  // namespace
 
 void RegisterAttributeRoutes(http::Router& router, ContextService& service) {
-  auto bind = [&service](void (*fn)(ContextService&, RequestContext&, const Respond&)) {
-    return [&service, fn](RequestContext& ctx, Respond respond) { fn(service, ctx, respond); };
-  };
+  auto bind = [&service](auto fn) { return BindService(service, fn); };
   using http::Verb;
   const std::string attr = "/v2/entities/{entityId}/attrs/{attrName}";
   router.Add({Verb::get, attr, kPermRead, bind(GetAttribute)});

@@ -96,19 +96,11 @@ void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& re
 }
 
 void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
-  auto tenant = Tenant(ctx);
-  if (!tenant) return ReplyError(ctx, respond, tenant.error());
-  auto scope = ReadScope(ctx);
-  if (!scope) return ReplyError(ctx, respond, scope.error());
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
   auto req = ParseQueryBody(ctx, *body);
   if (!req) return ReplyError(ctx, respond, req.error());
-  auto result = service.Query(*tenant, *scope, req->query);
-  if (!result) return ReplyError(ctx, respond, result.error());
-  Response res = JsonResponse(200, context::RenderEntities(result->entities, req->render));
-  if (req->query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
-  Reply(ctx, respond, std::move(res));
+  RunQuery(service, ctx, respond, *req);
 }
 
 bj::object AttrTypes(const context::TypeInfo& info) {
@@ -170,9 +162,7 @@ void EntryPoint(RequestContext& ctx, const Respond& respond) {
 }  // namespace
 
 void RegisterBatchRoutes(http::Router& router, ContextService& service) {
-  auto bind = [&service](void (*fn)(ContextService&, RequestContext&, const Respond&)) {
-    return [&service, fn](RequestContext& ctx, Respond respond) { fn(service, ctx, respond); };
-  };
+  auto bind = [&service](auto fn) { return BindService(service, fn); };
   using http::Verb;
   router.Add({Verb::get, "/v2", "", [](RequestContext& ctx, Respond r) { EntryPoint(ctx, r); }});
   router.Add({Verb::post, "/v2/op/update", kPermWrite, bind(BatchUpdate)});

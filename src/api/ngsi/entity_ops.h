@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "api/ngsi/query_params.h"
 #include "context/service.h"
 #include "http/request.h"
 
@@ -18,6 +19,20 @@ Result<context::WriteContext> WriteContextOf(const http::RequestContext& ctx);
 void ApplyAndReply(context::ContextService& service, const http::RequestContext& ctx,
                    const http::Respond& respond, const context::WriteContext& wctx,
                    std::vector<context::EntityOp> ops, unsigned ok_status = 204);
+
+// Runs a parsed entity query in the request's tenant and read scopes and answers the
+// rendered list (with Fiware-Total-Count when counted).
+void RunQuery(const context::ContextService& service, const http::RequestContext& ctx,
+              const http::Respond& respond, const ListRequest& req);
+
+// Adapts `fn(service, ctx, respond)` to a route handler bound to `service`.
+inline http::Handler BindService(context::ContextService& service,
+                                 void (*fn)(context::ContextService&, http::RequestContext&,
+                                            const http::Respond&)) {
+  return [&service, fn](http::RequestContext& ctx, http::Respond respond) {
+    fn(service, ctx, respond);
+  };
+}
 
 // The entity named by the route's {entityId} (and ?type=), within the read scopes.
 Result<context::EntityPtr> FindEntity(const context::ContextService& service,

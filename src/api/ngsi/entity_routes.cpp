@@ -28,17 +28,9 @@ std::string LocationOf(const std::string& id, const std::string& type) {
 }
 
 void ListEntities(ContextService& service, RequestContext& ctx, const Respond& respond) {
-  auto tenant = Tenant(ctx);
-  if (!tenant) return ReplyError(ctx, respond, tenant.error());
-  auto scope = ReadScope(ctx);
-  if (!scope) return ReplyError(ctx, respond, scope.error());
   auto req = ParseListRequest(ctx);
   if (!req) return ReplyError(ctx, respond, req.error());
-  auto result = service.Query(*tenant, *scope, req->query);
-  if (!result) return ReplyError(ctx, respond, result.error());
-  Response res = JsonResponse(200, context::RenderEntities(result->entities, req->render));
-  if (req->query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
-  Reply(ctx, respond, std::move(res));
+  RunQuery(service, ctx, respond, *req);
 }
 
 void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& respond) {
@@ -179,6 +171,19 @@ void ApplyAndReply(ContextService& service, const RequestContext& ctx, const Res
 }
 
 // Looks up {entityId}(+type) for reads.
+void RunQuery(const ContextService& service, const RequestContext& ctx, const Respond& respond,
+              const ListRequest& req) {
+  auto tenant = Tenant(ctx);
+  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  auto scope = ReadScope(ctx);
+  if (!scope) return ReplyError(ctx, respond, scope.error());
+  auto result = service.Query(*tenant, *scope, req.query);
+  if (!result) return ReplyError(ctx, respond, result.error());
+  Response res = JsonResponse(200, context::RenderEntities(result->entities, req.render));
+  if (req.query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
+  Reply(ctx, respond, std::move(res));
+}
+
 Result<context::EntityPtr> FindEntity(const ContextService& service, const RequestContext& ctx) {
   if (auto s = CheckPathNames(ctx); !s) return Fail(s.error());
   auto tenant = Tenant(ctx);
@@ -194,9 +199,7 @@ void RegisterAttributeRoutes(http::Router& router, ContextService& service);
 void RegisterBatchRoutes(http::Router& router, ContextService& service);
 
 void RegisterEntityRoutes(http::Router& router, ContextService& service) {
-  auto bind = [&service](void (*fn)(ContextService&, RequestContext&, const Respond&)) {
-    return [&service, fn](RequestContext& ctx, Respond respond) { fn(service, ctx, respond); };
-  };
+  auto bind = [&service](auto fn) { return BindService(service, fn); };
   using http::Verb;
   router.Add({Verb::get, "/v2/entities", kPermRead, bind(ListEntities)});
   router.Add({Verb::post, "/v2/entities", kPermWrite, bind(CreateEntity)});
