@@ -8,6 +8,7 @@
 #   make bench   benchmarks side by side with their baselines (see docs/benchmarks.md)
 #   make format  clang-format every C++ file in place (format-check: fail on a difference)
 #   make lint    clang-tidy over src/ (slow: minutes per core)
+#   make fuzz    libFuzzer targets, FUZZ_SECONDS each (fuzz/README.md; fuzz-smoke: 20 s each)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -36,7 +37,7 @@ tests/node_modules/.package-lock.json: tests/package-lock.json
 api-test: build tests/node_modules/.package-lock.json
 	cd tests && ZHICHENG_BIN=$(abspath $(BUILD_DIR))/zhicheng node --test api/
 
-test: unit-test api-test
+test: unit-test api-test fuzz-smoke
 
 demo: build
 	scripts/demo
@@ -53,6 +54,27 @@ format-check:
 
 lint: $(BUILD_DIR)/build.ninja
 	git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p $(BUILD_DIR) --quiet
+
+# libFuzzer targets built with clang + ASan/UBSan in their own build directory (fuzz/README.md).
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_CC ?= clang-16
+FUZZ_CXX ?= clang++-16
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+
+.PHONY: fuzz-build fuzz-smoke fuzz
+
+$(FUZZ_BUILD_DIR)/build.ninja:
+	CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DZHICHENG_FUZZ=ON
+
+fuzz-build: deps $(FUZZ_BUILD_DIR)/build.ninja
+	cmake --build $(FUZZ_BUILD_DIR) --target fuzz_targets -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	BUILD=$(FUZZ_BUILD_DIR) fuzz/run $(FUZZ_SMOKE_SECONDS)
+
+fuzz: fuzz-build
+	BUILD=$(FUZZ_BUILD_DIR) fuzz/run $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -53,6 +53,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 function request(method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
     const h = { ...headers };
+    // bench/run starts the server with this admin token (authentication is on by default).
+    if (process.env.BENCH_TOKEN && !h.Authorization) h.Authorization = `Bearer ${process.env.BENCH_TOKEN}`;
     if (body !== undefined) {
       h['Content-Type'] = 'application/json';
       h['Content-Length'] = Buffer.byteLength(body);

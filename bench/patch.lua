@@ -5,6 +5,9 @@
 -- printed at the end so that a failing server cannot pass for a fast one.
 local n = tonumber(os.getenv("BENCH_PATCH_ENTITIES") or "1000")
 local headers = { ["Content-Type"] = "application/json" }
+-- bench/run passes the admin token; nginx ignores the header.
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
 local threads = {}
 
 function setup(thread)

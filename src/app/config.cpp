@@ -79,6 +79,69 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   return ReadNumber(t, "max_in_flight", c.notification_max_in_flight);
 }
 
+template <typename T>
+Status ReadRate(const toml::table& t, std::string_view key, T& out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Ok();
+  auto v = n->value<double>();
+  if (!v || *v < 0) return Fail(Error::BadRequest(fmt::format("{} must be a number >= 0", key)));
+  out = static_cast<T>(*v);
+  return Ok();
+}
+
+Status ReadSecurity(const toml::table& t, Config& c) {
+  if (auto s = CheckKeys(t, "security",
+                         {"authentication", "admin_token_file", "token_ttl_seconds",
+                          "max_login_failures", "lockout_seconds", "rate_per_token",
+                          "burst_per_token", "rate_per_address", "burst_per_address"});
+      !s) {
+    return s;
+  }
+  if (auto v = t["authentication"].value<bool>()) c.authentication = *v;
+  if (auto v = t["admin_token_file"].value<std::string>()) c.admin_token_file = *v;
+  for (auto s : {ReadNumber(t, "token_ttl_seconds", c.token_ttl_seconds),
+                 ReadNumber(t, "max_login_failures", c.max_login_failures),
+                 ReadNumber(t, "lockout_seconds", c.lockout_seconds),
+                 ReadRate(t, "rate_per_token", c.rate_per_token),
+                 ReadRate(t, "burst_per_token", c.burst_per_token),
+                 ReadRate(t, "rate_per_address", c.rate_per_address),
+                 ReadRate(t, "burst_per_address", c.burst_per_address)}) {
+    if (!s) return s;
+  }
+  return Ok();
+}
+
+Status ReadTls(const toml::table& t, Config& c) {
+  if (auto s = CheckKeys(t, "tls", {"cert_file", "key_file"}); !s) return s;
+  if (auto v = t["cert_file"].value<std::string>()) c.tls_cert_file = *v;
+  if (auto v = t["key_file"].value<std::string>()) c.tls_key_file = *v;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return Fail(Error::BadRequest("[tls] needs both cert_file and key_file"));
+  }
+  return Ok();
+}
+
+Status ReadCors(const toml::table& t, Config& c) {
+  if (auto s = CheckKeys(t, "cors", {"allowed_origins"}); !s) return s;
+  const toml::node* n = t.get("allowed_origins");
+  if (!n) return Ok();
+  const toml::array* origins = n->as_array();
+  if (!origins) return Fail(Error::BadRequest("[cors] allowed_origins must be a list of strings"));
+  c.cors_allowed_origins.clear();
+  for (const toml::node& origin : *origins) {
+    auto v = origin.value<std::string>();
+    if (!v) return Fail(Error::BadRequest("[cors] allowed_origins must be a list of strings"));
+    c.cors_allowed_origins.push_back(*v);
+  }
+  return Ok();
+}
+
+Status ReadAudit(const toml::table& t, Config& c) {
+  if (auto s = CheckKeys(t, "audit", {"checkpoint_entries", "checkpoint_seconds"}); !s) return s;
+  if (auto s = ReadNumber(t, "checkpoint_entries", c.audit_checkpoint_entries); !s) return s;
+  return ReadNumber(t, "checkpoint_seconds", c.audit_checkpoint_seconds);
+}
+
 }  // namespace
 
 Status ParseListen(std::string_view listen, Config& config) {
@@ -108,7 +171,10 @@ Status LoadConfigFile(const std::filesystem::path& file, Config& config) {
   } catch (const toml::parse_error& e) {
     return Fail(Error::BadRequest(fmt::format("{}: {}", file.string(), e.description())));
   }
-  if (auto s = CheckKeys(root, "top level", {"server", "http", "context", "notifications"}); !s) {
+  if (auto s = CheckKeys(
+          root, "top level",
+          {"server", "http", "context", "notifications", "security", "tls", "cors", "audit"});
+      !s) {
     return s;
   }
   struct Section {
@@ -117,7 +183,8 @@ Status LoadConfigFile(const std::filesystem::path& file, Config& config) {
   };
   for (const Section& section :
        {Section{"server", ReadServer}, Section{"http", ReadHttp}, Section{"context", ReadContext},
-        Section{"notifications", ReadNotifications}}) {
+        Section{"notifications", ReadNotifications}, Section{"security", ReadSecurity},
+        Section{"tls", ReadTls}, Section{"cors", ReadCors}, Section{"audit", ReadAudit}}) {
     const toml::table* t = root[section.name].as_table();
     if (!t) continue;
     if (auto s = section.read(*t, config); !s) return s;

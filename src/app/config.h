@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -35,6 +36,24 @@ struct Config {
   // [notifications]
   unsigned notification_timeout_ms = 5000;
   size_t notification_max_in_flight = 1000;
+  // [security]
+  bool authentication = true;             // false only for local benchmarks and development
+  std::string admin_token_file;           // first start: this file's token becomes the admin's
+  unsigned token_ttl_seconds = 8 * 3600;  // bearer tokens from /oauth/token
+  unsigned max_login_failures = 5;        // then the account locks, with growing backoff
+  unsigned lockout_seconds = 60;          // first lockout; doubles on each further lockout
+  double rate_per_token = 1000;           // requests/s per token (token bucket); 0: no limit
+  double burst_per_token = 2000;
+  double rate_per_address = 2000;  // requests/s per client address; 0: no limit
+  double burst_per_address = 4000;
+  // [tls]
+  std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: serve HTTPS only
+  std::string tls_key_file;
+  // [cors]
+  std::vector<std::string> cors_allowed_origins;  // empty: closed (no CORS headers)
+  // [audit]
+  unsigned audit_checkpoint_entries = 1000;  // sign a checkpoint after this many entries
+  unsigned audit_checkpoint_seconds = 60;    // ... or after this long with new entries
 };
 
 // Reads `file` into `config` (keys present in the file override the defaults).

@@ -1,11 +1,13 @@
 // The zhicheng binary: command-line parsing and dispatch to the commands
-// (`serve`, `version`). The wiring of modules lives in serve.cpp.
+// (`serve`, `admin`, `audit verify`, `version`). The wiring of modules lives in serve.cpp.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <optional>
 
+#include "app/admin_command.h"
+#include "app/audit_command.h"
 #include "app/config.h"
 #include "app/serve.h"
 
@@ -16,6 +18,7 @@ struct ServeFlags {
   std::string listen;
   std::string config_file;
   std::string log_level;
+  std::string admin_token_file;
 };
 
 int RunServe(const ServeFlags& flags) {
@@ -28,6 +31,7 @@ int RunServe(const ServeFlags& flags) {
   }
   if (!flags.data.empty()) config.data_dir = flags.data;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
+  if (!flags.admin_token_file.empty()) config.admin_token_file = flags.admin_token_file;
   if (!flags.listen.empty()) {
     if (auto s = zc::app::ParseListen(flags.listen, config); !s) {
       fmt::print(stderr, "zhicheng: {}\n", s.error().message);
@@ -49,8 +53,22 @@ int main(int argc, char** argv) {
   serve->add_option("--config", flags.config_file, "TOML configuration file")
       ->check(CLI::ExistingFile);
   serve->add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, off");
+  serve
+      ->add_option("--admin-token-file", flags.admin_token_file,
+                   "First start only: this file's token becomes the admin's token")
+      ->check(CLI::ExistingFile);
   auto* version = app.add_subcommand("version", "Print the version");
+  int exit_code = 0;
+  zc::app::AdminFlags admin_flags;
+  zc::app::AddAdminCommands(app, admin_flags, exit_code);
+  std::string audit_data = "./var/data";
+  auto* audit = app.add_subcommand("audit", "The audit log")->require_subcommand(1);
+  auto* verify =
+      audit->add_subcommand("verify", "Verify the audit log's hash chain and signatures");
+  verify->add_option("--data", audit_data, "Data directory (default ./var/data)");
+  verify->callback([&] { exit_code = zc::app::AuditVerifyCommand(audit_data); });
   CLI11_PARSE(app, argc, argv);
+  if (app.got_subcommand("admin") || app.got_subcommand("audit")) return exit_code;
   if (*version) {
     fmt::print("zhicheng {}\n", ZHICHENG_VERSION);
     return 0;

@@ -1,4 +1,5 @@
-// Operations endpoints (see ops_routes.h). /readyz answers 200 once the routes are
+// Operations endpoints (see ops_routes.h): /healthz, /readyz and /version are public,
+// /metrics needs "ops.read". /readyz answers 200 once the routes are
 // registered, which happens after the state has been rebuilt from the store.
 #include "app/ops_routes.h"
 
@@ -14,7 +15,7 @@ void RegisterOpsRoutes(http::Router& router, metrics::Registry& metrics) {
                 respond(Response::Json(200, R"({"status":"ready"})"));
               }});
   router.Add(
-      {Verb::get, "/metrics", "", [&metrics](http::RequestContext&, http::Respond respond) {
+      {Verb::get, "/metrics", "ops.read", [&metrics](http::RequestContext&, http::Respond respond) {
          respond(Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}});
        }});
   router.Add(

@@ -11,11 +11,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <future>
 #include <thread>
 
+#include "api/identity/authorizer.h"
+#include "api/identity/routes.h"
 #include "api/ngsi/common.h"
 #include "api/ngsi/notifier.h"
 #include "api/ngsi/routes.h"
@@ -23,6 +27,7 @@
 #include "api/ql/routes.h"
 #include "app/maintenance.h"
 #include "app/ops_routes.h"
+#include "app/security.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "context/service.h"
@@ -47,6 +52,9 @@ http::ServerOptions ServerOptionsOf(const Config& c) {
   o.drain_timeout = std::chrono::seconds(c.drain_timeout_seconds);
   o.max_connections = c.max_connections;
   o.access_log = c.access_log;
+  o.tls_cert_file = c.tls_cert_file;
+  o.tls_key_file = c.tls_key_file;
+  o.cors_allowed_origins = c.cors_allowed_origins;
   return o;
 }
 
@@ -73,7 +81,8 @@ void FlushCountersAndWait(context::SubscriptionManager& manager) {
 
 std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::ContextStore& store,
                                                 context::ContextService& service,
-                                                context::SubscriptionManager& manager) {
+                                                context::SubscriptionManager& manager,
+                                                identity::Directory& directory) {
   std::vector<Maintenance::Task> tasks;
   tasks.push_back({"purge expired entities", std::chrono::seconds(10), [&service] {
                      std::promise<size_t> purged;
@@ -84,6 +93,10 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
                    }});
   tasks.push_back({"flush subscription statistics", std::chrono::seconds(60),
                    [&manager] { FlushCountersAndWait(manager); }});
+  tasks.push_back({"purge expired tokens", std::chrono::seconds(3600), [&directory] {
+                     auto n = directory.PurgeTokens(NowMs());
+                     if (n && *n > 0) spdlog::info("purged {} expired or revoked tokens", *n);
+                   }});
   if (config.history_retention_days > 0) {
     const TimeMs keep = TimeMs{config.history_retention_days} * 86400000;
     tasks.push_back({"prune history", std::chrono::seconds(3600), [&store, keep] {
@@ -92,6 +105,22 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
                      }});
   }
   return tasks;
+}
+
+// Authentication (unless switched off for benchmarks), rate limits and the audit observer.
+void Secure(http::Server& server, const Config& config, const Security& security) {
+  if (config.authentication) {
+    server.SetAuthorizer(api::identity::TokenAuthorizer(
+        *security.directory, {.per_token = config.rate_per_token,
+                              .burst_per_token = config.burst_per_token,
+                              .per_address = config.rate_per_address,
+                              .burst_per_address = config.burst_per_address}));
+  } else {
+    spdlog::warn(
+        "authentication is OFF ([security] authentication = false): every caller is "
+        "an anonymous administrator");
+  }
+  server.SetRequestObserver(api::identity::AuditObserver(*security.audit));
 }
 
 // Runs the server until a stop signal; SIGUSR1 (sent by ourselves) ends the waiter when
@@ -113,6 +142,21 @@ void RunUntilSignal(http::Server& server, sigset_t signals) {
 int Serve(const Config& config) {
   const sigset_t signals = BlockStopSignals();
   log::Init(config.log_level);
+  auto lock = DataDirLock::Acquire(config.data_dir);
+  if (!lock) {
+    spdlog::error("{}", lock.error().message);
+    return 1;
+  }
+  auto security = OpenSecurity(config);
+  if (!security) {
+    spdlog::error("cannot open identity and audit in {}: {}", config.data_dir.string(),
+                  security.error().message);
+    return 1;
+  }
+  if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {
+    spdlog::error("first start: {}", s.error().message);
+    return 1;
+  }
   auto store = store::SqliteStore::Open(config.data_dir);
   if (!store) {
     spdlog::error("cannot open the store in {}: {}", config.data_dir.string(),
@@ -149,21 +193,35 @@ int Serve(const Config& config) {
   api::ngsi::RegisterEntityRoutes(router, service);
   api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
   api::ql::RegisterRoutes(router, **store);
+  boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
+  api::identity::IdentityApi identity_api{*security->directory, *security->audit,
+                                          *security->audit_store, identity_workers,
+                                          security->bootstrap.get()};
+  api::identity::RegisterOAuthRoutes(router, identity_api);
+  api::identity::RegisterIdentityRoutes(router, identity_api);
+  api::identity::RegisterAuditRoutes(router, identity_api);
 
   http::Server server(ServerOptionsOf(config), router, metrics);
+  Secure(server, config, *security);
   if (auto s = server.Listen(); !s) {
     spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);
     return 1;
   }
   const bool v6 = config.host.find(':') != std::string::npos;
-  fmt::print("zhicheng listening on http://{}{}{}:{}\n", v6 ? "[" : "", config.host, v6 ? "]" : "",
-             server.Port());
+  fmt::print("zhicheng listening on {}://{}{}{}:{}\n",
+             config.tls_cert_file.empty() ? "http" : "https", v6 ? "[" : "", config.host,
+             v6 ? "]" : "", server.Port());
   std::fflush(stdout);
-  Maintenance maintenance(MaintenanceTasks(config, **store, service, subscriptions));
+  Maintenance maintenance(
+      MaintenanceTasks(config, **store, service, subscriptions, *security->directory));
   RunUntilSignal(server, signals);
   maintenance.Stop();
   FlushCountersAndWait(subscriptions);
   writer.Stop();
+  identity_workers.join();
+  if (auto s = security->audit->Checkpoint(); !s) {
+    spdlog::warn("final audit checkpoint failed: {}", s.error().message);
+  }
   notifier.reset();
   spdlog::info("stopped cleanly");
   return 0;

@@ -19,6 +19,11 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+// The instants with a four-digit year in UTC: 0000-01-01T00:00:00.000Z to
+// 9999-12-31T23:59:59.999Z.
+const TimeMs kMinTime = DaysFromCivil(0, 1, 1) * 86400000;
+const TimeMs kMaxTime = DaysFromCivil(10000, 1, 1) * 86400000 - 1;
+
 struct Cursor {
   std::string_view s;
   size_t i = 0;
@@ -132,7 +137,11 @@ std::optional<TimeMs> ParseIso8601(std::string_view text) {
   auto zone = ParseZone(c);
   if (!zone) return std::nullopt;
   const int64_t days = DaysFromCivil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d));
-  return ((days * 86400 + hh * 3600 + mi * 60 + ss - *zone * 60) * 1000) + ms;
+  const TimeMs t = ((days * 86400 + hh * 3600 + mi * 60 + ss - *zone * 60) * 1000) + ms;
+  // Years 0000 to 9999 in UTC only: a zone offset must not push the instant out of what
+  // FormatIso8601 writes and this function reads back (found by fuzz/fuzz_ngsi_json).
+  if (t < kMinTime || t > kMaxTime) return std::nullopt;
+  return t;
 }
 
 }  // namespace zc

@@ -29,3 +29,22 @@ TEST(Clock, RejectsInvalid) {
 
 }  // namespace
 }  // namespace zc
+
+namespace zc {
+namespace {
+
+// A zone offset must not move the instant out of four-digit years (FormatIso8601 could not
+// write it back in a form this parser reads); found by fuzz/fuzz_ngsi_json.
+TEST(Clock, RejectsInstantsOutsideFourDigitYearsInUtc) {
+  EXPECT_FALSE(ParseIso8601("9999-12-31T23:30:00-01:00"));
+  EXPECT_FALSE(ParseIso8601("0000-01-01T00:00:00+01:00"));
+  auto last = ParseIso8601("9999-12-31T23:59:59.999Z");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(ParseIso8601(FormatIso8601(*last)), last);
+  auto first = ParseIso8601("0000-01-01T00:00:00Z");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(ParseIso8601(FormatIso8601(*first)), first);
+}
+
+}  // namespace
+}  // namespace zc

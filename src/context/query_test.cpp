@@ -188,6 +188,8 @@ TEST(QueryParse, OrderingOperatorsRejectBooleansAndNull) {
 TEST(QueryParse, BadRegularExpressions) {
   ExpectBadQ("name~=(", "invalid regular expression");
   ExpectBadQ("name~=[a-", "invalid regular expression");
+  ExpectBadQ("e~=[=-=", "invalid regular expression");  // fuzz/regressions/fuzz_ngsi_query
+  ExpectBadQ("e~=[\\", "invalid regular expression");
   ExpectBadQ("name~=a{2,1}", "invalid regular expression");
   ExpectBadQ("name~=(a{1000}){1000}", "too complex");
 }

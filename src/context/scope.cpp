@@ -129,3 +129,35 @@ bool PathScope::Matches(std::string_view path) const {
 }
 
 }  // namespace zc::context
+
+namespace zc::context {
+namespace {
+
+// True when `path` is `prefix` or lies below it.
+bool Under(std::string_view path, std::string_view prefix) {
+  if (prefix == "/") return true;
+  return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+}  // namespace
+
+PathScope PathScope::Restrict(const std::vector<std::string>& prefixes) const {
+  PathScope out;
+  auto add = [&out](const std::string& path, bool subtree) {
+    if (subtree && path == "/") out.all_ = true;
+    out.patterns_.push_back(subtree ? (path == "/" ? "/#" : path + "/#") : path);
+    out.items_.push_back({path, subtree});
+  };
+  for (const Item& item : items_) {
+    for (const std::string& prefix : prefixes) {
+      if (Under(item.path, prefix)) {  // the item lies inside the grant: keep it whole
+        add(item.path, item.subtree);
+        break;
+      }
+      if (item.subtree && Under(prefix, item.path)) add(prefix, true);  // the grant inside
+    }
+  }
+  return out;
+}
+
+}  // namespace zc::context

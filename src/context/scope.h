@@ -28,6 +28,11 @@ class PathScope {
   static PathScope All();
   bool Matches(std::string_view path) const;
   bool IsAll() const { return all_; }
+  // True when the scope matches no path at all (after a Restrict to disjoint prefixes).
+  bool IsEmpty() const { return !all_ && items_.empty(); }
+  // The intersection with the subtrees of `prefixes` (paths such as "/" or "/a/b"): what a
+  // caller granted only those prefixes may see of this scope.
+  PathScope Restrict(const std::vector<std::string>& prefixes) const;
   const std::vector<std::string>& Patterns() const { return patterns_; }  // as given
 
  private:

@@ -11,7 +11,8 @@
 namespace zc::context {
 namespace {
 
-void Append(std::vector<auto>& to, std::vector<auto>& from) {
+template <typename T>
+void Append(std::vector<T>& to, std::vector<T>& from) {
   if (to.empty()) {
     to = std::move(from);
     return;

@@ -9,6 +9,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include <algorithm>
+
 #include "http/request.h"
 #include "http/target_impl.h"
 
@@ -83,6 +85,24 @@ std::string_view RequestContext::Header(std::string_view name) const {
 
 bool RequestContext::HasHeader(std::string_view name) const {
   return raw.find(name) != raw.end();
+}
+
+}  // namespace zc::http
+
+namespace zc::http {
+
+bool Identity::HasPermission(std::string_view permission) const {
+  if (permission.empty()) return true;
+  if (std::binary_search(permissions.begin(), permissions.end(), "*")) return true;
+  return std::binary_search(permissions.begin(), permissions.end(), permission);
+}
+
+std::vector<std::string> Identity::PathsFor(std::string_view tenant, bool write) const {
+  std::vector<std::string> paths;
+  for (const TenantGrant& g : tenants) {
+    if ((g.tenant == "*" || g.tenant == tenant) && (g.write || !write)) paths.push_back(g.path);
+  }
+  return paths;
 }
 
 }  // namespace zc::http

@@ -19,11 +19,28 @@ namespace beast_http = boost::beast::http;
 using Verb = beast_http::verb;
 using BeastRequest = beast_http::request<beast_http::string_body>;
 
-// Who is calling. Anonymous until the identity module authenticates requests.
+// A tenant (NGSI `Fiware-Service`) the caller may use, under a service-path prefix.
+struct TenantGrant {
+  std::string tenant;      // "" is the default tenant; "*" is every tenant
+  std::string path = "/";  // service-path prefix; "/" covers every path
+  bool write = false;      // read-write, else read-only
+};
+
+// Who is calling, as the authorizer established it. Without an authorizer (authentication
+// off) the caller is anonymous with every permission on every tenant.
 struct Identity {
   std::string subject = "anonymous";  // user login, service account or device id
   std::string kind = "anonymous";     // "user", "service", "device", "anonymous"
-  std::vector<std::string> permissions;
+  std::string department;             // organisation unit code, may be empty
+  std::string token_id;               // the public id of the token used, may be empty
+  std::vector<std::string> roles;
+  std::vector<std::string> permissions;  // sorted; "*" grants every permission
+  std::vector<TenantGrant> tenants{TenantGrant{"*", "/", true}};
+
+  bool HasPermission(std::string_view permission) const;
+  // The service-path prefixes granted on `tenant` (for writing, or reading: a read-write
+  // grant also reads); empty when the tenant is not granted at all.
+  std::vector<std::string> PathsFor(std::string_view tenant, bool write) const;
 };
 
 struct RequestContext {

@@ -4,8 +4,19 @@
 // one strand ("control strand"); each accepted connection gets its own strand and a
 // Session coroutine that loops: wait for the first byte of a request (idle timeout), read
 // the whole request (read timeout, header and body limits), dispatch it (request id,
-// route, authorizer, handler), wait for the handler's Respond, write the response. One
-// request is in flight per connection; pipelined requests wait in the read buffer.
+// route, CORS preflight, authorizer, handler), wait for the handler's Respond, tell the
+// request observer, write the response. One request is in flight per connection;
+// pipelined requests wait in the read buffer.
+//
+// TLS without a second session: SessionBase holds everything that does not touch the
+// stream (dispatch, the handler hand-off, Stop()), and Session<Stream> the I/O, templated
+// on beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>. The TLS-only steps (the
+// handshake, close_notify) are `if constexpr`, so the plain-HTTP code is what it was
+// without TLS. All timeouts live on the underlying tcp_stream, for both.
+//
+// Every response is built by BuildMessage: the handler's status, headers and body, then
+// the security headers, CORS headers for an allowed Origin and the 401 challenge. These
+// are a handful of constant strings set by field enum where Beast has one.
 //
 // Respond may be called from any thread, after the handler returned. It posts the response
 // to the session's strand. The Exchange (raw request + RequestContext) is shared with the
@@ -26,20 +37,26 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "http/target_impl.h"
@@ -49,19 +66,34 @@ namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using Strand = asio::strand<asio::io_context::executor_type>;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using HttpResponse = beast_http::response<beast_http::string_body>;
 
 constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
 // After an error response we drain what the client is still sending, bounded in bytes and
 // time, so that closing the socket does not reset the connection before it read the answer.
 constexpr size_t kLingerMaxBytes = 1024 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
+// How long a TLS close waits for the client's close_notify after sending ours.
+constexpr std::chrono::seconds kTlsShutdownTimeout{1};
 // Bytes asked for by the read that waits for a new request on an idle connection.
 constexpr size_t kFirstReadBytes = 4096;
 constexpr size_t kMaxRequestIdLength = 64;
 constexpr std::string_view kUnmatchedRoute = "unmatched";
+
+constexpr std::string_view kHsts = "max-age=31536000";
+constexpr std::string_view kBearerChallenge = R"(Bearer realm="zhicheng")";
+constexpr std::string_view kCorsExposeHeaders =
+    "Fiware-Correlator, Fiware-Total-Count, X-Request-Id, Location";
+constexpr std::string_view kCorsAllowHeaders =
+    "Authorization, X-Auth-Token, Content-Type, Fiware-Service, Fiware-ServicePath, "
+    "Fiware-Correlator, X-Request-Id";
+constexpr std::string_view kCorsMaxAgeSeconds = "600";
 
 // Tells Respond closures whether the server's io_context still exists.
 struct Lifeline {
@@ -100,6 +132,15 @@ std::string_view PathOfTarget(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
+std::string JoinMethods(const std::vector<Verb>& methods) {
+  std::string joined;
+  for (Verb method : methods) {
+    joined += joined.empty() ? "" : ", ";
+    joined += beast_http::to_string(method);
+  }
+  return joined;
+}
+
 void LogException(std::exception_ptr error, std::string_view where) {
   if (!error) return;
   try {
@@ -111,7 +152,76 @@ void LogException(std::exception_ptr error, std::string_view where) {
   }
 }
 
-class Session;
+// Headers every response carries. Set (not inserted) so that a handler cannot weaken them,
+// except Cache-Control, which a handler may choose.
+void AddSecurityHeaders(HttpResponse& message, bool tls) {
+  message.set("X-Content-Type-Options", "nosniff");
+  message.set(beast_http::field::x_frame_options, "DENY");
+  message.set("Referrer-Policy", "no-referrer");
+  if (message.find(beast_http::field::cache_control) == message.end()) {
+    message.set(beast_http::field::cache_control, "no-store");
+  }
+  if (tls) message.set(beast_http::field::strict_transport_security, kHsts);
+}
+
+// CORS, closed by default (ServerOptions::cors_allowed_origins). Constant after
+// construction. Credentials (cookies) are never allowed: callers send bearer tokens.
+class CorsPolicy {
+ public:
+  explicit CorsPolicy(const std::vector<std::string>& origins) {
+    for (std::string origin : origins) {
+      if (origin == "*") {
+        any_ = true;
+        continue;
+      }
+      while (origin.ends_with('/')) origin.pop_back();
+      if (!origin.empty()) origins_.push_back(std::move(origin));
+    }
+  }
+
+  // The request's Origin when CORS is on and the origin is allowed; empty otherwise.
+  // "*" allows any origin but "null" (sandboxed frames, files), which must be listed.
+  std::string_view AllowedOrigin(const BeastRequest& request) const {
+    if (!any_ && origins_.empty()) return {};
+    const auto it = request.find(beast_http::field::origin);
+    if (it == request.end() || it->value().empty()) return {};
+    const std::string_view origin = it->value();
+    if (any_ && origin != "null") return origin;
+    return std::ranges::find(origins_, origin) != origins_.end() ? origin : std::string_view{};
+  }
+
+  // The 204 answer to a preflight (OPTIONS with Access-Control-Request-Method) from an
+  // allowed origin for a path that has routes; nullopt for every other request.
+  std::optional<Response> Preflight(const BeastRequest& request, const Router& router,
+                                    std::string_view path) const {
+    if (request.method() != Verb::options || AllowedOrigin(request).empty() ||
+        request.find(beast_http::field::access_control_request_method) == request.end()) {
+      return std::nullopt;
+    }
+    const std::vector<Verb> methods = router.AllowedMethods(path);
+    if (methods.empty()) return std::nullopt;
+    Response response = Response::Empty(204);
+    response.Header("Access-Control-Allow-Methods", JoinMethods(methods));
+    response.Header("Access-Control-Allow-Headers", std::string(kCorsAllowHeaders));
+    response.Header("Access-Control-Max-Age", std::string(kCorsMaxAgeSeconds));
+    return response;
+  }
+
+  // Adds the CORS response headers when the request's origin is allowed.
+  void Decorate(HttpResponse& message, const BeastRequest& request) const {
+    const std::string_view origin = AllowedOrigin(request);
+    if (origin.empty()) return;
+    message.set(beast_http::field::access_control_allow_origin, origin);
+    message.insert(beast_http::field::vary, "Origin");
+    message.set(beast_http::field::access_control_expose_headers, kCorsExposeHeaders);
+  }
+
+ private:
+  bool any_ = false;
+  std::vector<std::string> origins_;
+};
+
+class SessionBase;
 
 // The state shared by the listener and all sessions. Constant after Run() starts, except
 // where a member says what guards it.
@@ -125,33 +235,46 @@ class ServerCore {
   void Run();
   void Stop();
   void SetAuthorizer(Authorizer authorizer) { authorizer_ = std::move(authorizer); }
+  void SetRequestObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return router_; }
+  const CorsPolicy& cors() const { return cors_; }
+  ssl::context* tls() { return tls_ ? &*tls_ : nullptr; }
   const std::shared_ptr<Lifeline>& lifeline() const { return lifeline_; }
   bool stopping() const { return stopping_.load(); }
 
   std::string RequestIdFor(const BeastRequest& request);
-  Result<Identity> Authorize(const RequestContext& ctx, const Route& route) const;
+  std::expected<Identity, Denial> Authorize(const RequestContext& ctx, const Route& route) const;
+  Response RenderDenial(std::string_view path, const Denial& denial) const;
+  Response RenderNoRoute(std::string_view path, const Error& error) const;
+  HttpResponse BuildMessage(const Exchange& exchange, Response& response, bool keep_alive,
+                            bool tls) const;
+  // Tells the request observer (only for routed requests).
+  void Observe(const RequestContext& ctx, const Route* route, unsigned status) const;
   // Metrics and the access log line for one answered request.
   void Record(const Exchange& exchange, unsigned status, SteadyClock::time_point started,
               size_t bytes, std::string_view client) const;
-  void SessionStarted(Session* session, std::weak_ptr<Session> weak);
+  void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak);
   void SessionFinished();  // the session's coroutine ended (on its strand)
-  void SessionDestroyed(Session* session);
+  void SessionDestroyed(SessionBase* session);
 
  private:
+  Status LoadTls();
   asio::awaitable<void> AcceptLoop();
   void StartSession(tcp::socket socket);
   void BeginDrain();  // on the control strand
   void PrepareMetrics();
 
-  // Constant after construction (authorizer_: set before Run()).
+  // Constant after construction (authorizer_, observer_: set before Run(); tls_: by Listen).
   const ServerOptions options_;
   const Router& router_;
   metrics::Registry& metrics_;
   metrics::Gauge& connections_gauge_;
+  const CorsPolicy cors_;
   Authorizer authorizer_;
+  RequestObserver observer_;
+  std::optional<ssl::context> tls_;  // set when TLS is configured
   const uint64_t id_seed_;
   std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
   uint16_t port_ = 0;
@@ -164,7 +287,8 @@ class ServerCore {
   std::atomic<size_t> running_{0};      // session coroutines not yet finished (for drain)
 
   std::mutex sessions_mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;  // guarded by sessions_mu_
+  // guarded by sessions_mu_
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 
   // I/O objects; destroyed explicitly, in order, before io_ (see ~ServerCore).
   std::unique_ptr<asio::io_context> io_ = std::make_unique<asio::io_context>();
@@ -173,70 +297,215 @@ class ServerCore {
   std::optional<asio::steady_timer> drain_timer_;  // used on control_
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// The stream-independent half of a connection: routing, authorization, the hand-off to
+// the handler and back, and Stop(). Everything but the constructor runs on the strand.
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
-  Session(ServerCore& core, tcp::socket socket, std::string client)
-      : core_(core),
-        stream_(std::move(socket)),
-        wake_(stream_.get_executor()),
-        client_(std::move(client)) {}
-  ~Session() { core_.SessionDestroyed(this); }
+  SessionBase(ServerCore& core, asio::any_io_executor executor, std::string client)
+      : core_(core), executor_(executor), client_(std::move(client)), wake_(executor) {}
+  virtual ~SessionBase() { core_.SessionDestroyed(this); }
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
 
-  asio::awaitable<void> Run();
-  beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
-  // Stop(): close when idle, otherwise after the response in flight. On the strand.
-  void Shutdown();
-  // Hands the handler's response to the session. On the strand.
+  // The connection's strand.
+  const asio::any_io_executor& executor() const { return executor_; }
+  // Stop(): close when idle, otherwise after the response in flight.
+  virtual void Shutdown() = 0;
+  // Hands the handler's response to the session.
   void Deliver(const Exchange* exchange, Response response);
 
+ protected:
+  asio::awaitable<Response> Dispatch(std::shared_ptr<Exchange> exchange);
+
+  ServerCore& core_;
+  const asio::any_io_executor executor_;
+  const std::string client_;
+  // All below: only on the strand.
+  bool busy_ = false;  // a request is being dispatched or answered
+  bool close_after_response_ = false;
+
  private:
+  std::optional<Response> Resolve(Exchange& exchange);
+  asio::awaitable<Response> RunHandler(std::shared_ptr<Exchange> exchange);
+  Respond MakeRespond(std::shared_ptr<Exchange> exchange);
+
+  asio::steady_timer wake_;            // cancelled by Deliver to resume the waiting coroutine
+  const Exchange* current_ = nullptr;  // the request whose response we wait for
+  std::optional<Response> response_;
+};
+
+// Routing, authorization and the handler; every failure becomes a rendered error response.
+asio::awaitable<Response> SessionBase::Dispatch(std::shared_ptr<Exchange> exchange) {
+  RequestContext& ctx = exchange->ctx;
+  ctx.request_id = core_.RequestIdFor(exchange->raw);
+  ctx.client_address = client_;
+  if (std::optional<Response> early = Resolve(*exchange)) co_return std::move(*early);
+  auto identity = core_.Authorize(ctx, *exchange->route);
+  if (!identity) {
+    if (identity.error().identity) ctx.identity = std::move(*identity.error().identity);
+    co_return core_.RenderDenial(ctx.path, identity.error());
+  }
+  ctx.identity = std::move(*identity);
+  co_return co_await RunHandler(std::move(exchange));
+}
+
+// Decodes the target and finds the route. Returns the response when the request ends
+// here (bad target, CORS preflight, no route), else nullopt with route and params set.
+std::optional<Response> SessionBase::Resolve(Exchange& exchange) {
+  RequestContext& ctx = exchange.ctx;
+  auto target = DecodeTarget(exchange.raw.target());
+  if (!target) {
+    ctx.path = std::string(PathOfTarget(exchange.raw.target()));
+    return core_.router().RenderError(ctx.path, target.error());
+  }
+  ctx.path = std::move(target->path);
+  ctx.query = std::move(target->query);
+  if (auto preflight = core_.cors().Preflight(exchange.raw, core_.router(), ctx.path)) {
+    return preflight;
+  }
+  auto match = core_.router().Find(exchange.raw.method(), ctx.path);
+  if (!match) return core_.RenderNoRoute(ctx.path, match.error());
+  exchange.route = match->route;
+  ctx.params = std::move(match->params);
+  return std::nullopt;
+}
+
+// Calls the handler and suspends until its Respond delivers the response to this strand.
+asio::awaitable<Response> SessionBase::RunHandler(std::shared_ptr<Exchange> exchange) {
+  current_ = exchange.get();
+  response_.reset();
+  Respond respond = MakeRespond(exchange);
+  try {
+    exchange->route->handler(exchange->ctx, respond);
+  } catch (const std::exception& e) {
+    spdlog::error("http handler for {} threw: {} (rid={})", exchange->route->pattern, e.what(),
+                  exchange->ctx.request_id);
+    if (!exchange->answered.exchange(true)) {
+      response_ = core_.router().RenderError(exchange->ctx.path, Error::Internal("internal error"));
+    }
+  }
+  while (!response_) {
+    wake_.expires_at(SteadyClock::time_point::max());
+    co_await wake_.async_wait(kAwaitTuple);
+  }
+  current_ = nullptr;
+  Response response = std::move(*response_);
+  response_.reset();
+  co_return response;
+}
+
+// The Respond closure holds no I/O object: it may outlive the session and the server.
+Respond SessionBase::MakeRespond(std::shared_ptr<Exchange> exchange) {
+  return [lifeline = core_.lifeline(), weak = weak_from_this(),
+          exchange = std::move(exchange)](Response response) {
+    if (exchange->answered.exchange(true)) {
+      spdlog::warn("http: Respond called twice for rid={}", exchange->ctx.request_id);
+      return;
+    }
+    std::lock_guard lock(lifeline->mu);
+    if (!lifeline->alive) return;  // the server is gone
+    auto session = weak.lock();
+    if (!session) return;  // the connection is gone
+    auto executor = session->executor();
+    asio::post(executor,
+               [session = std::move(session), exchange, response = std::move(response)]() mutable {
+                 session->Deliver(exchange.get(), std::move(response));
+               });
+  };
+}
+
+void SessionBase::Deliver(const Exchange* exchange, Response response) {
+  if (exchange != current_ || response_) return;
+  response_ = std::move(response);
+  wake_.cancel();
+}
+
+// The I/O half of a connection, on a plain TCP stream or on TLS over TCP.
+template <class Stream>
+class Session final : public SessionBase {
+ public:
+  // REQUIRES: for TLS, core.tls() is set.
+  Session(ServerCore& core, tcp::socket socket, std::string client)
+      : SessionBase(core, socket.get_executor(), std::move(client)),
+        stream_(MakeStream(core, std::move(socket))) {}
+
+  asio::awaitable<void> Run();
+  void Shutdown() override;
+
+ private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  static Stream MakeStream(ServerCore& core, tcp::socket socket);
+  // The TCP layer, which holds the timeouts and the socket.
+  beast::tcp_stream& Transport() { return beast::get_lowest_layer(stream_); }
+
+  asio::awaitable<bool> Handshake();
   asio::awaitable<bool> AwaitRequestStart();
   asio::awaitable<bool> ServeOne();
   asio::awaitable<beast::error_code> ReadRequest(
       beast_http::request_parser<beast_http::string_body>& parser);
   asio::awaitable<void> AnswerReadError(beast::error_code ec, const BeastRequest& partial,
                                         SteadyClock::time_point started);
-  asio::awaitable<Response> Dispatch(std::shared_ptr<Exchange> exchange);
-  asio::awaitable<Response> RunHandler(std::shared_ptr<Exchange> exchange);
-  Respond MakeRespond(std::shared_ptr<Exchange> exchange);
   asio::awaitable<bool> Write(Exchange& exchange, Response response, bool keep_alive,
                               SteadyClock::time_point started);
   asio::awaitable<void> LingeringClose();
+  asio::awaitable<void> ShutdownTls();
+  void NoteStreamError(beast::error_code ec);
   void Close();
 
-  ServerCore& core_;
-  beast::tcp_stream stream_;  // its executor is this session's strand
+  Stream stream_;  // its executor is this session's strand
   beast::flat_buffer buffer_;
-  asio::steady_timer wake_;  // cancelled by Deliver to resume the waiting coroutine
-  const std::string client_;
-  // All below: only on the strand.
-  const Exchange* current_ = nullptr;  // the request whose response we wait for
-  std::optional<Response> response_;
-  bool busy_ = false;  // a request is being dispatched or answered
-  bool close_after_response_ = false;
+  bool tls_open_ = false;  // TLS: handshake done, no stream failure since; on the strand
 };
 
-asio::awaitable<void> Session::Run() {
+template <class Stream>
+Stream Session<Stream>::MakeStream(ServerCore& core, tcp::socket socket) {
+  if constexpr (kTls) {
+    return Stream(std::move(socket), *core.tls());
+  } else {
+    return Stream(std::move(socket));
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::Run() {
   auto self = shared_from_this();
-  while (!close_after_response_ && !core_.stopping()) {
+  bool open = true;
+  if constexpr (kTls) open = co_await Handshake();
+  while (open && !close_after_response_ && !core_.stopping()) {
     if (!co_await AwaitRequestStart()) break;
     if (!co_await ServeOne()) break;
   }
+  if constexpr (kTls) co_await ShutdownTls();
   Close();
   core_.SessionFinished();
 }
 
+// TLS: the server handshake, bounded by the read timeout. A client that does not speak
+// TLS fails here and never gets an answer in clear.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::Handshake() {
+  Transport().expires_after(core_.options().read_timeout);
+  auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kAwaitTuple);
+  tls_open_ = !ec;
+  co_return !ec;
+}
+
 // Waits, under the idle timeout, until bytes of a new request are available.
-asio::awaitable<bool> Session::AwaitRequestStart() {
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::AwaitRequestStart() {
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already buffered
-  stream_.expires_after(core_.options().idle_timeout);
+  Transport().expires_after(core_.options().idle_timeout);
   auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes), kAwaitTuple);
-  if (ec) co_return false;  // idle timeout, peer closed, or Stop() cancelled the read
+  if (ec) {  // idle timeout, peer closed, or Stop() cancelled the read
+    NoteStreamError(ec);
+    co_return false;
+  }
   buffer_.commit(n);
   co_return true;
 }
 
-asio::awaitable<bool> Session::ServeOne() {
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::ServeOne() {
   const auto started = SteadyClock::now();
   busy_ = true;
   beast_http::request_parser<beast_http::string_body> parser;
@@ -248,6 +517,7 @@ asio::awaitable<bool> Session::ServeOne() {
   }
   auto exchange = std::make_shared<Exchange>(parser.release());
   Response response = co_await Dispatch(exchange);
+  core_.Observe(exchange->ctx, exchange->route, response.status);
   const bool keep_alive = exchange->raw.keep_alive() && !close_after_response_ && !core_.stopping();
   const bool written = co_await Write(*exchange, std::move(response), keep_alive, started);
   busy_ = false;
@@ -255,22 +525,24 @@ asio::awaitable<bool> Session::ServeOne() {
 }
 
 // Reads one whole request before the read timeout, answering "Expect: 100-continue".
-asio::awaitable<beast::error_code> Session::ReadRequest(
+template <class Stream>
+asio::awaitable<beast::error_code> Session<Stream>::ReadRequest(
     beast_http::request_parser<beast_http::string_body>& parser) {
-  stream_.expires_after(core_.options().read_timeout);
+  Transport().expires_after(core_.options().read_timeout);
   auto [ec, n] = co_await beast_http::async_read_header(stream_, buffer_, parser, kAwaitTuple);
-  if (ec) co_return ec;
-  if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+  if (!ec && beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
     beast_http::response<beast_http::empty_body> go_on{beast_http::status::continue_, 11};
     std::tie(ec, n) = co_await beast_http::async_write(stream_, go_on, kAwaitTuple);
-    if (ec) co_return ec;
   }
-  std::tie(ec, n) = co_await beast_http::async_read(stream_, buffer_, parser, kAwaitTuple);
+  if (!ec) std::tie(ec, n) = co_await beast_http::async_read(stream_, buffer_, parser, kAwaitTuple);
+  NoteStreamError(ec);
   co_return ec;
 }
 
-asio::awaitable<void> Session::AnswerReadError(beast::error_code ec, const BeastRequest& partial,
-                                               SteadyClock::time_point started) {
+template <class Stream>
+asio::awaitable<void> Session<Stream>::AnswerReadError(beast::error_code ec,
+                                                       const BeastRequest& partial,
+                                                       SteadyClock::time_point started) {
   const std::string_view target_path = PathOfTarget(partial.target());
   const std::string path(target_path.empty() ? "/" : target_path);
   Response response;
@@ -297,131 +569,74 @@ asio::awaitable<void> Session::AnswerReadError(beast::error_code ec, const Beast
   }
 }
 
-// Routing, authorization and the handler; every failure becomes a rendered error response.
-asio::awaitable<Response> Session::Dispatch(std::shared_ptr<Exchange> exchange) {
-  RequestContext& ctx = exchange->ctx;
-  const Router& router = core_.router();
-  ctx.request_id = core_.RequestIdFor(exchange->raw);
-  ctx.client_address = client_;
-  auto target = DecodeTarget(exchange->raw.target());
-  if (!target) {
-    ctx.path = std::string(PathOfTarget(exchange->raw.target()));
-    co_return router.RenderError(ctx.path, target.error());
-  }
-  ctx.path = std::move(target->path);
-  ctx.query = std::move(target->query);
-  auto match = router.Find(exchange->raw.method(), ctx.path);
-  if (!match) {
-    Response response = router.RenderError(ctx.path, match.error());
-    if (match.error().code == ErrorCode::kMethodNotAllowed) {
-      std::string allow;
-      for (Verb method : router.AllowedMethods(ctx.path)) {
-        allow += allow.empty() ? "" : ", ";
-        allow += beast_http::to_string(method);
-      }
-      response.Header("Allow", std::move(allow));
-    }
-    co_return response;
-  }
-  exchange->route = match->route;
-  ctx.params = std::move(match->params);
-  auto identity = core_.Authorize(ctx, *exchange->route);
-  if (!identity) co_return router.RenderError(ctx.path, identity.error());
-  ctx.identity = std::move(*identity);
-  co_return co_await RunHandler(std::move(exchange));
-}
-
-// Calls the handler and suspends until its Respond delivers the response to this strand.
-asio::awaitable<Response> Session::RunHandler(std::shared_ptr<Exchange> exchange) {
-  current_ = exchange.get();
-  response_.reset();
-  Respond respond = MakeRespond(exchange);
-  try {
-    exchange->route->handler(exchange->ctx, respond);
-  } catch (const std::exception& e) {
-    spdlog::error("http handler for {} threw: {} (rid={})", exchange->route->pattern, e.what(),
-                  exchange->ctx.request_id);
-    if (!exchange->answered.exchange(true)) {
-      response_ = core_.router().RenderError(exchange->ctx.path, Error::Internal("internal error"));
-    }
-  }
-  while (!response_) {
-    wake_.expires_at(SteadyClock::time_point::max());
-    co_await wake_.async_wait(kAwaitTuple);
-  }
-  current_ = nullptr;
-  Response response = std::move(*response_);
-  response_.reset();
-  co_return response;
-}
-
-// The Respond closure holds no I/O object: it may outlive the session and the server.
-Respond Session::MakeRespond(std::shared_ptr<Exchange> exchange) {
-  return [lifeline = core_.lifeline(), weak = weak_from_this(),
-          exchange = std::move(exchange)](Response response) {
-    if (exchange->answered.exchange(true)) {
-      spdlog::warn("http: Respond called twice for rid={}", exchange->ctx.request_id);
-      return;
-    }
-    std::lock_guard lock(lifeline->mu);
-    if (!lifeline->alive) return;  // the server is gone
-    auto session = weak.lock();
-    if (!session) return;  // the connection is gone
-    auto executor = session->stream_.get_executor();
-    asio::post(executor,
-               [session = std::move(session), exchange, response = std::move(response)]() mutable {
-                 session->Deliver(exchange.get(), std::move(response));
-               });
-  };
-}
-
-void Session::Deliver(const Exchange* exchange, Response response) {
-  if (exchange != current_ || response_) return;
-  response_ = std::move(response);
-  wake_.cancel();
-}
-
-void Session::Shutdown() {
+template <class Stream>
+void Session<Stream>::Shutdown() {
   close_after_response_ = true;
-  if (!busy_) stream_.cancel();  // wakes the idle read; the loop then ends
+  if (!busy_) Transport().cancel();  // wakes the idle read; the loop then ends
 }
 
-asio::awaitable<bool> Session::Write(Exchange& exchange, Response response, bool keep_alive,
-                                     SteadyClock::time_point started) {
-  beast_http::response<beast_http::string_body> message{
-      static_cast<beast_http::status>(response.status), exchange.raw.version()};
-  message.set(beast_http::field::server, "zhicheng");
-  if (!response.content_type.empty()) {
-    message.set(beast_http::field::content_type, response.content_type);
-  }
-  for (auto& [name, value] : response.headers) message.insert(name, value);
-  message.set("X-Request-Id", exchange.ctx.request_id);
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::Write(Exchange& exchange, Response response, bool keep_alive,
+                                             SteadyClock::time_point started) {
+  const unsigned status = response.status;
   const size_t bytes = response.body.size();
-  message.body() = std::move(response.body);
-  message.keep_alive(keep_alive);
-  message.prepare_payload();
-  stream_.expires_after(core_.options().read_timeout);
+  HttpResponse message = core_.BuildMessage(exchange, response, keep_alive, kTls);
+  Transport().expires_after(core_.options().read_timeout);
   auto [ec, n] = co_await beast_http::async_write(stream_, message, kAwaitTuple);
-  core_.Record(exchange, response.status, started, bytes, client_);
+  NoteStreamError(ec);
+  core_.Record(exchange, status, started, bytes, client_);
   co_return !ec;
 }
 
-asio::awaitable<void> Session::LingeringClose() {
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(kLingerTimeout);
+// Drains the client's remaining bytes (bounded) after an error response. Plain TCP first
+// shuts down our sending side so the client sees the end; over TLS the response said
+// "Connection: close" and the client closes, or the bound ends the wait.
+template <class Stream>
+asio::awaitable<void> Session<Stream>::LingeringClose() {
+  if constexpr (!kTls) {
+    beast::error_code ignored;
+    Transport().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  Transport().expires_after(kLingerTimeout);
   std::array<char, 8192> sink;
   for (size_t drained = 0; drained < kLingerMaxBytes;) {
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), kAwaitTuple);
-    if (ec) break;
+    if (ec) {
+      NoteStreamError(ec);
+      break;
+    }
     drained += n;
   }
 }
 
-void Session::Close() {
+// TLS: sends close_notify and waits briefly for the client's, unless the TLS session or
+// the socket is already broken (then there is nobody to tell).
+template <class Stream>
+asio::awaitable<void> Session<Stream>::ShutdownTls() {
+  if (!tls_open_ || !Transport().socket().is_open()) co_return;
+  tls_open_ = false;
+  Transport().expires_after(kTlsShutdownTimeout);
+  co_await stream_.async_shutdown(kAwaitTuple);
+}
+
+// TLS: after a failure of the stream itself (reset, timeout, TLS error), no close_notify.
+// A cancellation (Stop()) or an HTTP parse error leave the TLS session usable.
+template <class Stream>
+void Session<Stream>::NoteStreamError(beast::error_code ec) {
+  if constexpr (kTls) {
+    static const auto& http_category =
+        beast_http::make_error_code(beast_http::error::bad_method).category();
+    if (ec && ec != asio::error::operation_aborted && ec.category() != http_category) {
+      tls_open_ = false;
+    }
+  }
+}
+
+template <class Stream>
+void Session<Stream>::Close() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.close();
+  Transport().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  Transport().close();
 }
 
 ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Registry& metrics)
@@ -429,6 +644,7 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       router_(router),
       metrics_(metrics),
       connections_gauge_(metrics.GetGauge("zhicheng_http_connections", "Open HTTP connections.")),
+      cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
       control_(asio::make_strand(*io_)) {}
 
@@ -445,6 +661,7 @@ ServerCore::~ServerCore() {
 }
 
 Status ServerCore::Listen() {
+  if (Status tls = LoadTls(); !tls) return tls;
   beast::error_code ec;
   tcp::resolver resolver(*io_);
   auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
@@ -465,6 +682,47 @@ Status ServerCore::Listen() {
         fmt::format("cannot listen on {}:{}: {}", options_.host, options_.port, ec.message())));
   }
   port_ = acceptor_->local_endpoint().port();
+  return Ok();
+}
+
+// Loads a PEM certificate chain and its private key into `context`.
+Status LoadCertificateAndKey(ssl::context& context, const std::string& cert,
+                             const std::string& key) {
+  beast::error_code ec;
+  context.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return Fail(Error::BadRequest(
+        fmt::format("cannot load TLS certificate chain {}: {}", cert, ec.message())));
+  }
+  context.use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    return Fail(
+        Error::BadRequest(fmt::format("cannot load TLS private key {}: {}", key, ec.message())));
+  }
+  if (SSL_CTX_check_private_key(context.native_handle()) != 1) {
+    return Fail(Error::BadRequest(
+        fmt::format("TLS private key {} does not match the certificate {}", key, cert)));
+  }
+  return Ok();
+}
+
+// The server's TLS context: TLS 1.2 or later, no compression, no renegotiation, OpenSSL's
+// default cipher list (and security level) in the server's order of preference.
+Status ServerCore::LoadTls() {
+  const std::string& cert = options_.tls_cert_file;
+  const std::string& key = options_.tls_key_file;
+  if (cert.empty() && key.empty()) return Ok();
+  if (cert.empty() || key.empty()) {
+    return Fail(Error::BadRequest("TLS needs both a certificate file and a key file"));
+  }
+  ssl::context context(ssl::context::tls_server);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                      ssl::context::single_dh_use);
+  SSL_CTX* native = context.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if (Status loaded = LoadCertificateAndKey(context, cert, key); !loaded) return loaded;
+  tls_.emplace(std::move(context));
   return Ok();
 }
 
@@ -521,18 +779,27 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
   }
 }
 
+template <class Stream>
+void SpawnSession(ServerCore& core, tcp::socket socket, std::string client) {
+  auto session = std::make_shared<Session<Stream>>(core, std::move(socket), std::move(client));
+  core.SessionStarted(session.get(), session);
+  asio::co_spawn(session->executor(), session->Run(),
+                 [](std::exception_ptr e) { LogException(e, "session"); });
+}
+
 void ServerCore::StartSession(tcp::socket socket) {
   beast::error_code ec;
   const tcp::endpoint remote = socket.remote_endpoint(ec);
   std::string client =
       ec ? "unknown" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
-  auto session = std::make_shared<Session>(*this, std::move(socket), std::move(client));
-  SessionStarted(session.get(), session);
-  asio::co_spawn(session->executor(), session->Run(),
-                 [](std::exception_ptr e) { LogException(e, "session"); });
+  if (tls_) {
+    SpawnSession<TlsStream>(*this, std::move(socket), std::move(client));
+  } else {
+    SpawnSession<PlainStream>(*this, std::move(socket), std::move(client));
+  }
 }
 
-void ServerCore::SessionStarted(Session* session, std::weak_ptr<Session> weak) {
+void ServerCore::SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak) {
   connections_.fetch_add(1);
   running_.fetch_add(1);
   connections_gauge_.Add(1);
@@ -548,7 +815,7 @@ void ServerCore::SessionFinished() {
   }
 }
 
-void ServerCore::SessionDestroyed(Session* session) {
+void ServerCore::SessionDestroyed(SessionBase* session) {
   connections_.fetch_sub(1);
   connections_gauge_.Add(-1);
   std::lock_guard lock(sessions_mu_);
@@ -566,7 +833,7 @@ void ServerCore::BeginDrain() {
   if (acceptor_) acceptor_->close(ignored);
   // Collected first and posted without the lock: dropping the last reference to a session
   // runs its destructor, which takes sessions_mu_.
-  std::vector<std::shared_ptr<Session>> live;
+  std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard lock(sessions_mu_);
     for (auto& [raw, weak] : sessions_) {
@@ -593,13 +860,64 @@ std::string ServerCore::RequestIdFor(const BeastRequest& request) {
   return fmt::format("{:016x}", Mix(id_seed_ + id_counter_.fetch_add(1)));
 }
 
-Result<Identity> ServerCore::Authorize(const RequestContext& ctx, const Route& route) const {
+std::expected<Identity, Denial> ServerCore::Authorize(const RequestContext& ctx,
+                                                      const Route& route) const {
   if (!authorizer_) return Identity{};
   try {
     return authorizer_(ctx, route);
   } catch (const std::exception& e) {
     spdlog::error("http authorizer threw: {} (rid={})", e.what(), ctx.request_id);
-    return Fail(Error::Internal("authorization failed"));
+    return Deny(Error::Internal("authorization failed"));
+  }
+}
+
+// The authorizer's error in the path's format; a 429 says when to retry (at least 1 s).
+Response ServerCore::RenderDenial(std::string_view path, const Denial& denial) const {
+  Response response = router_.RenderError(path, denial.error);
+  if (response.status == 429) {
+    response.Header("Retry-After", std::to_string(std::max(1u, denial.retry_after_seconds)));
+  }
+  return response;
+}
+
+// 404 or 405 (with Allow) in the path's format.
+Response ServerCore::RenderNoRoute(std::string_view path, const Error& error) const {
+  Response response = router_.RenderError(path, error);
+  if (error.code == ErrorCode::kMethodNotAllowed) {
+    response.Header("Allow", JoinMethods(router_.AllowedMethods(path)));
+  }
+  return response;
+}
+
+// The wire response: the handler's status, headers and body, then what this layer adds to
+// every response (request id, security headers, CORS, the 401 challenge).
+HttpResponse ServerCore::BuildMessage(const Exchange& exchange, Response& response, bool keep_alive,
+                                      bool tls) const {
+  HttpResponse message{static_cast<beast_http::status>(response.status), exchange.raw.version()};
+  message.set(beast_http::field::server, "zhicheng");
+  if (!response.content_type.empty()) {
+    message.set(beast_http::field::content_type, response.content_type);
+  }
+  for (auto& [name, value] : response.headers) message.insert(name, value);
+  message.set("X-Request-Id", exchange.ctx.request_id);
+  AddSecurityHeaders(message, tls);
+  cors_.Decorate(message, exchange.raw);
+  if (response.status == 401 &&
+      message.find(beast_http::field::www_authenticate) == message.end()) {
+    message.set(beast_http::field::www_authenticate, kBearerChallenge);
+  }
+  message.body() = std::move(response.body);
+  message.keep_alive(keep_alive);
+  message.prepare_payload();
+  return message;
+}
+
+void ServerCore::Observe(const RequestContext& ctx, const Route* route, unsigned status) const {
+  if (!observer_ || route == nullptr) return;
+  try {
+    observer_(ctx, route, status);
+  } catch (const std::exception& e) {
+    spdlog::error("http request observer threw: {} (rid={})", e.what(), ctx.request_id);
   }
 }
 
@@ -636,6 +954,9 @@ Server::~Server() = default;
 
 void Server::SetAuthorizer(Authorizer authorizer) {
   impl_->SetAuthorizer(std::move(authorizer));
+}
+void Server::SetRequestObserver(RequestObserver observer) {
+  impl_->SetRequestObserver(std::move(observer));
 }
 Status Server::Listen() {
   return impl_->Listen();

@@ -1,3 +1,7 @@
+// Behaviour tests of the HTTP server over real sockets on port 0: keep-alive, pipelining,
+// limits (413, 431, timeouts, connection cap), Respond from other threads, Stop(),
+// metrics, the security headers, CORS, authorizer denials (401 challenge, 429
+// Retry-After) and the request observer. Every wait is bounded by kDeadline.
 #include "http/server.h"
 
 #include <fmt/format.h>
@@ -126,6 +130,9 @@ class ServerTest : public ::testing::Test {
                  [](RequestContext&, Respond respond) { respond(Response::Empty(204)); }});
     router_.Add({Verb::get, "/throws", "",
                  [](RequestContext&, Respond) { throw std::runtime_error("bug"); }});
+    router_.Add({Verb::get, "/cached", "", [](RequestContext&, Respond respond) {
+                   respond(Response::Text(200, "ok").Header("Cache-Control", "max-age=60"));
+                 }});
   }
   ~ServerTest() override { StopServer(); }
 
@@ -134,6 +141,8 @@ class ServerTest : public ::testing::Test {
     options.port = 0;
     options.threads = 2;
     server_ = std::make_unique<Server>(options, router_, registry_);
+    if (authorizer_) server_->SetAuthorizer(authorizer_);
+    if (observer_) server_->SetRequestObserver(observer_);
     ASSERT_TRUE(server_->Listen());
     run_thread_ = std::thread([this] { server_->Run(); });
   }
@@ -148,6 +157,8 @@ class ServerTest : public ::testing::Test {
   Router router_;
   metrics::Registry registry_;
   Parking parking_;
+  Authorizer authorizer_;     // installed by StartServer when set
+  RequestObserver observer_;  // installed by StartServer when set
   std::unique_ptr<Server> server_;
   std::thread run_thread_;
 };
@@ -330,33 +341,82 @@ TEST_F(ServerTest, EchoesValidRequestIdsAndGeneratesOthers) {
   EXPECT_NE((*not_found)["X-Request-Id"], generated);
 }
 
-TEST_F(ServerTest, AuthorizerDenialIsRenderedError) {
-  StartServer();
-  server_->Stop();  // the authorizer must be set before Run: restart with one
-  run_thread_.join();
-  server_ = std::make_unique<Server>(ServerOptions{.port = 0, .threads = 1}, router_, registry_);
-  server_->SetAuthorizer([](const RequestContext& ctx, const Route& route) -> Result<Identity> {
-    if (route.permission.empty()) return Identity{};
-    if (!ctx.HasHeader("Authorization")) return Fail(Error::Unauthorized("token required"));
-    return Fail(Error::Forbidden("permission " + route.permission + " missing"));
-  });
-  ASSERT_TRUE(server_->Listen());
-  run_thread_ = std::thread([this] { server_->Run(); });
+// Denies anonymous calls to routes with a permission (401), calls with the token "limited"
+// (429, retry in 7 s) and other tokens without "admin" (403); "Bearer admin" is allowed.
+std::expected<Identity, Denial> TestAuthorizer(const RequestContext& ctx, const Route& route) {
+  if (route.permission.empty()) return Identity{};
+  const std::string_view token = ctx.Header("Authorization");
+  if (token.empty()) return Deny(Error::Unauthorized("token required"));
+  if (token == "Bearer limited") return Deny(Error::TooManyRequests("slow down"), 7);
+  if (token != "Bearer admin") return Deny(Error::Forbidden("permission " + route.permission));
+  Identity identity;
+  identity.subject = "alice";
+  identity.permissions = {"admin"};
+  return identity;
+}
 
+TEST_F(ServerTest, AuthorizerDenialIsRenderedError) {
+  authorizer_ = TestAuthorizer;
+  StartServer();
   RawConnection connection(Port());
   connection.Write(Get("/secret"));
   auto anonymous = connection.Read();
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->result_int(), 401u);
   EXPECT_EQ(boost::json::parse(anonymous->body()).at("error"), "Unauthorized");
+  EXPECT_EQ((*anonymous)[beast_http::field::www_authenticate], R"(Bearer realm="zhicheng")");
+  EXPECT_EQ(anonymous->count(beast_http::field::retry_after), 0u);
   connection.Write(Get("/secret", "Authorization: Bearer x\r\n"));
   auto forbidden = connection.Read();
   ASSERT_TRUE(forbidden);
   EXPECT_EQ(forbidden->result_int(), 403u);
+  EXPECT_EQ(forbidden->count(beast_http::field::www_authenticate), 0u);
+  connection.Write(Get("/secret", "Authorization: Bearer admin\r\n"));
+  auto granted = connection.Read();
+  ASSERT_TRUE(granted);
+  EXPECT_EQ(granted->result_int(), 204u);
   connection.Write(Get("/items/public"));
   auto allowed = connection.Read();
   ASSERT_TRUE(allowed);
   EXPECT_EQ(allowed->result_int(), 200u);
+}
+
+TEST_F(ServerTest, RateLimitDenialSaysWhenToRetry) {
+  authorizer_ = TestAuthorizer;
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/secret", "Authorization: Bearer limited\r\n"));
+  auto limited = connection.Read();
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->result_int(), 429u);
+  EXPECT_EQ((*limited)[beast_http::field::retry_after], "7");
+  EXPECT_EQ(boost::json::parse(limited->body()).at("error"), "TooManyRequests");
+  EXPECT_TRUE(limited->keep_alive());
+}
+
+TEST_F(ServerTest, A429WithoutSecondsStillSaysRetryAfterOne) {
+  authorizer_ = [](const RequestContext&, const Route&) -> std::expected<Identity, Denial> {
+    return Deny(Error::TooManyRequests("busy"));
+  };
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1"));
+  auto limited = connection.Read();
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->result_int(), 429u);
+  EXPECT_EQ((*limited)[beast_http::field::retry_after], "1");
+}
+
+TEST_F(ServerTest, AuthorizerExceptionIs500) {
+  authorizer_ = [](const RequestContext&, const Route&) -> std::expected<Identity, Denial> {
+    throw std::runtime_error("bug");
+  };
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1"));
+  auto response = connection.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 500u);
 }
 
 TEST_F(ServerTest, HandlerExceptionIs500) {
@@ -466,6 +526,192 @@ TEST_F(ServerTest, ServesTheClient) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 201u);
   EXPECT_EQ(result->body, "payload");
+}
+
+TEST_F(ServerTest, EveryResponseCarriesTheSecurityHeaders) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1") + Get("/nothing") + Get("/throws"));
+  for (unsigned status : {200u, 404u, 500u}) {
+    auto response = connection.Read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->result_int(), status);
+    EXPECT_EQ((*response)["X-Content-Type-Options"], "nosniff");
+    EXPECT_EQ((*response)[beast_http::field::x_frame_options], "DENY");
+    EXPECT_EQ((*response)["Referrer-Policy"], "no-referrer");
+    EXPECT_EQ((*response)[beast_http::field::cache_control], "no-store");
+    EXPECT_EQ(response->count(beast_http::field::strict_transport_security), 0u);  // no TLS
+    EXPECT_EQ(response->count(beast_http::field::access_control_allow_origin), 0u);
+  }
+  // Read errors are answered with them too.
+  RawConnection malformed(Port());
+  malformed.Write("GET /items/1 HTTP/1.1\r\nBad Header Line\r\n\r\n");
+  auto bad = malformed.Read();
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->result_int(), 400u);
+  EXPECT_EQ((*bad)["X-Content-Type-Options"], "nosniff");
+}
+
+TEST_F(ServerTest, AHandlerMayChooseCacheControl) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/cached"));
+  auto response = connection.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->count(beast_http::field::cache_control), 1u);
+  EXPECT_EQ((*response)[beast_http::field::cache_control], "max-age=60");
+}
+
+std::string Options(std::string_view target, std::string_view origin,
+                    std::string_view request_method = "GET") {
+  std::string headers = fmt::format("Origin: {}\r\n", origin);
+  if (!request_method.empty()) {
+    headers += fmt::format("Access-Control-Request-Method: {}\r\n", request_method);
+  }
+  return fmt::format("OPTIONS {} HTTP/1.1\r\nHost: test\r\n{}\r\n", target, headers);
+}
+
+TEST_F(ServerTest, CorsIsClosedByDefault) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1", "Origin: https://app.example\r\n"));
+  auto simple = connection.Read();
+  ASSERT_TRUE(simple);
+  EXPECT_EQ(simple->result_int(), 200u);
+  EXPECT_EQ(simple->count(beast_http::field::access_control_allow_origin), 0u);
+  EXPECT_EQ(simple->count(beast_http::field::vary), 0u);
+  connection.Write(Options("/items/1", "https://app.example"));
+  auto preflight = connection.Read();
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->result_int(), 405u);
+  EXPECT_EQ(preflight->count(beast_http::field::access_control_allow_origin), 0u);
+  EXPECT_EQ(preflight->count(beast_http::field::access_control_allow_methods), 0u);
+}
+
+TEST_F(ServerTest, CorsHeadersOnlyForAnAllowedOrigin) {
+  ServerOptions options;
+  options.cors_allowed_origins = {"https://app.example/", "https://other.example"};
+  StartServer(options);
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1", "Origin: https://app.example\r\n") +
+                   Get("/nothing", "Origin: https://app.example\r\n") +
+                   Get("/items/1", "Origin: https://evil.example\r\n") + Get("/items/1"));
+  for (unsigned status : {200u, 404u}) {  // errors are readable by the page too
+    auto allowed = connection.Read();
+    ASSERT_TRUE(allowed);
+    EXPECT_EQ(allowed->result_int(), status);
+    EXPECT_EQ((*allowed)[beast_http::field::access_control_allow_origin], "https://app.example");
+    EXPECT_EQ((*allowed)[beast_http::field::vary], "Origin");
+    EXPECT_EQ((*allowed)[beast_http::field::access_control_expose_headers],
+              "Fiware-Correlator, Fiware-Total-Count, X-Request-Id, Location");
+  }
+  for (int i = 0; i < 2; ++i) {  // another origin, then no Origin at all
+    auto other = connection.Read();
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->result_int(), 200u);
+    EXPECT_EQ(other->count(beast_http::field::access_control_allow_origin), 0u);
+    EXPECT_EQ(other->count(beast_http::field::vary), 0u);
+    EXPECT_EQ(other->count(beast_http::field::access_control_expose_headers), 0u);
+  }
+}
+
+TEST_F(ServerTest, CorsPreflightIsAnsweredBeforeAuthorization) {
+  authorizer_ = TestAuthorizer;
+  router_.Add({Verb::delete_, "/secret", "admin",
+               [](RequestContext&, Respond respond) { respond(Response::Empty(204)); }});
+  ServerOptions options;
+  options.cors_allowed_origins = {"https://app.example"};
+  StartServer(options);
+  RawConnection connection(Port());
+  connection.Write(Options("/secret", "https://app.example", "DELETE"));
+  auto preflight = connection.Read();
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->result_int(), 204u);  // no credentials, yet not 401
+  EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_origin], "https://app.example");
+  EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_methods], "DELETE, GET");
+  EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_headers],
+            "Authorization, X-Auth-Token, Content-Type, Fiware-Service, Fiware-ServicePath, "
+            "Fiware-Correlator, X-Request-Id");
+  EXPECT_EQ((*preflight)[beast_http::field::access_control_max_age], "600");
+  EXPECT_TRUE(preflight->body().empty());
+}
+
+TEST_F(ServerTest, CorsPreflightsThatDoNotQualifyGetTheNormalResponse) {
+  ServerOptions options;
+  options.cors_allowed_origins = {"https://app.example"};
+  StartServer(options);
+  RawConnection connection(Port());
+  connection.Write(Options("/items/1", "https://evil.example"));
+  auto disallowed = connection.Read();
+  ASSERT_TRUE(disallowed);
+  EXPECT_EQ(disallowed->result_int(), 405u);
+  EXPECT_EQ(disallowed->count(beast_http::field::access_control_allow_origin), 0u);
+  EXPECT_EQ(disallowed->count(beast_http::field::access_control_allow_methods), 0u);
+  connection.Write(Options("/nothing", "https://app.example"));
+  auto no_route = connection.Read();
+  ASSERT_TRUE(no_route);
+  EXPECT_EQ(no_route->result_int(), 404u);
+  EXPECT_EQ(no_route->count(beast_http::field::access_control_allow_methods), 0u);
+  connection.Write(Options("/items/1", "https://app.example", ""));  // a plain OPTIONS
+  auto plain = connection.Read();
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->result_int(), 405u);
+  EXPECT_EQ((*plain)[beast_http::field::access_control_allow_origin], "https://app.example");
+}
+
+TEST_F(ServerTest, CorsStarAllowsAnyOriginButNull) {
+  ServerOptions options;
+  options.cors_allowed_origins = {"*"};
+  StartServer(options);
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1", "Origin: https://anywhere.example\r\n") +
+                   Get("/items/1", "Origin: null\r\n"));
+  auto any = connection.Read();
+  ASSERT_TRUE(any);
+  EXPECT_EQ((*any)[beast_http::field::access_control_allow_origin], "https://anywhere.example");
+  auto null_origin = connection.Read();
+  ASSERT_TRUE(null_origin);
+  EXPECT_EQ(null_origin->count(beast_http::field::access_control_allow_origin), 0u);
+}
+
+TEST_F(ServerTest, ObserverSeesEveryRoutedRequestWithStatusAndIdentity) {
+  authorizer_ = TestAuthorizer;
+  std::mutex mu;
+  std::vector<std::string> seen;  // guarded by mu
+  observer_ = [&](const RequestContext& ctx, const Route* route, unsigned status) {
+    std::lock_guard lock(mu);
+    seen.push_back(
+        fmt::format("{} {} {} {}", ctx.path, route->pattern, status, ctx.identity.subject));
+  };
+  ServerOptions options;
+  options.cors_allowed_origins = {"*"};
+  StartServer(options);
+  RawConnection connection(Port());
+  connection.Write(Get("/items/7") + Get("/nothing") + Options("/items/7", "https://a.example") +
+                   "DELETE /items/1 HTTP/1.1\r\nHost: t\r\n\r\n" + Get("/secret") +
+                   Get("/secret", "Authorization: Bearer limited\r\n") +
+                   Get("/secret", "Authorization: Bearer x\r\n") +
+                   Get("/secret", "Authorization: Bearer admin\r\n") + Get("/throws"));
+  // The observer runs before each response is written: all are seen once all are read.
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE(connection.Read()) << i;
+  StopServer();
+  const std::vector<std::string> expected = {
+      "/items/7 /items/{id} 200 anonymous", "/secret /secret 401 anonymous",
+      "/secret /secret 429 anonymous",      "/secret /secret 403 anonymous",
+      "/secret /secret 204 alice",          "/throws /throws 500 anonymous"};
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_F(ServerTest, AThrowingObserverDoesNotBreakTheResponse) {
+  observer_ = [](const RequestContext&, const Route*, unsigned) {
+    throw std::runtime_error("audit down");
+  };
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/items/1"));
+  auto response = connection.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 200u);
 }
 
 TEST(ServerListen, FailsOnAPortInUse) {

@@ -8,7 +8,12 @@
 //   ZHICHENG_BIN        path of the binary (default: <repo>/build/zhicheng)
 //   ZHICHENG_KEEP_DATA  when set, data directories are left behind for inspection
 //   ZHICHENG_TEST_LOG   when set, the server's stderr is copied to this process's stderr
+//
+// Authentication is on in the binary: each Server starts with a random admin token
+// (ZHICHENG_ADMIN_TOKEN, honoured at the first start of a data directory) and sends it with
+// every request unless the request passes `auth: null` (anonymous) or its own token.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -57,8 +62,11 @@ export async function eventually(check, timeoutMs = 10_000, what = 'condition') 
 
 /** A running (or stopped) Zhicheng process over one data directory. */
 export class Server {
-  constructor({ dataDir, config } = {}) {
+  constructor({ dataDir, config, adminToken, env } = {}) {
     this.dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'zhicheng-test-'));
+    this.adminToken = adminToken === undefined ? `zc_test_${crypto.randomBytes(24).toString('hex')}` : adminToken;
+    this.env = env || {};
+    this.stdout = '';
     this.configPath = null;
     if (config !== undefined) {
       this.configPath = path.join(this.dataDir, '..', `${path.basename(this.dataDir)}.toml`);
@@ -76,7 +84,10 @@ export class Server {
     }
     const args = ['serve', '--data', this.dataDir, '--listen', '127.0.0.1:0'];
     if (this.configPath) args.push('--config', this.configPath);
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, ...this.env };
+    if (this.adminToken) env.ZHICHENG_ADMIN_TOKEN = this.adminToken;
+    else delete env.ZHICHENG_ADMIN_TOKEN;
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.proc = proc;
     this.stderr = '';
     proc.stderr.setEncoding('utf8');
@@ -90,6 +101,7 @@ export class Server {
       proc.stdout.setEncoding('utf8');
       proc.stdout.on('data', (chunk) => {
         buffered += chunk;
+        this.stdout = (this.stdout + chunk).slice(-20_000);
         for (const line of buffered.split('\n')) {
           const m = READY_RE.exec(line);
           if (m) resolve(m[1]);
@@ -144,10 +156,11 @@ export class Server {
 
   /**
    * fetch-based request. `body` objects are sent as JSON with Content-Type application/json;
-   * strings are sent as given (set Content-Type yourself). Returns {status, headers, text, json}.
+   * strings are sent as given (set Content-Type yourself). `auth`: a token to send as
+   * bearer (default: the admin token), or null for none. Returns {status, headers, text, json}.
    */
-  async request(method, target, { headers = {}, body } = {}) {
-    const h = { ...headers };
+  async request(method, target, { headers = {}, body, auth } = {}) {
+    const h = this.#withAuth(headers, auth);
     let payload = body;
     if (body !== undefined && typeof body !== 'string') {
       payload = JSON.stringify(body);
@@ -156,6 +169,15 @@ export class Server {
     const res = await fetch(this.url + target, { method, headers: h, body: payload });
     const text = await res.text();
     return { status: res.status, headers: res.headers, text, json: parseJson(text) };
+  }
+
+  /** `headers` plus the bearer token, unless they carry credentials already. */
+  #withAuth(headers, auth) {
+    const h = { ...headers };
+    const token = auth === undefined ? this.adminToken : auth;
+    const has = Object.keys(h).some((k) => ['authorization', 'x-auth-token'].includes(k.toLowerCase()));
+    if (token && !has) h.Authorization = `Bearer ${token}`;
+    return h;
   }
 
   get(target, opts) { return this.request('GET', target, opts); }
@@ -169,10 +191,10 @@ export class Server {
    * case runner. Resolves on the response even if the server closes the connection while the
    * body is still being written (413).
    */
-  rawRequest(method, target, { headers = {}, body } = {}) {
+  rawRequest(method, target, { headers = {}, body, auth } = {}) {
     return new Promise((resolve, reject) => {
       const req = http.request({
-        host: this.host, port: this.port, method, path: target, headers, agent: false,
+        host: this.host, port: this.port, method, path: target, headers: this.#withAuth(headers, auth), agent: false,
       });
       let answered = false;
       req.on('response', (res) => {

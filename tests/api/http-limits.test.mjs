@@ -12,6 +12,9 @@ before(async () => {
 });
 after(async () => { await srv?.close(); });
 
+/** The credentials header line of raw requests. */
+const authLine = () => `Authorization: Bearer ${srv.adminToken}\r\n`;
+
 /** A raw TCP connection that collects everything the server sends until it closes. */
 async function connect() {
   const sock = net.connect(srv.port, srv.host);
@@ -31,9 +34,9 @@ async function connect() {
 
 test('keep-alive: two requests on one connection', async () => {
   const c = await connect();
-  c.sock.write('GET /v2/entities HTTP/1.1\r\nHost: x\r\n\r\n');
+  c.sock.write(`GET /v2/entities HTTP/1.1\r\nHost: x\r\n${authLine()}\r\n`);
   await c.until((d) => /\r\n\r\n\[\]/.test(d));
-  c.sock.write('GET /v2/types HTTP/1.1\r\nHost: x\r\n\r\n');
+  c.sock.write(`GET /v2/types HTTP/1.1\r\nHost: x\r\n${authLine()}\r\n`);
   await c.until((d) => (d.match(/HTTP\/1\.1 200/g) || []).length === 2);
   assert.equal(c.closed, false);
   c.sock.destroy();
@@ -70,7 +73,7 @@ test('a client sending its headers byte by byte is cut off after the read timeou
 
 test('a POST without Content-Length is 411', async () => {
   const c = await connect();
-  c.sock.write('POST /v2/entities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n');
+  c.sock.write(`POST /v2/entities HTTP/1.1\r\nHost: x\r\n${authLine()}Content-Type: application/json\r\nConnection: close\r\n\r\n`);
   const d = await c.until((x) => /\r\n\r\n\{.*\}/s.test(x));
   assert.match(d, /^HTTP\/1\.1 411/);
   assert.match(d, /"error":\s*"ContentLengthRequired"/);

@@ -13,10 +13,28 @@ let rx;
 let conn;
 const tenant = { service: 'gaoming', servicepath: '/hecheng' };
 
+// A system integrating as FIWARE clients do: a service account, a token from
+// /oauth/token (client credentials), sent as X-Auth-Token by ngsijs.
+async function integratorToken() {
+  const acc = await srv.post('/api/identity/service-accounts', {
+    clientId: 'ngsijs-client', name: 'ngsijs', roles: ['data_steward'],
+    tenants: [{ tenant: 'gaoming', path: '/', write: true }, { tenant: 'sanshui', path: '/', write: true }],
+  });
+  assert.equal(acc.status, 201, acc.text);
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'ngsijs-client', client_secret: acc.json.clientSecret });
+  const tok = await srv.request('POST', '/oauth/token', {
+    auth: null, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+  });
+  assert.equal(tok.status, 200, tok.text);
+  return tok.json.access_token;
+}
+
+let token;
 before(async () => {
   srv = await startServer();
   rx = await startReceiver();
-  conn = new NGSI.Connection(srv.url, tenant);
+  token = await integratorToken();
+  conn = new NGSI.Connection(srv.url, { ...tenant, headers: { 'X-Auth-Token': token } });
 });
 
 after(async () => {
@@ -49,7 +67,7 @@ test('ngsijs: updateEntityAttributes and listEntities with q and count', async (
   const near = await conn.v2.listEntities({ georel: 'near;maxDistance:1000', geometry: 'point', coords: '22.9,112.881', attrs: 'none' });
   assert.deepEqual(near.results.map((e) => e.id), ['Gaoming-WS-1']);
   // Another tenant sees nothing.
-  const other = new NGSI.Connection(srv.url, { service: 'sanshui' });
+  const other = new NGSI.Connection(srv.url, { service: 'sanshui', headers: { 'X-Auth-Token': token } });
   const none = await other.v2.listEntities({ count: true });
   assert.equal(none.count, 0);
   await assert.rejects(conn.v2.updateEntityAttributes({ id: 'Nope', temperature: { value: 1 } }), NGSI.NotFoundError);

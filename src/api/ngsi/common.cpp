@@ -59,15 +59,29 @@ void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, c
 }
 
 Result<std::string> Tenant(const http::RequestContext& ctx) {
-  return context::ParseTenant(ctx.Header("Fiware-Service"));
+  auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
+  if (tenant && ctx.identity.PathsFor(*tenant, false).empty()) {
+    return Fail(Error::Forbidden("the credentials do not grant this Fiware-Service"));
+  }
+  return tenant;
 }
 
 Result<context::PathScope> ReadScope(const http::RequestContext& ctx) {
-  return context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
+  auto scope = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
+  if (!scope) return scope;
+  const auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
+  const auto paths = ctx.identity.PathsFor(tenant.value_or(""), false);
+  if (paths.size() == 1 && paths[0] == "/") return scope;
+  return scope->Restrict(paths);
 }
 
 Result<std::string> WritePath(const http::RequestContext& ctx) {
-  return context::ParseWritePath(ctx.Header("Fiware-ServicePath"));
+  auto path = context::ParseWritePath(ctx.Header("Fiware-ServicePath"));
+  if (!path) return path;
+  const auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
+  const auto paths = ctx.identity.PathsFor(tenant.value_or(""), true);
+  if (context::PathScope::All().Restrict(paths).Matches(*path)) return path;
+  return Fail(Error::Forbidden("the credentials do not grant writes to this service path"));
 }
 
 Result<bj::value> JsonBody(const http::RequestContext& ctx) {

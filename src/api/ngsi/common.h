@@ -43,8 +43,11 @@ bool AcceptsJson(const http::RequestContext& ctx);
 void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::Response response);
 void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error);
 
+// The request's tenant (Fiware-Service); Forbidden when the caller has no grant on it.
 Result<std::string> Tenant(const http::RequestContext& ctx);
+// The read scopes (Fiware-ServicePath) narrowed to what the caller's grants let it see.
 Result<context::PathScope> ReadScope(const http::RequestContext& ctx);
+// The one write path; Forbidden when the caller's grants do not allow writing there.
 Result<std::string> WritePath(const http::RequestContext& ctx);
 
 // The JSON body of a request that must have one: 411 without Content-Length, 415 unless

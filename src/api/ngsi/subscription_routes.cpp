@@ -38,16 +38,22 @@ void ListSubscriptions(SubscriptionManager& manager, RequestContext& ctx, const 
   Reply(ctx, respond, std::move(res));
 }
 
-// The subscription's scope: the Fiware-ServicePath header, one item, "/#" when absent.
+// The subscription's scope: the Fiware-ServicePath header, one item, "/#" when absent,
+// narrowed to the caller's grants, so that a subscription only ever notifies what its
+// creator may see.
 Result<std::string> SubscriptionPath(const RequestContext& ctx) {
-  std::string_view header = ctx.Header("Fiware-ServicePath");
-  if (header.empty()) return std::string("/#");
-  auto scope = ReadScope(ctx);
-  if (!scope) return Fail(scope.error());
-  if (scope->Patterns().size() > 1) {
+  auto requested = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
+  if (!requested) return Fail(requested.error());
+  if (requested->Patterns().size() > 1) {
     return Fail(Error::BadRequest("max one service-path allowed for subscriptions"));
   }
-  return std::string(header);
+  auto scope = ReadScope(ctx);
+  if (!scope) return Fail(scope.error());
+  if (scope->Patterns().size() != 1) {
+    return Fail(Error::Forbidden(
+        "the subscription's service path must lie within one granted service path"));
+  }
+  return scope->Patterns().front();
 }
 
 void CreateSubscription(SubscriptionManager& manager, RequestContext& ctx, const Respond& respond) {

@@ -205,6 +205,18 @@ http::Response ErrorResponse(const Error& error) {
     case ErrorCode::kUnavailable:
       name = "Service Unavailable";
       break;
+    case ErrorCode::kUnauthorized:
+      name = "Unauthorized";
+      break;
+    case ErrorCode::kForbidden:
+      name = "Forbidden";
+      break;
+    case ErrorCode::kTooManyRequests:
+      name = "Too Many Requests";
+      break;
+    case ErrorCode::kPayloadTooLarge:
+      name = "Payload Too Large";
+      break;
     default:
       break;
   }

@@ -71,13 +71,19 @@ Status ParseAggregation(const http::RequestContext& ctx, QlRequest& r) {
   return Ok();
 }
 
+// Tenant and service paths, narrowed to the caller's grants; Forbidden when nothing of
+// the request is granted.
 Status ParseTenancy(const http::RequestContext& ctx, context::HistoryQuery& q) {
   auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
   if (!tenant) return Fail(tenant.error());
   q.tenant = std::move(*tenant);
-  if (!ctx.HasHeader("Fiware-ServicePath")) return Ok();
   auto scope = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
   if (!scope) return Fail(scope.error());
+  const auto granted = ctx.identity.PathsFor(q.tenant, false);
+  if (!(granted.size() == 1 && granted[0] == "/")) *scope = scope->Restrict(granted);
+  if (scope->IsEmpty()) {
+    return Fail(Error::Forbidden("the credentials do not grant this tenant or service path"));
+  }
   if (!scope->IsAll()) q.service_paths = scope->Patterns();
   return Ok();
 }

@@ -1,0 +1,123 @@
+// The audit API for the security auditor (audit.read): GET /api/audit with filters
+// (actor, action, target — exact, or a prefix ending in '*' —, from, to as ISO 8601,
+// afterSeq, limit ≤ 1000) as a JSON array, and GET /api/audit/export as JSON lines
+// (limit ≤ 10000 per request; page with afterSeq). Also the request observer that audits
+// every state-changing request.
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/identity/handler_util.h"
+#include "identity/roles.h"
+
+namespace zc::api::identity {
+namespace {
+
+namespace zi = zc::identity;
+
+bj::object EntryJson(const zi::AuditEntry& e) {
+  return bj::object{{"seq", e.seq},
+                    {"time", FormatIso8601(e.time)},
+                    {"actor", e.actor},
+                    {"actorKind", e.actor_kind},
+                    {"department", e.department},
+                    {"clientAddress", e.client_address},
+                    {"action", e.action},
+                    {"target", e.target},
+                    {"outcome", e.outcome},
+                    {"requestId", e.request_id},
+                    {"detail", e.detail},
+                    {"prevHash", e.prev_hash},
+                    {"hash", e.hash}};
+}
+
+Result<int64_t> Integer(std::string_view text, std::string_view name) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < 0) {
+    return Fail(Error::BadRequest(fmt::format("{} must be a non-negative integer", name)));
+  }
+  return v;
+}
+
+Result<zi::AuditQuery> QueryOf(const http::RequestContext& ctx, size_t max_limit) {
+  zi::AuditQuery q;
+  q.actor = std::string(ctx.Query("actor").value_or(""));
+  q.action = std::string(ctx.Query("action").value_or(""));
+  q.target = std::string(ctx.Query("target").value_or(""));
+  for (auto [name, out] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
+    if (auto v = ctx.Query(name)) {
+      auto t = ParseIso8601(*v);
+      if (!t) return Fail(Error::BadRequest(fmt::format("{} must be an ISO 8601 time", name)));
+      *out = *t;
+    }
+  }
+  if (auto v = ctx.Query("afterSeq")) {
+    auto n = Integer(*v, "afterSeq");
+    if (!n) return Fail(n.error());
+    q.after_seq = *n;
+  }
+  q.limit = std::min<size_t>(100, max_limit);
+  if (auto v = ctx.Query("limit")) {
+    auto n = Integer(*v, "limit");
+    if (!n) return Fail(n.error());
+    if (*n == 0 || static_cast<size_t>(*n) > max_limit) {
+      return Fail(Error::BadRequest(fmt::format("limit must be 1 to {}", max_limit)));
+    }
+    q.limit = static_cast<size_t>(*n);
+  }
+  return q;
+}
+
+http::Response List(IdentityApi& api, const http::RequestContext& ctx, bool lines) {
+  auto q = QueryOf(ctx, lines ? 10000 : 1000);
+  if (!q) return ErrorReply(q.error());
+  api.audit.Flush();  // what was recorded before this request is visible to it
+  auto entries = api.audit_store.Query(*q);
+  if (!entries) return ErrorReply(entries.error());
+  if (!lines) {
+    bj::array a;
+    for (const auto& e : *entries) a.push_back(EntryJson(e));
+    return JsonReply(200, a);
+  }
+  std::string body;
+  for (const auto& e : *entries) body += json::Dump(EntryJson(e)) + "\n";
+  return http::Response{200, "application/x-ndjson", std::move(body), {}};
+}
+
+bool IsRead(http::Verb v) {
+  return v == http::Verb::get || v == http::Verb::head || v == http::Verb::options;
+}
+
+}  // namespace
+
+void RegisterAuditRoutes(http::Router& router, IdentityApi& api) {
+  router.Add({http::Verb::get, "/api/audit", zi::perm::kAuditRead,
+              [&api](http::RequestContext& ctx, http::Respond respond) {
+                OnWorker(api, respond, [&api, &ctx] { return List(api, ctx, false); });
+              }});
+  router.Add({http::Verb::get, "/api/audit/export", zi::perm::kAuditRead,
+              [&api](http::RequestContext& ctx, http::Respond respond) {
+                OnWorker(api, respond, [&api, &ctx] { return List(api, ctx, true); });
+              }});
+}
+
+http::RequestObserver AuditObserver(zi::AuditLog& audit) {
+  return [&audit](const http::RequestContext& ctx, const http::Route* route, unsigned status) {
+    if (route == nullptr) return;
+    const bool denied = status == 401 || status == 403 || status == 429;
+    if (!denied && IsRead(ctx.Method())) return;
+    const std::string_view pattern = route->pattern;
+    if (!denied && (pattern.starts_with("/api/identity") || pattern.starts_with("/oauth"))) {
+      return;  // their handlers write richer entries
+    }
+    std::string action = fmt::format("{} {}", http::beast_http::to_string(ctx.Method()), pattern);
+    std::string target = ctx.path;
+    if (auto tenant = ctx.Header("Fiware-Service"); !tenant.empty()) {
+      target = fmt::format("{} [{}]", target, tenant);
+    }
+    audit.Record(AuditOf(ctx, std::move(action), std::move(target), std::to_string(status)));
+  };
+}
+
+}  // namespace zc::api::identity

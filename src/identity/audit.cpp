@@ -1,0 +1,518 @@
+// The audit log (see audit.h for the design): the canonical entry form and chain hash, the
+// checkpoint signing key and its file, the group-committing writer thread, and verification.
+//
+// Writer thread: it sleeps until Record() queues entries, Checkpoint() asks for a checkpoint,
+// the checkpoint interval expires with unsigned entries, a failed write is due for retry, or
+// the log stops. It then takes the whole queue, chains each entry onto the previous one
+// (seq, time, prev_hash, hash), and hands everything to the store in one Append, with a
+// signed checkpoint when one is due. If the Append fails the chained entries stay in memory
+// and are sent again, ahead of newer ones, with the next group, so the chain in the store
+// never has a hole. Flush() and Checkpoint() wait on tickets: counters of what was queued
+// before they were called, compared with what the thread has tried to write.
+//
+// Key file: the 64-byte Ed25519 secret key (seed ‖ public key) as 128 hex characters and a
+// newline, mode 0600.
+#include "identity/audit.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+#include <utility>
+
+namespace zc::identity {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr auto kRetryDelay = std::chrono::seconds(1);
+constexpr auto kDropWarningEvery = std::chrono::seconds(1);
+
+// A JSON string: '"', '\\' and control characters escaped (controls always as \u00XX, so
+// there is exactly one form), every other byte as is.
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+std::string Hex(const unsigned char* data, size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data, size);
+  out.pop_back();  // the terminating NUL
+  return out;
+}
+
+// Decodes exactly `size` bytes; false when `hex` is malformed or of another length.
+bool FromHex(std::string_view hex, unsigned char* out, size_t size) {
+  if (hex.size() != size * 2) return false;
+  size_t len = 0;
+  return sodium_hex2bin(out, size, hex.data(), hex.size(), nullptr, &len, nullptr) == 0 &&
+         len == size;
+}
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+Error IoError(std::string_view what, const std::filesystem::path& file) {
+  const std::string reason = std::error_code(errno, std::generic_category()).message();
+  return Error::Internal(std::string(what) + " " + file.string() + ": " + reason);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status WriteAll(int fd, std::string_view data, const std::filesystem::path& file) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("write", file));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Ok();
+}
+
+// Writes `contents` to `file` with mode 0600 so that the file either does not exist or is
+// complete, even after a crash: a temporary file, fsync, rename, fsync of the directory.
+Status WriteFileAtomically(const std::filesystem::path& file, std::string_view contents) {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.get() < 0) return Fail(IoError("create", tmp));
+    // A temporary file left by a crash keeps its old mode through O_TRUNC.
+    if (::fchmod(fd.get(), 0600) != 0) return Fail(IoError("chmod", tmp));
+    if (auto s = WriteAll(fd.get(), contents, tmp); !s) return s;
+    if (::fsync(fd.get()) != 0) return Fail(IoError("fsync", tmp));
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return Fail(IoError("rename to", file));
+  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) return Fail(IoError("fsync", dir));
+  return Ok();
+}
+
+void WarnIfReadableByOthers(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("the audit key {} is readable by other users; chmod 600 it", file.string());
+  }
+}
+
+Status InitSodium() {
+  if (sodium_init() < 0) return Fail(Error::Internal("libsodium failed to initialize"));
+  return Ok();
+}
+
+}  // namespace
+
+std::string CanonicalEntry(const AuditEntry& e) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"actor", &e.actor},           {"actor_kind", &e.actor_kind},
+      {"department", &e.department}, {"client_address", &e.client_address},
+      {"action", &e.action},         {"target", &e.target},
+      {"outcome", &e.outcome},       {"request_id", &e.request_id},
+      {"detail", &e.detail},
+  };
+  std::string out = "{\"seq\":" + std::to_string(e.seq) + ",\"time\":" + std::to_string(e.time);
+  for (const auto& [name, value] : fields) {
+    out.append(",\"").append(name).append("\":");
+    AppendJsonString(out, *value);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string ChainHash(std::string_view prev_hash_hex, const AuditEntry& e) {
+  const std::string canonical = CanonicalEntry(e);
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, Bytes(prev_hash_hex), prev_hash_hex.size());
+  crypto_hash_sha256_update(&state, Bytes(canonical), canonical.size());
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
+  return Hex(digest, sizeof digest);
+}
+
+std::string CheckpointMessage(int64_t seq, std::string_view hash, TimeMs time) {
+  return "zhicheng-audit-checkpoint|" + std::to_string(seq) + "|" + std::string(hash) + "|" +
+         std::to_string(time);
+}
+
+Result<SigningKey> SigningKey::Load(const std::filesystem::path& file) {
+  if (auto s = InitSodium(); !s) return Fail(s.error());
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    return Fail(Error::NotFound("the audit key " + file.string() + " does not exist"));
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in.is_open()) return Fail(IoError("open", file));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Fail(IoError("read", file));
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  SigningKey key;
+  const bool ok = FromHex(text, key.secret_, sizeof key.secret_);
+  sodium_memzero(text.data(), text.size());
+  if (!ok) return Fail(Error::Internal("the audit key " + file.string() + " is malformed"));
+  crypto_sign_ed25519_sk_to_pk(key.public_, key.secret_);
+  WarnIfReadableByOthers(file);
+  return key;
+}
+
+Result<SigningKey> SigningKey::LoadOrCreate(const std::filesystem::path& file) {
+  auto loaded = Load(file);
+  if (loaded || loaded.error().code != ErrorCode::kNotFound) return loaded;
+  SigningKey key;
+  crypto_sign_keypair(key.public_, key.secret_);
+  std::string text = Hex(key.secret_, sizeof key.secret_) + "\n";
+  const Status written = WriteFileAtomically(file, text);
+  sodium_memzero(text.data(), text.size());
+  if (!written) return Fail(written.error());
+  spdlog::info("created the audit signing key {} (public key {})", file.string(),
+               key.PublicKeyHex());
+  return key;
+}
+
+SigningKey::~SigningKey() {
+  sodium_memzero(secret_, sizeof secret_);
+}
+
+std::string SigningKey::Sign(std::string_view message) const {
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, Bytes(message), message.size(), secret_);
+  return Hex(sig, sizeof sig);
+}
+
+bool SigningKey::Verify(std::string_view message, std::string_view signature_hex) const {
+  unsigned char sig[crypto_sign_BYTES];
+  if (!FromHex(signature_hex, sig, sizeof sig)) return false;
+  return crypto_sign_verify_detached(sig, Bytes(message), message.size(), public_) == 0;
+}
+
+std::string SigningKey::PublicKeyHex() const {
+  return Hex(public_, sizeof public_);
+}
+
+AuditLog::AuditLog(AuditStore& store, SigningKey key, AuditLogOptions options)
+    : store_(store), key_(std::move(key)), options_(options) {}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    wake_.notify_one();
+    if (!running_ && !queue_.empty()) {
+      spdlog::error("audit log: {} entries lost: the log was never opened", queue_.size());
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+Status AuditLog::Open() {
+  {
+    std::lock_guard lock(mu_);
+    if (running_ || stopping_) return Fail(Error::Internal("the audit log is already open"));
+  }
+  auto last = store_.Last();
+  if (!last) return Fail(last.error());
+  auto checkpoints = store_.Checkpoints();
+  if (!checkpoints) return Fail(checkpoints.error());
+  if (*last) {
+    last_seq_ = (*last)->seq;
+    last_hash_ = (*last)->hash;
+  }
+  if (!checkpoints->empty()) checkpoint_seq_ = checkpoints->back().seq;
+  checkpoint_at_ = steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    running_ = true;
+  }
+  thread_ = std::thread([this] { Run(); });
+  return Ok();
+}
+
+void AuditLog::Record(AuditEntry e) {
+  bool warn = false;
+  uint64_t dropped = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && queue_.size() + backlog_ < options_.max_queue) {
+      // The thread only waits while the queue is empty: one wake-up per group is enough.
+      if (queue_.empty()) wake_.notify_one();
+      queue_.push_back(std::move(e));
+      ++accepted_;
+      return;
+    }
+    dropped = ++dropped_;
+    const auto now = steady_clock::now();
+    if (now - last_drop_warning_ >= kDropWarningEvery) {
+      last_drop_warning_ = now;
+      warn = true;
+    }
+  }
+  if (warn) spdlog::warn("audit log full or stopping: {} entries dropped so far", dropped);
+}
+
+void AuditLog::Flush() {
+  std::unique_lock lock(mu_);
+  const uint64_t ticket = accepted_;
+  done_.wait(lock, [&] { return written_ >= ticket || !running_; });
+}
+
+Status AuditLog::Checkpoint() {
+  std::unique_lock lock(mu_);
+  if (!running_) return Fail(Error::Unavailable("the audit log is not running"));
+  const uint64_t ticket = ++checkpoint_asked_;
+  wake_.notify_one();
+  done_.wait(lock, [&] { return checkpoint_served_ >= ticket || !running_; });
+  if (checkpoint_served_ < ticket) return Fail(Error::Unavailable("the audit log stopped"));
+  return checkpoint_status_;
+}
+
+uint64_t AuditLog::Dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void AuditLog::Run() {
+  for (;;) {
+    Work work = TakeWork();
+    const Status status = Write(work);
+    Complete(work, status);
+    if (work.stopping) return;
+  }
+}
+
+AuditLog::Work AuditLog::TakeWork() {
+  std::unique_lock lock(mu_);
+  const auto ready = [this] {
+    return stopping_ || !queue_.empty() || checkpoint_asked_ > checkpoint_served_;
+  };
+  if (const auto deadline = NextDeadline()) {
+    wake_.wait_until(lock, *deadline, ready);
+  } else {
+    wake_.wait(lock, ready);
+  }
+  Work work;
+  work.entries.swap(queue_);
+  work.ticket = accepted_;
+  work.checkpoint_ticket = checkpoint_asked_;
+  work.force_checkpoint = checkpoint_asked_ > checkpoint_served_;
+  work.stopping = stopping_;
+  return work;
+}
+
+// When the thread must wake without being asked: to retry a failed write, or to sign
+// entries that have waited checkpoint_interval.
+std::optional<AuditLog::SteadyTime> AuditLog::NextDeadline() const {
+  if (retry_at_) return retry_at_;
+  if (last_seq_ > checkpoint_seq_) return checkpoint_at_ + options_.checkpoint_interval;
+  return std::nullopt;
+}
+
+Status AuditLog::Write(Work& work) {
+  for (AuditEntry& e : work.entries) {
+    Chain(e);
+    unwritten_.push_back(std::move(e));
+  }
+  const auto now = steady_clock::now();
+  std::optional<AuditCheckpoint> checkpoint;
+  if (CheckpointDue(work, now)) checkpoint = MakeCheckpoint();
+  if (unwritten_.empty() && !checkpoint) return Ok();
+  Status status = store_.Append(unwritten_, checkpoint);
+  if (!status) {
+    retry_at_ = now + kRetryDelay;
+    spdlog::error("audit log: writing {} entries failed (will retry): {}", unwritten_.size(),
+                  status.error().message);
+    return status;
+  }
+  unwritten_.clear();
+  retry_at_.reset();
+  if (checkpoint) {
+    checkpoint_seq_ = checkpoint->seq;
+    checkpoint_at_ = now;
+  }
+  return status;
+}
+
+bool AuditLog::CheckpointDue(const Work& work, SteadyTime now) const {
+  if (last_seq_ == checkpoint_seq_) return false;  // the newest entry is signed already
+  return work.stopping || work.force_checkpoint ||
+         last_seq_ - checkpoint_seq_ >= static_cast<int64_t>(options_.checkpoint_entries) ||
+         now - checkpoint_at_ >= options_.checkpoint_interval;
+}
+
+AuditCheckpoint AuditLog::MakeCheckpoint() const {
+  AuditCheckpoint cp{last_seq_, last_hash_, NowMs(), {}};
+  cp.signature = key_.Sign(CheckpointMessage(cp.seq, cp.hash, cp.time));
+  return cp;
+}
+
+void AuditLog::Chain(AuditEntry& e) {
+  e.seq = ++last_seq_;
+  if (e.time == 0) e.time = NowMs();
+  e.prev_hash = last_hash_;
+  e.hash = ChainHash(e.prev_hash, e);
+  last_hash_ = e.hash;
+}
+
+void AuditLog::Complete(const Work& work, const Status& status) {
+  if (work.stopping && !status) {
+    spdlog::error("audit log: {} entries lost at shutdown: {}", unwritten_.size(),
+                  status.error().message);
+  }
+  std::lock_guard lock(mu_);
+  written_ = work.ticket;
+  backlog_ = unwritten_.size();
+  checkpoint_served_ = work.checkpoint_ticket;
+  checkpoint_status_ = status;
+  if (work.stopping) running_ = false;
+  done_.notify_all();
+}
+
+namespace {
+
+// One pass over the entries in seq order, with the checkpoints (sorted by seq) merged in.
+// Only the first problem is kept; counting continues to the end.
+class Verifier {
+ public:
+  Verifier(const SigningKey& key, std::vector<AuditCheckpoint> checkpoints)
+      : key_(key), checkpoints_(std::move(checkpoints)) {
+    std::sort(checkpoints_.begin(), checkpoints_.end(),
+              [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    report_.checkpoints = static_cast<int64_t>(checkpoints_.size());
+  }
+
+  void Visit(const AuditEntry& e) {
+    ++report_.entries;
+    CheckLink(e);
+    while (next_ < checkpoints_.size() && checkpoints_[next_].seq <= e.seq) {
+      CheckCheckpoint(checkpoints_[next_++], e);
+    }
+    last_seq_ = e.seq;
+    last_hash_ = e.hash;
+  }
+
+  VerifyReport Finish() {
+    const AuditCheckpoint* newest = nullptr;
+    for (; next_ < checkpoints_.size(); ++next_) {
+      const AuditCheckpoint& cp = checkpoints_[next_];
+      if (SignatureOk(cp)) newest = &cp;
+    }
+    if (newest != nullptr) {
+      const std::string last =
+          last_seq_ == 0 ? "the log is empty" : "last entry " + std::to_string(last_seq_);
+      Problem(last_seq_ + 1, "checkpoint at entry " + std::to_string(newest->seq) +
+                                 " points past the end of the log (" + last + "): truncated");
+    }
+    return std::move(report_);
+  }
+
+ private:
+  void Problem(int64_t seq, std::string what) {
+    if (!report_.ok) return;
+    report_.ok = false;
+    report_.first_bad_seq = seq;
+    report_.problem = std::move(what);
+  }
+
+  void CheckLink(const AuditEntry& e) {
+    const std::string s = std::to_string(e.seq);
+    const std::string last = std::to_string(last_seq_);
+    if (e.seq <= last_seq_) {
+      Problem(e.seq, "entry " + s + " out of order (after entry " + last + ")");
+    } else if (e.seq > last_seq_ + 1) {
+      Problem(last_seq_ + 1, Missing(e.seq));
+    } else if (ChainHash(e.prev_hash, e) != e.hash) {
+      Problem(e.seq, "entry " + s + ": hash does not match its content");
+    } else if (e.prev_hash != last_hash_) {
+      Problem(e.seq, "entry " + s + ": prev_hash is not the hash of " +
+                         (last_seq_ == 0 ? "the chain start" : "entry " + last) +
+                         " (an entry was inserted, replaced or reordered)");
+    }
+  }
+
+  std::string Missing(int64_t seq) const {
+    const std::string first = std::to_string(last_seq_ + 1);
+    const std::string what =
+        seq == last_seq_ + 2 ? "entry " + first + " missing"
+                             : "entries " + first + " to " + std::to_string(seq - 1) + " missing";
+    if (last_seq_ == 0) return what + " (the log starts at entry " + std::to_string(seq) + ")";
+    return what + " (chain jumps from " + std::to_string(last_seq_) + " to " + std::to_string(seq) +
+           ")";
+  }
+
+  bool SignatureOk(const AuditCheckpoint& cp) {
+    if (key_.Verify(CheckpointMessage(cp.seq, cp.hash, cp.time), cp.signature)) return true;
+    Problem(cp.seq, "checkpoint at entry " + std::to_string(cp.seq) +
+                        ": bad signature (forged, altered or signed by another key)");
+    return false;
+  }
+
+  void CheckCheckpoint(const AuditCheckpoint& cp, const AuditEntry& e) {
+    if (!SignatureOk(cp)) return;
+    const std::string s = std::to_string(cp.seq);
+    if (cp.seq != e.seq) {
+      Problem(cp.seq, "checkpoint at entry " + s + ": the entry is missing");
+    } else if (cp.hash != e.hash) {
+      Problem(cp.seq, "checkpoint at entry " + s +
+                          ": hash differs from the entry's (the log was rewritten up to here)");
+    }
+  }
+
+  const SigningKey& key_;
+  std::vector<AuditCheckpoint> checkpoints_;
+  size_t next_ = 0;  // the first checkpoint not yet checked
+  VerifyReport report_;
+  int64_t last_seq_ = 0;
+  std::string last_hash_{kGenesisHash};
+};
+
+}  // namespace
+
+Result<VerifyReport> VerifyAudit(AuditStore& store, const SigningKey& key) {
+  auto checkpoints = store.Checkpoints();
+  if (!checkpoints) return Fail(checkpoints.error());
+  Verifier verifier(key, std::move(*checkpoints));
+  const Status scanned = store.Scan([&](const AuditEntry& e) {
+    verifier.Visit(e);
+    return Ok();
+  });
+  if (!scanned) return Fail(scanned.error());
+  return verifier.Finish();
+}
+
+}  // namespace zc::identity

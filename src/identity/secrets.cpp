@@ -1,0 +1,83 @@
+#include "identity/secrets.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+namespace zc::identity {
+
+void InitCrypto() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string RandomToken(std::string_view prefix) {
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof bytes);
+  const size_t size =
+      sodium_base64_encoded_len(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  std::string encoded(size, '\0');
+  sodium_bin2base64(encoded.data(), size, bytes, sizeof bytes,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  encoded.resize(size - 1);  // the terminating NUL
+  return std::string(prefix) + encoded;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), bytes);
+  std::string hex(2 * bytes + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()), bytes);
+  hex.pop_back();
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<std::string> HashPassword(std::string_view password, const PasswordLimits& limits) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), limits.ops, limits.memory,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return Fail(Error::Internal("password hashing failed (out of memory)"));
+  }
+  return std::string(out);
+}
+
+bool VerifyPassword(std::string_view password, const std::string& hash) {
+  if (hash.empty()) return false;
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+Status CheckPasswordPolicy(std::string_view password, std::string_view login) {
+  if (password.size() < 12) return Fail(Error::BadRequest("password: at least 12 characters"));
+  if (password.size() > 256) return Fail(Error::BadRequest("password: at most 256 characters"));
+  auto has = [&](auto predicate) {
+    return std::any_of(password.begin(), password.end(),
+                       [&](char c) { return predicate(static_cast<unsigned char>(c)); });
+  };
+  const int classes = int{has([](unsigned char c) { return std::islower(c) != 0; })} +
+                      int{has([](unsigned char c) { return std::isupper(c) != 0; })} +
+                      int{has([](unsigned char c) { return std::isdigit(c) != 0; })} +
+                      int{has([](unsigned char c) { return std::isalnum(c) == 0; })};
+  if (classes < 3) {
+    return Fail(Error::BadRequest(
+        "password: needs three of lower case, upper case, digits and other characters"));
+  }
+  if (!login.empty() && password.find(login) != std::string_view::npos) {
+    return Fail(Error::BadRequest("password: must not contain the login name"));
+  }
+  return Ok();
+}
+
+}  // namespace zc::identity

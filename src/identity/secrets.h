@@ -1,0 +1,39 @@
+// Secrets: random tokens, their SHA-256 digests, and Argon2id password hashes (libsodium).
+// Tokens and generated client secrets carry 256 bits of entropy, so a fast digest is
+// enough to store them; human passwords get Argon2id with libsodium's interactive limits.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace zc::identity {
+
+// Initialises libsodium; safe to call many times. Throws if the library cannot start.
+void InitCrypto();
+
+// 32 random bytes, URL-safe base64 without padding, after `prefix` ("zc_").
+std::string RandomToken(std::string_view prefix);
+// `bytes` random bytes as lowercase hex.
+std::string RandomHex(size_t bytes);
+// SHA-256 as lowercase hex.
+std::string Sha256Hex(std::string_view data);
+// Constant-time comparison of two equal-length strings (false if lengths differ).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+struct PasswordLimits {
+  unsigned long long ops = 2;           // crypto_pwhash_OPSLIMIT_INTERACTIVE
+  size_t memory = 64ull * 1024 * 1024;  // crypto_pwhash_MEMLIMIT_INTERACTIVE
+};
+
+// Argon2id hash in libsodium's self-describing string format. Internal on failure
+// (out of memory).
+Result<std::string> HashPassword(std::string_view password, const PasswordLimits& limits = {});
+bool VerifyPassword(std::string_view password, const std::string& hash);
+
+// The password policy: 12 to 256 characters, at least three of lower case, upper case,
+// digits and other characters, and not containing the login. BadRequest says what fails.
+Status CheckPasswordPolicy(std::string_view password, std::string_view login);
+
+}  // namespace zc::identity
