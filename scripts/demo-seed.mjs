@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const base = process.argv[2] || 'http://127.0.0.1:8080';
+const token = process.env.ZHICHENG_ADMIN_TOKEN;  // the demo's admin token (scripts/demo)
+const auth = { Authorization: `Bearer ${token}` };
 const here = path.dirname(fileURLToPath(import.meta.url));
 const real = path.resolve(here, '..', '..', 'shared', 'data', 'real');
 const gaoming = { lat: 22.8967, lon: 112.8822 };  // 高明区 荷城街道
@@ -46,9 +48,28 @@ function truckTrack() {
 }
 
 async function post(body) {
-  const res = await fetch(`${base}/v2/op/update`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/v2/op/update`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   if (res.status !== 204) throw new Error(`op/update answered ${res.status}: ${await res.text()}`);
 }
+
+// Creates an identity object unless it exists (409 on a second demo run is fine).
+async function ensure(path, body) {
+  const res = await fetch(`${base}/api/identity/${path}`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+}
+
+// The demo district's organisation and two people to log in as (passwords printed by scripts/demo).
+async function seedIdentity() {
+  await ensure('departments', { code: '440608', name: '佛山市高明区', kind: 'district' });
+  await ensure('departments', { code: '440608-cg', name: '高明区城市管理和综合执法局', parent: '440608', kind: 'department' });
+  await ensure('departments', { code: '440608-sw', name: '高明区水利局', parent: '440608', kind: 'department' });
+  await ensure('departments', { code: '440608001', name: '荷城街道', parent: '440608', kind: 'street' });
+  await ensure('users', { login: 'zhiban', displayName: '指挥中心值班长', department: '440608-cg', roles: ['operator'],
+    tenants: [{ tenant: '', path: '/', write: false }], password: 'Gaoming-Zhiban-2026' });
+  await ensure('users', { login: 'shenji', displayName: '安全审计员', department: '440608', roles: ['security_auditor'],
+    tenants: [], password: 'Gaoming-Shenji-2026' });
+}
+await seedIdentity();
 
 const station = { id: 'urn:ngsi-ld:WeatherObserved:gaoming-001', type: 'WeatherObserved',
   name: { type: 'Text', value: '高明区荷城气象站' }, address: { type: 'StructuredValue', value: { addressRegion: '广东省', addressLocality: '佛山市高明区', areaCode: '440608' } },

@@ -20,8 +20,12 @@ inline http::Response JsonReply(unsigned status, const bj::value& v) {
   return http::Response::Json(status, json::Dump(v));
 }
 
-// {"error": "NotFound", "description": "..."} with the status of the error code.
+// {"error": "NotFound", "description": "..."} with the status of the error code; a create
+// of something that exists is 409 Conflict here (NGSI keeps Orion's 422).
 inline http::Response ErrorReply(const Error& e) {
+  if (e.code == ErrorCode::kAlreadyExists) {
+    return JsonReply(409, bj::object{{"error", "Conflict"}, {"description", e.message}});
+  }
   return JsonReply(http::StatusFor(e.code),
                    bj::object{{"error", http::ErrorName(e.code)}, {"description", e.message}});
 }
