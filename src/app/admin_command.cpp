@@ -8,6 +8,7 @@
 
 #include "app/security.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "identity/codec.h"
 #include "identity/roles.h"
 
@@ -45,6 +46,7 @@ std::string ReadPassword(bool from_stdin) {
 // Opens the data directory (refusing while a server runs it), runs `fn`, audits it.
 int Run(const AdminFlags& f, const std::string& action, const std::string& target,
         const std::function<Status(Security&)>& fn) {
+  log::Init("warn");  // on stderr: stdout carries only what the command prints
   auto lock = DataDirLock::Acquire(f.data);
   if (!lock) {
     fmt::print(stderr, "zhicheng admin: {} (stop the server first)\n", lock.error().message);
@@ -78,6 +80,20 @@ void Print(const boost::json::value& v) {
   fmt::print("{}\n", json::Dump(v));
 }
 
+// A subcommand `name` with one required option `option` bound to `value`, running `fn`
+// audited as `action` on that value.
+void AddNamed(CLI::App& parent, const char* name, const char* help, const char* option,
+              std::string& value, const AdminFlags& f, int& rc, const char* action,
+              std::function<Status(Security&)> fn) {
+  auto* cmd = parent.add_subcommand(name, help);
+  cmd->add_option(option, value)->required();
+  cmd->callback([&f, &rc, &value, action, fn = std::move(fn)] { rc = Run(f, action, value, fn); });
+}
+
+Status AsStatus(const Result<zi::User>& r) {
+  return r ? Ok() : Status(Fail(r.error()));
+}
+
 void AddDepartmentCommands(CLI::App& admin, AdminFlags& f, int& rc) {
   auto* dep = admin.add_subcommand("department", "Organisation units")->require_subcommand(1);
   auto* add = dep->add_subcommand("add", "Add a department, section, town or street");
@@ -90,6 +106,9 @@ void AddDepartmentCommands(CLI::App& admin, AdminFlags& f, int& rc) {
       return s.directory->CreateDepartment({f.code, f.name, f.parent, f.kind});
     });
   });
+  AddNamed(*dep, "delete", "Delete a unit without sub-units, users or accounts", "--code", f.code,
+           f, rc, "department.delete",
+           [&f](Security& s) { return s.directory->DeleteDepartment(f.code); });
   dep->add_subcommand("list", "List departments")->callback([&f, &rc] {
     rc = Run(f, "", "", [](Security& s) {
       for (const auto& d : s.directory->ListDepartments()) Print(zi::ToJson(d));
@@ -143,10 +162,27 @@ void AddUserCommands(CLI::App& admin, AdminFlags& f, int& rc) {
             u.status = status == "enable" ? zi::kStatusActive : zi::kStatusDisabled;
           return Ok();
         });
-        return r ? Ok() : Status(Fail(r.error()));
+        return AsStatus(r);
       });
     });
   }
+  AddNamed(*user, "delete", "Delete a user and revoke their tokens", "--login", f.login, f, rc,
+           "user.delete", [&f](Security& s) { return s.directory->DeleteUser(f.login); });
+  auto* grant = user->add_subcommand("grant", "Set a user's roles and tenant grants");
+  grant->add_option("--login", f.login)->required();
+  grant->add_option("--role", f.roles, "A role (repeatable; replaces the user's roles)");
+  grant->add_option("--tenant", f.tenants, "TENANT:PATH:r|rw (repeatable; replaces the grants)");
+  grant->callback([&f, &rc] {
+    rc = Run(f, "user.update", f.login, [&f](Security& s) -> Status {
+      auto tenants = ParseTenants(f.tenants);
+      if (!tenants) return Fail(tenants.error());
+      return AsStatus(s.directory->UpdateUser(f.login, [&](zi::User& u) {
+        u.roles = f.roles;
+        u.tenants = *tenants;
+        return Ok();
+      }));
+    });
+  });
 }
 
 void AddAccountCommands(CLI::App& admin, AdminFlags& f, int& rc) {
@@ -175,6 +211,16 @@ void AddAccountCommands(CLI::App& admin, AdminFlags& f, int& rc) {
       return Ok();
     });
   });
+  AddNamed(*acc, "delete", "Delete an account and revoke its tokens", "--client-id", f.client_id, f,
+           rc, "account.delete",
+           [&f](Security& s) { return s.directory->DeleteServiceAccount(f.client_id); });
+  AddNamed(*acc, "secret", "Replace the client secret; prints the new one", "--client-id",
+           f.client_id, f, rc, "account.secret", [&f](Security& s) -> Status {
+             auto rotated = s.directory->RotateSecret(f.client_id);
+             if (!rotated) return Fail(rotated.error());
+             fmt::print("client_id={}\nclient_secret={}\n", f.client_id, rotated->secret);
+             return Ok();
+           });
   acc->add_subcommand("list", "List service accounts")->callback([&f, &rc] {
     rc = Run(f, "", "", [](Security& s) {
       for (const auto& a : s.directory->ListServiceAccounts()) {
@@ -215,11 +261,8 @@ void AddTokenCommands(CLI::App& admin, AdminFlags& f, int& rc) {
       return Ok();
     });
   });
-  auto* revoke = tok->add_subcommand("revoke", "Revoke a token by id");
-  revoke->add_option("--id", f.id)->required();
-  revoke->callback([&f, &rc] {
-    rc = Run(f, "token.revoke", f.id, [&f](Security& s) { return s.directory->RevokeToken(f.id); });
-  });
+  AddNamed(*tok, "revoke", "Revoke a token by id", "--id", f.id, f, rc, "token.revoke",
+           [&f](Security& s) { return s.directory->RevokeToken(f.id); });
 }
 
 }  // namespace
