@@ -170,15 +170,16 @@ void AddUserCommands(CLI::App& admin, AdminFlags& f, int& rc) {
            "user.delete", [&f](Security& s) { return s.directory->DeleteUser(f.login); });
   auto* grant = user->add_subcommand("grant", "Set a user's roles and tenant grants");
   grant->add_option("--login", f.login)->required();
-  grant->add_option("--role", f.roles, "A role (repeatable; replaces the user's roles)");
-  grant->add_option("--tenant", f.tenants, "TENANT:PATH:r|rw (repeatable; replaces the grants)");
+  grant->add_option("--role", f.roles, "A role (repeatable; when given, replaces the roles)");
+  grant->add_option("--tenant", f.tenants,
+                    "TENANT:PATH:r|rw (repeatable; when given, replaces the grants)");
   grant->callback([&f, &rc] {
     rc = Run(f, "user.update", f.login, [&f](Security& s) -> Status {
       auto tenants = ParseTenants(f.tenants);
       if (!tenants) return Fail(tenants.error());
       return AsStatus(s.directory->UpdateUser(f.login, [&](zi::User& u) {
-        u.roles = f.roles;
-        u.tenants = *tenants;
+        if (!f.roles.empty()) u.roles = f.roles;
+        if (!f.tenants.empty()) u.tenants = *tenants;
         return Ok();
       }));
     });
