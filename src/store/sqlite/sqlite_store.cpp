@@ -23,14 +23,19 @@ namespace {
 
 constexpr const char* kDbFileName = "zhicheng.db";
 
-// The series cache key of a row, written into `k` (a reused buffer: no allocation per row).
-void SeriesKey(const context::HistoryRow& r, std::string& k) {
+// The series cache key of a row's entity, written into `k` (a reused buffer: no allocation
+// per row).
+void EntityKeyOf(const context::HistoryRow& r, std::string& k) {
   k.clear();
   for (const std::string* part : {&r.tenant, &r.service_path, &r.entity_id, &r.entity_type}) {
     k.append(*part);
     k.push_back('\x1f');
   }
-  k.append(r.attr);
+}
+
+bool SameEntity(const context::HistoryRow& a, const context::HistoryRow& b) {
+  return a.entity_id == b.entity_id && a.entity_type == b.entity_type &&
+         a.service_path == b.service_path && a.tenant == b.tenant;
 }
 
 Status ConfigureWriter(sqlite3* db, int64_t cache_kib) {
@@ -121,10 +126,10 @@ Status SqliteStore::Init() {
     r.service_path = ColumnText(series->get(), 2);
     r.entity_id = ColumnText(series->get(), 3);
     r.entity_type = ColumnText(series->get(), 4);
-    r.attr = ColumnText(series->get(), 5);
-    SeriesKey(r, key_buf_);
-    series_[key_buf_] = {sqlite3_column_int64(series->get(), 0),
-                         std::string(ColumnText(series->get(), 6))};
+    EntityKeyOf(r, key_buf_);
+    series_[key_buf_].push_back({std::string(ColumnText(series->get(), 5)),
+                                 sqlite3_column_int64(series->get(), 0),
+                                 std::string(ColumnText(series->get(), 6))});
   }
   if (rc != SQLITE_DONE) return Fail(SqlError(db, "load series"));
   auto last = Prepare(db, "SELECT coalesce(max(id), -1) FROM history_chunks");
@@ -137,7 +142,7 @@ Status SqliteStore::Init() {
 Status SqliteStore::Commit(const context::WriteBatch& batch) {
   if (batch.Empty()) return Ok();
   std::lock_guard lock(write_mu_);
-  std::vector<std::string> touched_series;
+  std::vector<TouchedSeries> touched_series;
   if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
   Status result = WriteEntities(batch.entities);
   if (result) result = WriteSubscriptions(batch.subscriptions);
@@ -145,7 +150,9 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
   if (result) result = Exec(writer_.get(), "COMMIT");
   if (!result) {
     if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
-    for (const std::string& key : touched_series) series_.erase(key);
+    for (const TouchedSeries& t : touched_series) {
+      std::erase_if(*t.entity, [&](const SeriesInfo& s) { return s.attr == t.attr; });
+    }
   }
   return result;
 }
@@ -188,14 +195,18 @@ Status SqliteStore::WriteSubscriptions(const std::vector<context::SubscriptionWr
   return Ok();
 }
 
-// The series id of a row: from the cache, or created (or its attr_type updated) in the
-// current transaction, in which case the key is added to `touched_series`.
-Result<int64_t> SqliteStore::ResolveSeries(const context::HistoryRow& row,
-                                           std::vector<std::string>& touched_series) {
-  SeriesKey(row, key_buf_);
-  auto it = series_.find(key_buf_);
-  if (it != series_.end() && it->second.attr_type == row.attr_type) return it->second.id;
-  std::string key = key_buf_;
+SqliteStore::EntitySeries& SqliteStore::EntitySeriesOf(const context::HistoryRow& row) {
+  EntityKeyOf(row, key_buf_);
+  return series_[key_buf_];  // nodes are stable: references survive later inserts
+}
+
+// The series id of a row of `entity`: from the cache, or created (or its attr_type
+// updated) in the current transaction, in which case it is added to `touched_series`.
+Result<int64_t> SqliteStore::ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
+                                           std::vector<TouchedSeries>& touched_series) {
+  auto it = std::find_if(entity.begin(), entity.end(),
+                         [&](const SeriesInfo& s) { return s.attr == row.attr; });
+  if (it != entity.end() && it->attr_type == row.attr_type) return it->id;
   sqlite3* db = writer_.get();
   sqlite3_stmt* st = stmts_.upsert_series.get();
   ResetOnExit reset(st);
@@ -208,13 +219,17 @@ Result<int64_t> SqliteStore::ResolveSeries(const context::HistoryRow& row,
   if (sqlite3_step(st) != SQLITE_ROW) return Fail(SqlError(db, "upsert series"));
   const int64_t id = sqlite3_column_int64(st, 0);
   if (sqlite3_step(st) != SQLITE_DONE) return Fail(SqlError(db, "upsert series"));
-  series_[key] = {id, row.attr_type};
-  touched_series.push_back(std::move(key));
+  if (it != entity.end()) {
+    *it = {row.attr, id, row.attr_type};
+  } else {
+    entity.push_back({row.attr, id, row.attr_type});
+  }
+  touched_series.push_back({&entity, row.attr});
   return id;
 }
 
 Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
-                                 std::vector<std::string>& touched_series) {
+                                 std::vector<TouchedSeries>& touched_series) {
   if (rows.empty()) return Ok();
   struct Pending {
     int64_t series;
@@ -223,8 +238,12 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   };
   std::vector<Pending> pending;
   pending.reserve(rows.size());
+  const context::HistoryRow* previous = nullptr;
+  EntitySeries* entity = nullptr;
   for (const context::HistoryRow& r : rows) {
-    auto id = ResolveSeries(r, touched_series);
+    if (previous == nullptr || !SameEntity(r, *previous)) entity = &EntitySeriesOf(r);
+    previous = &r;
+    auto id = ResolveSeries(r, *entity, touched_series);
     if (!id) return Fail(id.error());
     pending.push_back({*id, r.time, &r.value_json});
   }

@@ -56,8 +56,17 @@ class SqliteStore final : public context::ContextStore {
 
  private:
   struct SeriesInfo {
+    std::string attr;
     int64_t id = 0;
     std::string attr_type;
+  };
+  // The series of one entity's attributes: a commit resolves its rows entity by entity, so
+  // one map lookup per entity and a short scan per attribute.
+  using EntitySeries = std::vector<SeriesInfo>;
+  // A series created or changed by the open transaction: forgotten if it rolls back.
+  struct TouchedSeries {
+    EntitySeries* entity;
+    std::string attr;
   };
   struct Statements {
     StmtPtr upsert_entity, delete_entity, upsert_subscription, delete_subscription;
@@ -83,9 +92,10 @@ class SqliteStore final : public context::ContextStore {
   Status WriteEntities(const std::vector<context::EntityWrite>& writes);
   Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
-                      std::vector<std::string>& touched_series);
-  Result<int64_t> ResolveSeries(const context::HistoryRow& row,
-                                std::vector<std::string>& touched_series);
+                      std::vector<TouchedSeries>& touched_series);
+  EntitySeries& EntitySeriesOf(const context::HistoryRow& row);
+  Result<int64_t> ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
+                                std::vector<TouchedSeries>& touched_series);
   Result<size_t> PruneOneChunk(TimeMs before, bool& done);
   Result<Reader> BorrowReader();
   void ReleaseReader(DbPtr db);
@@ -95,11 +105,11 @@ class SqliteStore final : public context::ContextStore {
   const SqliteOptions options_;
 
   std::mutex write_mu_;
-  DbPtr writer_;                                        // GUARDED_BY(write_mu_)
-  Statements stmts_;                                    // GUARDED_BY(write_mu_)
-  std::unordered_map<std::string, SeriesInfo> series_;  // GUARDED_BY(write_mu_)
-  int64_t next_seq_ = 0;                                // GUARDED_BY(write_mu_)
-  std::string key_buf_;                                 // GUARDED_BY(write_mu_)
+  DbPtr writer_;                                          // GUARDED_BY(write_mu_)
+  Statements stmts_;                                      // GUARDED_BY(write_mu_)
+  std::unordered_map<std::string, EntitySeries> series_;  // by entity key; GUARDED_BY(write_mu_)
+  int64_t next_seq_ = 0;                                  // GUARDED_BY(write_mu_)
+  std::string key_buf_;                                   // GUARDED_BY(write_mu_)
 
   std::mutex readers_mu_;
   std::vector<DbPtr> idle_readers_;  // GUARDED_BY(readers_mu_)

@@ -3,7 +3,20 @@
 // the cause (disk full, I/O error, locked) in the logs.
 #include "store/sqlite/sqlite_util.h"
 
+#include <mutex>
+
 namespace zc::store {
+namespace {
+
+// Process-wide SQLite settings, applied once before the library initialises (i.e. before
+// the first connection): no memory statistics, whose global mutex every sqlite3_malloc and
+// sqlite3_free would take (connections are guarded by their owners; see NOMUTEX).
+void ConfigureOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
 
 Error SqlError(sqlite3* db, std::string_view what) {
   std::string m = "sqlite: ";
@@ -14,6 +27,7 @@ Error SqlError(sqlite3* db, std::string_view what) {
 }
 
 Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms) {
+  ConfigureOnce();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
   DbPtr db(raw);  // sqlite3_open_v2 allocates a handle even on failure
