@@ -28,7 +28,7 @@ export const repoRoot = path.resolve(here, '..', '..');
 export const sharedDir = path.resolve(repoRoot, '..', 'shared');
 export const binary = process.env.ZHICHENG_BIN || path.join(repoRoot, 'build', 'zhicheng');
 
-const READY_RE = /^zhicheng listening on (http:\/\/\S+)\s*$/;
+const READY_RE = /^zhicheng listening on (https?:\/\/\S+)\s*$/;
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 15_000;
 
