@@ -5,6 +5,7 @@
 // The fake store can hold Append at a gate, which makes group commit deterministic without
 // sleeping.
 #include "identity/audit.h"
+#include "common/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,22 +17,6 @@
 
 namespace zc::identity {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "zc-audit-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // An AuditStore in memory. Scan visits entries in the order they are held, so tests can
 // tamper with `entries` directly as an attacker with write access to the rows would.

@@ -3,6 +3,7 @@
 // reads in parallel with appends, and VerifyAudit catching rows changed or deleted with
 // plain SQL on the file, as someone with access to the disk would.
 #include "store/sqlite/audit_store.h"
+#include "common/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -18,22 +19,6 @@ using identity::AuditEntry;
 using identity::AuditLog;
 using identity::AuditQuery;
 using identity::SigningKey;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "zc-audit-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 AuditEntry Entry(std::string actor, std::string action, std::string target, TimeMs time) {
   AuditEntry e;

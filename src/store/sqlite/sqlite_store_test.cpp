@@ -2,6 +2,7 @@
 // subscription and history round trips, history filters and windows, aggregation, pruning,
 // persistence across reopen, concurrent reads during commits, and schema migrations.
 #include "store/sqlite/sqlite_store.h"
+#include "common/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -18,22 +19,6 @@ namespace {
 using context::HistoryQuery;
 using context::HistoryRow;
 using context::WriteBatch;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "zc-store-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 context::EntityPtr MakeEntity(std::string id, std::string type, std::string sp, double temp) {
   auto e = std::make_shared<context::Entity>();
