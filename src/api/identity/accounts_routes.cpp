@@ -59,7 +59,6 @@ Result<Response> IssueToken(IdentityApi& api, const http::RequestContext& ctx, s
   auto body =
       ObjectBody(ctx, {"subject", "roles", "tenants", "ttlSeconds", "apiKey", "description"});
   if (!body) return Fail(body.error());
-  zi::TokenRecord shape;  // reuses the token decoder for roles, tenants and description
   auto parsed = zi::TokenFromJson(*body);
   if (!parsed) return Fail(parsed.error());
   zi::TokenRequest request{parsed->roles, parsed->tenants, parsed->description, {}, api_key, {}};
@@ -83,6 +82,32 @@ Result<Response> IssueToken(IdentityApi& api, const http::RequestContext& ctx, s
       .Header("Location", fmt::format("{}/{}", kTokens, issued->record.id));
 }
 
+Result<Response> DeleteAccount(IdentityApi& api, const http::RequestContext& ctx) {
+  if (auto s = api.directory.DeleteServiceAccount(ctx.Param("clientId")); !s) {
+    return Fail(s.error());
+  }
+  return Response::Empty(204);
+}
+
+Result<Response> RotateSecret(IdentityApi& api, const http::RequestContext& ctx) {
+  auto s = api.directory.RotateSecret(ctx.Param("clientId"));
+  if (!s) return Fail(s.error());
+  return JsonReply(200, WithSecret(*s));
+}
+
+Result<Response> IssueApiKey(IdentityApi& api, const http::RequestContext& ctx) {
+  return IssueToken(api, ctx, std::string(ctx.Param("clientId")), true);
+}
+
+Result<Response> IssueTokenFor(IdentityApi& api, const http::RequestContext& ctx) {
+  return IssueToken(api, ctx, "", false);
+}
+
+Result<Response> RevokeToken(IdentityApi& api, const http::RequestContext& ctx) {
+  if (auto s = api.directory.RevokeToken(ctx.Param("id")); !s) return Fail(s.error());
+  return Response::Empty(204);
+}
+
 void RegisterAccountReads(http::Router& router, IdentityApi& api) {
   router.Add({Verb::get, kAccounts, zi::perm::kIdentityRead, [&api](auto&, http::Respond r) {
                 bj::array a;
@@ -103,37 +128,17 @@ void RegisterAccountReads(http::Router& router, IdentityApi& api) {
 void RegisterServiceAccounts(http::Router& router, IdentityApi& api) {
   RegisterAccountReads(router, api);
   const std::string one = std::string(kAccounts) + "/{clientId}";
-  router.Add({Verb::post, kAccounts, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "account.create", "service-account",
-                       [&api, &ctx] { return CreateAccount(api, ctx); });
-              }});
-  router.Add({Verb::patch, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "account.update", std::string(ctx.Param("clientId")),
-                       [&api, &ctx] { return UpdateAccount(api, ctx); });
-              }});
-  router.Add({Verb::delete_, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "account.delete", std::string(ctx.Param("clientId")),
-                       [&api, &ctx]() -> Result<Response> {
-                         auto s = api.directory.DeleteServiceAccount(ctx.Param("clientId"));
-                         if (!s) return Fail(s.error());
-                         return Response::Empty(204);
-                       });
-              }});
+  const std::string write = zi::perm::kIdentityWrite;
+  router.Add(ChangeRoute(api, Verb::post, kAccounts, write, "account.create", "service-account",
+                         CreateAccount));
   router.Add(
-      {Verb::post, one + "/secret", zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-         Change(api, ctx, r, "account.secret", std::string(ctx.Param("clientId")),
-                [&api, &ctx]() -> Result<Response> {
-                  auto s = api.directory.RotateSecret(ctx.Param("clientId"));
-                  if (!s) return Fail(s.error());
-                  return JsonReply(200, WithSecret(*s));
-                });
-       }});
+      ChangeRoute(api, Verb::patch, one, write, "account.update", "clientId", UpdateAccount));
   router.Add(
-      {Verb::post, one + "/api-keys", zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-         Change(api, ctx, r, "token.issue", std::string(ctx.Param("clientId")), [&api, &ctx] {
-           return IssueToken(api, ctx, std::string(ctx.Param("clientId")), true);
-         });
-       }});
+      ChangeRoute(api, Verb::delete_, one, write, "account.delete", "clientId", DeleteAccount));
+  router.Add(ChangeRoute(api, Verb::post, one + "/secret", write, "account.secret", "clientId",
+                         RotateSecret));
+  router.Add(ChangeRoute(api, Verb::post, one + "/api-keys", write, "token.issue", "clientId",
+                         IssueApiKey));
 }
 
 void RegisterTokens(http::Router& router, IdentityApi& api) {
@@ -145,19 +150,10 @@ void RegisterTokens(http::Router& router, IdentityApi& api) {
                 }
                 r(JsonReply(200, a));
               }});
-  router.Add({Verb::post, kTokens, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "token.issue", "token",
-                       [&api, &ctx] { return IssueToken(api, ctx, "", false); });
-              }});
-  router.Add({Verb::delete_, std::string(kTokens) + "/{id}", zi::perm::kIdentityWrite,
-              [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "token.revoke", std::string(ctx.Param("id")),
-                       [&api, &ctx]() -> Result<Response> {
-                         auto s = api.directory.RevokeToken(ctx.Param("id"));
-                         if (!s) return Fail(s.error());
-                         return Response::Empty(204);
-                       });
-              }});
+  const std::string write = zi::perm::kIdentityWrite;
+  router.Add(ChangeRoute(api, Verb::post, kTokens, write, "token.issue", "token", IssueTokenFor));
+  router.Add(ChangeRoute(api, Verb::delete_, std::string(kTokens) + "/{id}", write, "token.revoke",
+                         "id", RevokeToken));
   router.Add({Verb::get, "/api/identity/roles", kAuthenticated, [](auto&, http::Respond r) {
                 bj::array a;
                 for (const auto& role : zi::Roles()) {
@@ -229,10 +225,8 @@ Result<Response> Bootstrap(IdentityApi& api, const http::RequestContext& ctx) {
 }  // namespace
 
 void RegisterBootstrap(http::Router& router, IdentityApi& api) {
-  router.Add({Verb::post, "/api/identity/bootstrap", "", [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "identity.bootstrap", "platform_admin",
-                       [&api, &ctx] { return Bootstrap(api, ctx); });
-              }});
+  router.Add(ChangeRoute(api, Verb::post, "/api/identity/bootstrap", "", "identity.bootstrap",
+                         "platform_admin", Bootstrap));
 }
 
 }  // namespace zc::api::identity

@@ -59,9 +59,15 @@ Result<Response> UpdateDepartment(IdentityApi& api, const http::RequestContext& 
   return JsonReply(200, zi::ToJson(*api.directory.GetDepartment(ctx.Param("code"))));
 }
 
+Result<Response> DeleteDepartment(IdentityApi& api, const http::RequestContext& ctx) {
+  if (auto s = api.directory.DeleteDepartment(ctx.Param("code")); !s) return Fail(s.error());
+  return Response::Empty(204);
+}
+
 void RegisterDepartments(http::Router& router, IdentityApi& api) {
   const std::string base = std::string(kBase) + "/departments";
   const std::string one = base + "/{code}";
+  const std::string write = zi::perm::kIdentityWrite;
   router.Add({Verb::get, base, zi::perm::kIdentityRead, [&api](auto&, http::Respond respond) {
                 respond(JsonReply(200, ListJson(api.directory.ListDepartments())));
               }});
@@ -69,22 +75,12 @@ void RegisterDepartments(http::Router& router, IdentityApi& api) {
                 auto d = api.directory.GetDepartment(ctx.Param("code"));
                 respond(d ? JsonReply(200, zi::ToJson(*d)) : ErrorReply(d.error()));
               }});
-  router.Add({Verb::post, base, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "department.create", "department",
-                       [&api, &ctx] { return CreateDepartment(api, ctx); });
-              }});
-  router.Add({Verb::patch, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "department.update", std::string(ctx.Param("code")),
-                       [&api, &ctx] { return UpdateDepartment(api, ctx); });
-              }});
-  router.Add({Verb::delete_, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "department.delete", std::string(ctx.Param("code")),
-                       [&api, &ctx]() -> Result<Response> {
-                         auto s = api.directory.DeleteDepartment(ctx.Param("code"));
-                         if (!s) return Fail(s.error());
-                         return Response::Empty(204);
-                       });
-              }});
+  router.Add(ChangeRoute(api, Verb::post, base, write, "department.create", "department",
+                         CreateDepartment));
+  router.Add(
+      ChangeRoute(api, Verb::patch, one, write, "department.update", "code", UpdateDepartment));
+  router.Add(
+      ChangeRoute(api, Verb::delete_, one, write, "department.delete", "code", DeleteDepartment));
 }
 
 // ---- users ----
@@ -135,9 +131,15 @@ Result<Response> SetPassword(IdentityApi& api, const http::RequestContext& ctx) 
   return Response::Empty(204);
 }
 
+Result<Response> DeleteUser(IdentityApi& api, const http::RequestContext& ctx) {
+  if (auto s = api.directory.DeleteUser(ctx.Param("login")); !s) return Fail(s.error());
+  return Response::Empty(204);
+}
+
 void RegisterUsers(http::Router& router, IdentityApi& api) {
   const std::string base = std::string(kBase) + "/users";
   const std::string one = base + "/{login}";
+  const std::string write = zi::perm::kIdentityWrite;
   router.Add({Verb::get, base, zi::perm::kIdentityRead, [&api](auto&, http::Respond respond) {
                 respond(JsonReply(200, ListJson(api.directory.ListUsers())));
               }});
@@ -146,27 +148,11 @@ void RegisterUsers(http::Router& router, IdentityApi& api) {
                 respond(u ? JsonReply(200, zi::ToJson(*u, zi::View::kPublic))
                           : ErrorReply(u.error()));
               }});
-  router.Add({Verb::post, base, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "user.create", "user",
-                       [&api, &ctx] { return CreateUser(api, ctx); });
-              }});
-  router.Add({Verb::patch, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "user.update", std::string(ctx.Param("login")),
-                       [&api, &ctx] { return UpdateUser(api, ctx); });
-              }});
+  router.Add(ChangeRoute(api, Verb::post, base, write, "user.create", "user", CreateUser));
+  router.Add(ChangeRoute(api, Verb::patch, one, write, "user.update", "login", UpdateUser));
   router.Add(
-      {Verb::put, one + "/password", zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-         Change(api, ctx, r, "user.password", std::string(ctx.Param("login")),
-                [&api, &ctx] { return SetPassword(api, ctx); });
-       }});
-  router.Add({Verb::delete_, one, zi::perm::kIdentityWrite, [&api](auto& ctx, http::Respond r) {
-                Change(api, ctx, r, "user.delete", std::string(ctx.Param("login")),
-                       [&api, &ctx]() -> Result<Response> {
-                         auto s = api.directory.DeleteUser(ctx.Param("login"));
-                         if (!s) return Fail(s.error());
-                         return Response::Empty(204);
-                       });
-              }});
+      ChangeRoute(api, Verb::put, one + "/password", write, "user.password", "login", SetPassword));
+  router.Add(ChangeRoute(api, Verb::delete_, one, write, "user.delete", "login", DeleteUser));
 }
 
 }  // namespace

@@ -71,6 +71,25 @@ inline zc::identity::AuditEntry AuditOf(const http::RequestContext& ctx, std::st
   return e;
 }
 
+// A change handler: runs on the worker pool, answers a response or an expected error.
+using ChangeFn = Result<http::Response> (*)(IdentityApi&, const http::RequestContext&);
+
+// A route (needing `permission`) whose handler runs `fn` as a Change audited as `action`,
+// on the target named by the route parameter `target_param`, or on the literal
+// `target_param` when the pattern has no such parameter (e.g. "user" for a create).
+inline http::Route ChangeRoute(IdentityApi& api, http::Verb verb, std::string pattern,
+                               std::string permission, std::string action, std::string target_param,
+                               ChangeFn fn) {
+  const bool is_param = pattern.find("{" + target_param + "}") != std::string::npos;
+  return {verb, std::move(pattern), std::move(permission),
+          [&api, action = std::move(action), target_param = std::move(target_param), is_param, fn](
+              http::RequestContext& ctx, http::Respond respond) {
+            std::string target = is_param ? std::string(ctx.Param(target_param)) : target_param;
+            Change(api, ctx, respond, action, std::move(target),
+                   [&api, &ctx, fn] { return fn(api, ctx); });
+          }};
+}
+
 // The request body as a JSON object whose keys are all in `allowed`.
 inline Result<bj::object> ObjectBody(const http::RequestContext& ctx,
                                      std::initializer_list<std::string_view> allowed) {
