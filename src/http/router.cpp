@@ -253,7 +253,8 @@ std::vector<Verb> Router::AllowedMethods(std::string_view path) const {
   return allowed;
 }
 
-Response Router::RenderError(std::string_view path, const Error& error) const {
+Response Router::RenderError(std::string_view path, const Error& error,
+                             const RequestContext* ctx) const {
   const ErrorFormatter* best = nullptr;
   size_t best_length = 0;
   for (const auto& [prefix, formatter] : formatters_) {
@@ -262,7 +263,7 @@ Response Router::RenderError(std::string_view path, const Error& error) const {
       best_length = prefix.size();
     }
   }
-  return best != nullptr ? (*best)(error) : DefaultErrorFormatter(error);
+  return best != nullptr ? (*best)(error, ctx) : DefaultErrorFormatter(error);
 }
 
 }  // namespace zc::http

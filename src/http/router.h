@@ -26,7 +26,9 @@ struct Route {
 };
 
 // Renders an Error (not found, method not allowed, payload too large, ...) as a response.
-using ErrorFormatter = std::function<Response(const Error&)>;
+// `ctx` is the request when one was read (null for a malformed or oversized request), so
+// that a protocol can echo request headers (NGSI's Fiware-Correlator) on its errors too.
+using ErrorFormatter = std::function<Response(const Error&, const RequestContext* ctx)>;
 
 class Router {
  public:
@@ -51,7 +53,8 @@ class Router {
   // The methods defined for a path, for the Allow header of a 405.
   std::vector<Verb> AllowedMethods(std::string_view path) const;
   // Renders an error with the formatter for this path.
-  Response RenderError(std::string_view path, const Error& error) const;
+  Response RenderError(std::string_view path, const Error& error,
+                       const RequestContext* ctx = nullptr) const;
   // Route pattern of a match, for metrics labels (bounded cardinality).
   const std::vector<Route>& Routes() const { return routes_; }
 

@@ -110,10 +110,13 @@ TEST_F(RouterTest, DefaultErrorFormatIsJson) {
 }
 
 TEST_F(RouterTest, ErrorFormatterOfLongestPrefixWins) {
-  router_.SetErrorFormatter("/v2", [](const Error&) { return Response::Text(400, "v2"); });
-  router_.SetErrorFormatter("/v2/entities",
-                            [](const Error&) { return Response::Text(400, "entities"); });
-  router_.SetErrorFormatter("/", [](const Error&) { return Response::Text(400, "root"); });
+  router_.SetErrorFormatter(
+      "/v2", [](const Error&, const RequestContext*) { return Response::Text(400, "v2"); });
+  router_.SetErrorFormatter("/v2/entities", [](const Error&, const RequestContext*) {
+    return Response::Text(400, "entities");
+  });
+  router_.SetErrorFormatter(
+      "/", [](const Error&, const RequestContext*) { return Response::Text(400, "root"); });
   EXPECT_EQ(router_.RenderError("/v2/entities/x", Error::BadRequest("")).body, "entities");
   EXPECT_EQ(router_.RenderError("/v2/types", Error::BadRequest("")).body, "v2");
   EXPECT_EQ(router_.RenderError("/v2", Error::BadRequest("")).body, "v2");

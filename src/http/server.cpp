@@ -246,8 +246,8 @@ class ServerCore {
 
   std::string RequestIdFor(const BeastRequest& request);
   std::expected<Identity, Denial> Authorize(const RequestContext& ctx, const Route& route) const;
-  Response RenderDenial(std::string_view path, const Denial& denial) const;
-  Response RenderNoRoute(std::string_view path, const Error& error) const;
+  Response RenderDenial(const RequestContext& ctx, const Denial& denial) const;
+  Response RenderNoRoute(const RequestContext& ctx, const Error& error) const;
   HttpResponse BuildMessage(const Exchange& exchange, Response& response, bool keep_alive,
                             bool tls) const;
   // Tells the request observer (only for routed requests).
@@ -343,7 +343,7 @@ asio::awaitable<Response> SessionBase::Dispatch(std::shared_ptr<Exchange> exchan
   auto identity = core_.Authorize(ctx, *exchange->route);
   if (!identity) {
     if (identity.error().identity) ctx.identity = std::move(*identity.error().identity);
-    co_return core_.RenderDenial(ctx.path, identity.error());
+    co_return core_.RenderDenial(ctx, identity.error());
   }
   ctx.identity = std::move(*identity);
   co_return co_await RunHandler(std::move(exchange));
@@ -356,7 +356,7 @@ std::optional<Response> SessionBase::Resolve(Exchange& exchange) {
   auto target = DecodeTarget(exchange.raw.target());
   if (!target) {
     ctx.path = std::string(PathOfTarget(exchange.raw.target()));
-    return core_.router().RenderError(ctx.path, target.error());
+    return core_.router().RenderError(ctx.path, target.error(), &ctx);
   }
   ctx.path = std::move(target->path);
   ctx.query = std::move(target->query);
@@ -364,7 +364,7 @@ std::optional<Response> SessionBase::Resolve(Exchange& exchange) {
     return preflight;
   }
   auto match = core_.router().Find(exchange.raw.method(), ctx.path);
-  if (!match) return core_.RenderNoRoute(ctx.path, match.error());
+  if (!match) return core_.RenderNoRoute(ctx, match.error());
   exchange.route = match->route;
   ctx.params = std::move(match->params);
   return std::nullopt;
@@ -872,8 +872,8 @@ std::expected<Identity, Denial> ServerCore::Authorize(const RequestContext& ctx,
 }
 
 // The authorizer's error in the path's format; a 429 says when to retry (at least 1 s).
-Response ServerCore::RenderDenial(std::string_view path, const Denial& denial) const {
-  Response response = router_.RenderError(path, denial.error);
+Response ServerCore::RenderDenial(const RequestContext& ctx, const Denial& denial) const {
+  Response response = router_.RenderError(ctx.path, denial.error, &ctx);
   if (response.status == 429) {
     response.Header("Retry-After", std::to_string(std::max(1u, denial.retry_after_seconds)));
   }
@@ -881,10 +881,10 @@ Response ServerCore::RenderDenial(std::string_view path, const Denial& denial) c
 }
 
 // 404 or 405 (with Allow) in the path's format.
-Response ServerCore::RenderNoRoute(std::string_view path, const Error& error) const {
-  Response response = router_.RenderError(path, error);
+Response ServerCore::RenderNoRoute(const RequestContext& ctx, const Error& error) const {
+  Response response = router_.RenderError(ctx.path, error, &ctx);
   if (error.code == ErrorCode::kMethodNotAllowed) {
-    response.Header("Allow", JoinMethods(router_.AllowedMethods(path)));
+    response.Header("Allow", JoinMethods(router_.AllowedMethods(ctx.path)));
   }
   return response;
 }

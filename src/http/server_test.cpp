@@ -233,7 +233,7 @@ TEST_F(ServerTest, OtherMethodIsMethodNotAllowedWithAllow) {
 }
 
 TEST_F(ServerTest, OversizedBodyIs413InTheFormatOfThePathThenClose) {
-  router_.SetErrorFormatter("/echo", [](const Error& e) {
+  router_.SetErrorFormatter("/echo", [](const Error& e, const RequestContext*) {
     return Response::Text(StatusFor(e.code), "echo says: " + e.message);
   });
   ServerOptions options;

@@ -277,6 +277,10 @@ test('unauthenticated /v2 requests get 401 with a Bearer challenge, whether the 
   const create = await srv.post('/v2/entities', { id: 'Anon-1', type: 'Probe' }, { auth: null });
   assertUnauthorized(create, 'POST');
   assert.equal((await srv.get('/v2/entities/Anon-1')).status, 404, 'an unauthenticated write changed nothing');
+  // NGSI errors raised before any handler still carry Fiware-Correlator (echoed if sent).
+  const correlated = await srv.get('/v2/entities', { auth: null, headers: { 'Fiware-Correlator': 'corr-401' } });
+  assert.equal(correlated.headers.get('fiware-correlator'), 'corr-401');
+  assert.ok(existing.headers.get('fiware-correlator'), 'a generated correlator on a 401');
   // Public routes stay public.
   assert.equal((await srv.get('/healthz', { auth: null })).status, 200);
   // QuantumLeap's history too (its own error format, but the same 401).

@@ -26,7 +26,11 @@ http::Response ErrorResponse(const Error& error) {
 }
 
 http::ErrorFormatter ErrorFormatter() {
-  return [](const Error& e) { return ErrorResponse(e); };
+  return [](const Error& e, const http::RequestContext* ctx) {
+    http::Response r = ErrorResponse(e);
+    if (ctx != nullptr) r.Header("Fiware-Correlator", Correlator(*ctx));
+    return r;
+  };
 }
 
 http::Response JsonResponse(unsigned status, const bj::value& body) {

@@ -31,7 +31,8 @@ void RegisterRoutes(http::Router& router, context::ContextStore& store) {
   router.Add(Get("/ql/v2/types/{entityType}/attrs/{attrName}", store, &GetTypeAttr, Shape::kFull));
   router.Add(
       Get("/ql/v2/types/{entityType}/attrs/{attrName}/value", store, &GetTypeAttr, Shape::kValues));
-  router.SetErrorFormatter("/ql", [](const Error& e) { return ErrorResponse(e); });
+  router.SetErrorFormatter(
+      "/ql", [](const Error& e, const http::RequestContext*) { return ErrorResponse(e); });
 }
 
 }  // namespace zc::api::ql
