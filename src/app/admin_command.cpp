@@ -117,6 +117,8 @@ void AddDepartmentCommands(CLI::App& admin, AdminFlags& f, int& rc) {
   });
 }
 
+void AddUserStateCommands(CLI::App& user, AdminFlags& f, int& rc);
+
 void AddUserCommands(CLI::App& admin, AdminFlags& f, int& rc) {
   auto* user = admin.add_subcommand("user", "Users")->require_subcommand(1);
   auto* add = user->add_subcommand("add", "Add a user (password read from stdin)");
@@ -150,8 +152,17 @@ void AddUserCommands(CLI::App& admin, AdminFlags& f, int& rc) {
     rc = Run(f, "user.password", f.login,
              [&f](Security& s) { return s.directory->SetPassword(f.login, ReadPassword(true)); });
   });
-  for (const char* status : {"enable", "disable", "unlock"}) {
-    auto* cmd = user->add_subcommand(status, fmt::format("{} a user", status));
+  AddUserStateCommands(*user, f, rc);
+}
+
+// enable, disable, unlock, delete and grant: the changes to an existing user.
+void AddUserStateCommands(CLI::App& user, AdminFlags& f, int& rc) {
+  const std::pair<const char*, const char*> changes[] = {
+      {"enable", "Enable a user"},
+      {"disable", "Disable a user (their tokens stop working)"},
+      {"unlock", "Unlock a user locked out by failed logins"}};
+  for (const auto& [status, help] : changes) {
+    auto* cmd = user.add_subcommand(status, help);
     cmd->add_option("--login", f.login)->required();
     cmd->callback([&f, &rc, status = std::string(status)] {
       rc = Run(f, "user.update", f.login, [&f, &status](Security& s) -> Status {
@@ -166,9 +177,9 @@ void AddUserCommands(CLI::App& admin, AdminFlags& f, int& rc) {
       });
     });
   }
-  AddNamed(*user, "delete", "Delete a user and revoke their tokens", "--login", f.login, f, rc,
+  AddNamed(user, "delete", "Delete a user and revoke their tokens", "--login", f.login, f, rc,
            "user.delete", [&f](Security& s) { return s.directory->DeleteUser(f.login); });
-  auto* grant = user->add_subcommand("grant", "Set a user's roles and tenant grants");
+  auto* grant = user.add_subcommand("grant", "Set a user's roles and tenant grants");
   grant->add_option("--login", f.login)->required();
   grant->add_option("--role", f.roles, "A role (repeatable; when given, replaces the roles)");
   grant->add_option("--tenant", f.tenants,

@@ -137,38 +137,63 @@ void RunUntilSignal(http::Server& server, sigset_t signals) {
   waiter.join();
 }
 
-}  // namespace
+// What `serve` opens in the data directory before anything runs.
+struct DataDir {
+  DataDirLock lock;
+  Security security;
+  std::unique_ptr<store::SqliteStore> store;
+};
 
-int Serve(const Config& config) {
-  const sigset_t signals = BlockStopSignals();
-  log::Init(config.log_level);
+Result<DataDir> OpenDataDir(const Config& config) {
   auto lock = DataDirLock::Acquire(config.data_dir);
-  if (!lock) {
-    spdlog::error("{}", lock.error().message);
-    return 1;
-  }
+  if (!lock) return Fail(lock.error());
   auto security = OpenSecurity(config);
   if (!security) {
-    spdlog::error("cannot open identity and audit in {}: {}", config.data_dir.string(),
-                  security.error().message);
-    return 1;
+    return Fail(Error::Internal(fmt::format("cannot open identity and audit in {}: {}",
+                                            config.data_dir.string(), security.error().message)));
   }
   if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {
-    spdlog::error("first start: {}", s.error().message);
-    return 1;
+    return Fail(Error::Internal("first start: " + s.error().message));
   }
   auto store = store::SqliteStore::Open(config.data_dir);
   if (!store) {
-    spdlog::error("cannot open the store in {}: {}", config.data_dir.string(),
-                  store.error().message);
-    return 1;
+    return Fail(Error::Internal(fmt::format("cannot open the store in {}: {}",
+                                            config.data_dir.string(), store.error().message)));
   }
+  return DataDir{std::move(*lock), std::move(*security), std::move(*store)};
+}
+
+void RegisterRoutes(http::Router& router, metrics::Registry& metrics,
+                    context::ContextService& service, context::SubscriptionManager& subscriptions,
+                    context::ContextStore& store, api::identity::IdentityApi& identity_api) {
+  router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
+  RegisterOpsRoutes(router, metrics);
+  api::ngsi::RegisterEntityRoutes(router, service);
+  api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
+  api::ql::RegisterRoutes(router, store);
+  api::identity::RegisterOAuthRoutes(router, identity_api);
+  api::identity::RegisterIdentityRoutes(router, identity_api);
+  api::identity::RegisterAuditRoutes(router, identity_api);
+}
+
+// The line scripts wait for, on stdout.
+void PrintReadyLine(const Config& config, uint16_t port) {
+  const bool v6 = config.host.find(':') != std::string::npos;
+  fmt::print("zhicheng listening on {}://{}{}{}:{}\n",
+             config.tls_cert_file.empty() ? "http" : "https", v6 ? "[" : "", config.host,
+             v6 ? "]" : "", port);
+  std::fflush(stdout);
+}
+
+// Builds the platform on the opened data directory, runs it until a stop signal and shuts
+// it down in order; returns the exit code.
+int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   metrics::Registry metrics;
-  context::Writer writer(**store, {}, metrics);
+  context::Writer writer(*dir.store, {}, metrics);
   context::ContextService service(
       writer, {.max_batch_entities = config.max_batch_entities, .history = config.history},
       metrics);
-  if (auto s = service.Load(**store); !s) {
+  if (auto s = service.Load(*dir.store); !s) {
     spdlog::error("cannot load entities: {}", s.error().message);
     return 1;
   }
@@ -180,51 +205,52 @@ int Serve(const Config& config) {
   context::SubscriptionManager subscriptions(
       writer, *notifier,
       {.default_timeout = std::chrono::milliseconds(config.notification_timeout_ms)}, metrics);
-  if (auto s = subscriptions.Load(**store); !s) {
+  if (auto s = subscriptions.Load(*dir.store); !s) {
     spdlog::error("cannot load subscriptions: {}", s.error().message);
     return 1;
   }
   service.Changes().Subscribe(
       [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
-
-  http::Router router;
-  router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
-  RegisterOpsRoutes(router, metrics);
-  api::ngsi::RegisterEntityRoutes(router, service);
-  api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
-  api::ql::RegisterRoutes(router, **store);
+  Security& security = dir.security;
   boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
-  api::identity::IdentityApi identity_api{*security->directory, *security->audit,
-                                          *security->audit_store, identity_workers,
-                                          security->bootstrap.get()};
-  api::identity::RegisterOAuthRoutes(router, identity_api);
-  api::identity::RegisterIdentityRoutes(router, identity_api);
-  api::identity::RegisterAuditRoutes(router, identity_api);
-
+  api::identity::IdentityApi identity_api{*security.directory, *security.audit,
+                                          *security.audit_store, identity_workers,
+                                          security.bootstrap.get()};
+  http::Router router;
+  RegisterRoutes(router, metrics, service, subscriptions, *dir.store, identity_api);
   http::Server server(ServerOptionsOf(config), router, metrics);
-  Secure(server, config, *security);
+  Secure(server, config, security);
   if (auto s = server.Listen(); !s) {
     spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);
     return 1;
   }
-  const bool v6 = config.host.find(':') != std::string::npos;
-  fmt::print("zhicheng listening on {}://{}{}{}:{}\n",
-             config.tls_cert_file.empty() ? "http" : "https", v6 ? "[" : "", config.host,
-             v6 ? "]" : "", server.Port());
-  std::fflush(stdout);
+  PrintReadyLine(config, server.Port());
   Maintenance maintenance(
-      MaintenanceTasks(config, **store, service, subscriptions, *security->directory));
+      MaintenanceTasks(config, *dir.store, service, subscriptions, *security.directory));
   RunUntilSignal(server, signals);
   maintenance.Stop();
   FlushCountersAndWait(subscriptions);
   writer.Stop();
   identity_workers.join();
-  if (auto s = security->audit->Checkpoint(); !s) {
+  if (auto s = security.audit->Checkpoint(); !s) {
     spdlog::warn("final audit checkpoint failed: {}", s.error().message);
   }
   notifier.reset();
   spdlog::info("stopped cleanly");
   return 0;
+}
+
+}  // namespace
+
+int Serve(const Config& config) {
+  const sigset_t signals = BlockStopSignals();
+  log::Init(config.log_level);
+  auto dir = OpenDataDir(config);
+  if (!dir) {
+    spdlog::error("{}", dir.error().message);
+    return 1;
+  }
+  return RunPlatform(config, *dir, signals);
 }
 
 }  // namespace zc::app
