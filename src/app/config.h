@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -22,8 +23,8 @@ struct Config {
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
   // [http]
-  size_t max_body_bytes = 1024 * 1024;
-  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = size_t{1024} * 1024;
+  size_t max_header_bytes = size_t{8} * 1024;
   unsigned read_timeout_seconds = 30;
   unsigned idle_timeout_seconds = 60;
   unsigned drain_timeout_seconds = 10;
