@@ -42,18 +42,36 @@ Error Bad(std::string_view message) {
   return Error::BadRequest(std::string(message));
 }
 
-// Orion's commonForbidden set (parse/forbiddenChars.cpp), applied to string values.
-bool IsGeneralForbidden(char c) {
-  return std::string_view("<>\"'=;()").find(c) != std::string_view::npos;
+// A byte → bool table built at compile time: the checks below run on every character of
+// every name and string value of a write, where a search of the set per character showed
+// up in profiles.
+using CharTable = std::array<bool, 256>;
+
+constexpr CharTable TableOf(std::string_view chars) {
+  CharTable t{};
+  for (const char c : chars) t[static_cast<unsigned char>(c)] = true;
+  return t;
 }
+
+// Orion's commonForbidden set (parse/forbiddenChars.cpp), applied to string values.
+constexpr CharTable kGeneralForbidden = TableOf("<>\"'=;()");
 
 // Orion's forbiddenIdCharsV2 (control chars, space, URL delimiters, the general set), except
 // that UTF-8 (bytes >= 0x80) is allowed: Chinese plates and place names are natural ids
 // (a deliberate difference, docs/api/ngsi-v2.md).
+constexpr CharTable kForbiddenInName = [] {
+  CharTable t = TableOf("<>\"'=;()?/#&");
+  for (int c = 0; c <= 32; ++c) t[c] = true;
+  t[127] = true;
+  return t;
+}();
+
+bool IsGeneralForbidden(char c) {
+  return kGeneralForbidden[static_cast<unsigned char>(c)];
+}
+
 bool IsForbiddenInName(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u <= 32 || u == 127 || std::string_view("?/#&").find(c) != std::string_view::npos ||
-         IsGeneralForbidden(c);
+  return kForbiddenInName[static_cast<unsigned char>(c)];
 }
 
 // True when a string anywhere in `v` has a general forbidden character (Orion checks the
