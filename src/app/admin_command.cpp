@@ -19,14 +19,12 @@ namespace zi = zc::identity;
 
 Result<std::vector<zi::TenantGrant>> ParseTenants(const std::vector<std::string>& specs) {
   std::vector<zi::TenantGrant> out;
-  for (const auto& spec : specs) {  // TENANT:PATH:r|rw
-    const size_t a = spec.find(':');
-    const size_t b = spec.rfind(':');
-    const std::string mode = b == std::string::npos ? "" : spec.substr(b + 1);
-    if (a == std::string::npos || a == b || (mode != "r" && mode != "rw")) {
+  for (const auto& spec : specs) {
+    auto grant = zi::ParseGrantSpec(spec);
+    if (!grant) {
       return Fail(Error::BadRequest(fmt::format("--tenant '{}': want TENANT:PATH:r|rw", spec)));
     }
-    out.push_back({spec.substr(0, a), spec.substr(a + 1, b - a - 1), mode == "rw"});
+    out.push_back(std::move(*grant));
   }
   return out;
 }

@@ -79,13 +79,12 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   return ReadNumber(t, "max_in_flight", c.notification_max_in_flight);
 }
 
-template <typename T>
-Status ReadRate(const toml::table& t, std::string_view key, T& out) {
+Status ReadRate(const toml::table& t, std::string_view key, double& out) {
   const toml::node* n = t.get(key);
   if (!n) return Ok();
   auto v = n->value<double>();
   if (!v || *v < 0) return Fail(Error::BadRequest(fmt::format("{} must be a number >= 0", key)));
-  out = static_cast<T>(*v);
+  out = *v;
   return Ok();
 }
 

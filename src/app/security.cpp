@@ -41,17 +41,6 @@ Result<std::string> GivenAdminToken(const Config& config) {
   return token;
 }
 
-Status WriteSecretFile(const std::filesystem::path& file, const std::string& text) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(Error::Internal("cannot write " + file.string()));
-  const std::string line = text + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return Fail(Error::Internal("cannot write " + file.string()));
-  return Ok();
-}
-
 Status CreateAdmin(Security& security, const std::string& token) {
   identity::User admin{.login = kAdminLogin,
                        .display_name = "Platform administrator",
@@ -104,7 +93,7 @@ Status BootstrapIfEmpty(const Config& config, Security& security, std::FILE* out
   if (!given->empty()) return CreateAdmin(security, *given);
   const std::string token = identity::RandomToken("zcb_");
   const auto file = config.data_dir / kBootstrapTokenFile;
-  if (auto s = WriteSecretFile(file, token); !s) return s;
+  if (auto s = identity::WriteSecretFile(file, token + "\n"); !s) return s;
   security.bootstrap =
       std::make_unique<api::identity::BootstrapToken>(identity::Sha256Hex(token), file);
   fmt::print(out,

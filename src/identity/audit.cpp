@@ -14,6 +14,8 @@
 // newline, mode 0600.
 #include "identity/audit.h"
 
+#include "identity/secrets.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -79,50 +81,6 @@ const unsigned char* Bytes(std::string_view s) {
 Error IoError(std::string_view what, const std::filesystem::path& file) {
   const std::string reason = std::error_code(errno, std::generic_category()).message();
   return Error::Internal(std::string(what) + " " + file.string() + ": " + reason);
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-Status WriteAll(int fd, std::string_view data, const std::filesystem::path& file) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Fail(IoError("write", file));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Ok();
-}
-
-// Writes `contents` to `file` with mode 0600 so that the file either does not exist or is
-// complete, even after a crash: a temporary file, fsync, rename, fsync of the directory.
-Status WriteFileAtomically(const std::filesystem::path& file, std::string_view contents) {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) return Fail(IoError("create", tmp));
-    // A temporary file left by a crash keeps its old mode through O_TRUNC.
-    if (::fchmod(fd.get(), 0600) != 0) return Fail(IoError("chmod", tmp));
-    if (auto s = WriteAll(fd.get(), contents, tmp); !s) return s;
-    if (::fsync(fd.get()) != 0) return Fail(IoError("fsync", tmp));
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return Fail(IoError("rename to", file));
-  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) return Fail(IoError("fsync", dir));
-  return Ok();
 }
 
 void WarnIfReadableByOthers(const std::filesystem::path& file) {
@@ -198,7 +156,7 @@ Result<SigningKey> SigningKey::LoadOrCreate(const std::filesystem::path& file) {
   SigningKey key;
   crypto_sign_keypair(key.public_, key.secret_);
   std::string text = Hex(key.secret_, sizeof key.secret_) + "\n";
-  const Status written = WriteFileAtomically(file, text);
+  const Status written = WriteSecretFile(file, text);
   sodium_memzero(text.data(), text.size());
   if (!written) return Fail(written.error());
   spdlog::info("created the audit signing key {} (public key {})", file.string(),

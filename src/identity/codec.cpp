@@ -155,6 +155,20 @@ Result<TenantGrant> TenantGrantFromJson(const bj::value& v) {
   return g;
 }
 
+Result<TenantGrant> ParseGrantSpec(std::string_view spec) {
+  const size_t a = spec.find(':');
+  const size_t b = spec.rfind(':');
+  if (a == std::string_view::npos || a == b) {
+    return Fail(Error::BadRequest(fmt::format("'{}' is not TENANT:PATH:r|rw", spec)));
+  }
+  const std::string_view mode = spec.substr(b + 1);
+  const std::string_view path = spec.substr(a + 1, b - a - 1);
+  if ((mode != "r" && mode != "rw") || !path.starts_with('/')) {
+    return Fail(Error::BadRequest(fmt::format("'{}' is not TENANT:PATH:r|rw", spec)));
+  }
+  return TenantGrant{std::string(spec.substr(0, a)), std::string(path), mode == "rw"};
+}
+
 Result<std::vector<TenantGrant>> TenantGrantsFromJson(const bj::value& v) {
   if (!v.is_array()) return Fail(Error::BadRequest("tenants must be a list of grants"));
   std::vector<TenantGrant> grants;

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include <string_view>
+
 #include "common/result.h"
 #include "identity/model.h"
 
@@ -20,6 +22,10 @@ boost::json::value ToJson(const TokenRecord& t, View view);
 // Decoders check types and shapes; they are used for stored documents and request bodies
 // alike (a field absent from the JSON keeps its default).
 Result<TenantGrant> TenantGrantFromJson(const boost::json::value& v);
+// The text form of a grant, "TENANT:PATH:r" or "TENANT:PATH:rw" (TENANT may be empty or
+// "*"; PATH starts with '/'), used by the admin CLI and in OAuth scopes after "ngsi:".
+// BadRequest when malformed.
+Result<TenantGrant> ParseGrantSpec(std::string_view spec);
 Result<std::vector<TenantGrant>> TenantGrantsFromJson(const boost::json::value& v);
 Result<Department> DepartmentFromJson(const boost::json::value& v);
 Result<User> UserFromJson(const boost::json::value& v);

@@ -73,9 +73,14 @@ Status CheckName(std::string_view what, std::string_view name) {
 }
 
 Directory::Directory(IdentityStore& store, DirectoryOptions options)
-    : store_(store),
-      options_(std::move(options)),
-      dummy_hash_(HashPassword(RandomHex(16), options_.password_limits).value_or("")) {}
+    : store_(store), options_(std::move(options)) {}
+
+const std::string& Directory::DummyHash() {
+  std::call_once(dummy_once_, [this] {
+    dummy_hash_ = HashPassword(RandomHex(16), options_.password_limits).value_or("");
+  });
+  return dummy_hash_;
+}
 
 Status Directory::Load() {
   auto documents = store_.LoadAll();
@@ -237,7 +242,7 @@ Result<IssuedToken> Directory::PasswordGrant(std::string_view login, std::string
     }
   }
   const bool known = !hash.empty();
-  const bool verified = VerifyPassword(password, known ? hash : dummy_hash_) && known;
+  const bool verified = VerifyPassword(password, known ? hash : DummyHash()) && known;
   std::lock_guard write(write_mu_);
   if (!verified) {
     if (known) {

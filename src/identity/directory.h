@@ -145,7 +145,11 @@ class Directory {
 
   IdentityStore& store_;
   const DirectoryOptions options_;
-  const std::string dummy_hash_;  // verified for unknown logins, so timing reveals nothing
+  // Verified for unknown logins, so that timing reveals nothing; made at the first such
+  // login rather than at start-up (an Argon2id hash costs 64 MiB and ~0.1 s).
+  const std::string& DummyHash();
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;
   std::mutex write_mu_;           // serialises mutations (held across store writes)
   mutable std::shared_mutex mu_;  // guards state_
   State state_;

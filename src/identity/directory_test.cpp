@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "identity/codec.h"
 #include "identity/credentials.h"
 #include "identity/roles.h"
 
@@ -191,6 +192,15 @@ TEST_F(DirectoryTest, EverythingSurvivesAReload) {
   auto again = reloaded.Authenticate(issued->token, kNow);
   EXPECT_TRUE(again);
   EXPECT_TRUE(reloaded.PasswordGrant("li.wei", kPassword, {}, kNow));
+}
+
+TEST(GrantSpecTest, ParsesTenantPathAndMode) {
+  EXPECT_EQ(*ParseGrantSpec("gaoming:/water:rw"), (TenantGrant{"gaoming", "/water", true}));
+  EXPECT_EQ(*ParseGrantSpec(":/:r"), (TenantGrant{"", "/", false}));
+  EXPECT_EQ(*ParseGrantSpec("*:/a/b:r"), (TenantGrant{"*", "/a/b", false}));
+  for (const char* bad : {"gaoming", "gaoming:/water", "gaoming:/water:w", "gaoming:water:r", ""}) {
+    EXPECT_EQ(ParseGrantSpec(bad).error().code, ErrorCode::kBadRequest) << bad;
+  }
 }
 
 TEST(GrantCoversTest, PathPrefixesAreSegmentWise) {

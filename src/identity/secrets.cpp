@@ -1,12 +1,67 @@
 #include "identity/secrets.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <stdexcept>
+#include <system_error>
 
 namespace zc::identity {
+namespace {
+
+Error IoError(std::string_view what, const std::filesystem::path& file) {
+  const std::string reason = std::error_code(errno, std::generic_category()).message();
+  return Error::Internal(std::string(what) + " " + file.string() + ": " + reason);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status WriteAll(int fd, std::string_view data, const std::filesystem::path& file) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("write", file));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status WriteSecretFile(const std::filesystem::path& file, std::string_view contents) {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (fd.get() < 0) return Fail(IoError("create", tmp));
+    // A temporary file left by a crash keeps its old mode through O_TRUNC.
+    if (::fchmod(fd.get(), 0600) != 0) return Fail(IoError("chmod", tmp));
+    if (auto s = WriteAll(fd.get(), contents, tmp); !s) return s;
+    if (::fsync(fd.get()) != 0) return Fail(IoError("fsync", tmp));
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return Fail(IoError("rename to", file));
+  const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0 || ::fsync(dir_fd.get()) != 0) return Fail(IoError("fsync", dir));
+  return Ok();
+}
 
 void InitCrypto() {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");

@@ -3,6 +3,7 @@
 // enough to store them; human passwords get Argon2id with libsodium's interactive limits.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -35,5 +36,10 @@ bool VerifyPassword(std::string_view password, const std::string& hash);
 // The password policy: 12 to 256 characters, at least three of lower case, upper case,
 // digits and other characters, and not containing the login. BadRequest says what fails.
 Status CheckPasswordPolicy(std::string_view password, std::string_view login);
+
+// Writes `contents` to `file` with mode 0600 so that the file either does not exist or is
+// complete, even after a crash: a temporary file, fsync, rename, fsync of the directory.
+// For keys and tokens kept in the data directory.
+Status WriteSecretFile(const std::filesystem::path& file, std::string_view contents);
 
 }  // namespace zc::identity

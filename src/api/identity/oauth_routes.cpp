@@ -10,6 +10,7 @@
 #include <map>
 
 #include "api/identity/handler_util.h"
+#include "identity/codec.h"
 #include "identity/credentials.h"
 
 namespace zc::api::identity {
@@ -36,21 +37,12 @@ Result<zi::TokenRequest> ParseScope(std::string_view scope) {
       request.roles.emplace_back(item);
       continue;
     }
-    // ngsi:<tenant>:<path>:<r|rw>
-    const std::string_view rest = item.substr(5);
-    const size_t a = rest.find(':');
-    const size_t b = rest.rfind(':');
-    if (a == std::string_view::npos || b == a) {
+    auto grant = zi::ParseGrantSpec(item.substr(5));  // ngsi:<tenant>:<path>:<r|rw>
+    if (!grant) {
       return Fail(
           Error::BadRequest(fmt::format("scope item '{}' is not ngsi:tenant:path:r|rw", item)));
     }
-    const std::string_view mode = rest.substr(b + 1);
-    const std::string_view path = rest.substr(a + 1, b - a - 1);
-    if ((mode != "r" && mode != "rw") || !path.starts_with("/")) {
-      return Fail(
-          Error::BadRequest(fmt::format("scope item '{}' is not ngsi:tenant:path:r|rw", item)));
-    }
-    request.tenants.push_back({std::string(rest.substr(0, a)), std::string(path), mode == "rw"});
+    request.tenants.push_back(std::move(*grant));
   }
   return request;
 }
