@@ -173,7 +173,7 @@ class ContextService {
   mutable std::shared_mutex tenants_mu_;  // guards the map (tenants are never removed)
   std::unordered_map<std::string, std::unique_ptr<Tenant>> tenants_;
 
-  std::mutex write_mu_;  // serializes Apply's evaluation; guards Tenant::pending, write_seq_
+  std::mutex write_mu_;  // serializes Apply's evaluation and submission; guards write_seq_
   uint64_t write_seq_ = 0;
 };
 

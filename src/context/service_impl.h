@@ -39,9 +39,21 @@ class TenantState {
   SpatialIndex spatial;
   uint64_t next_no = 1;
 
-  // Guarded by the service's write_mu_.
+  // Guarded by pending_mu. Written by Apply (under the service's write_mu_) and by
+  // OnDurable on the writer thread, which must never wait for an evaluation to finish.
+  // OnDurable publishes an entity into the committed state before it erases its pending
+  // entry, so a reader that looks at pending, then at the committed state, always sees it.
+  mutable std::mutex pending_mu;
   std::unordered_map<EntityKey, PendingEntry, EntityKeyHash> pending;
   std::unordered_multimap<std::string, EntityKey> pending_ids;
+
+  // The pending state of `key`: nullopt when none is pending, a null pointer when a delete is.
+  std::optional<EntityPtr> Pending(const EntityKey& key) const {
+    std::lock_guard lock(pending_mu);
+    auto it = pending.find(key);
+    if (it == pending.end()) return std::nullopt;
+    return it->second.after;
+  }
 
   // REQUIRES: mu held (shared is enough).
   EntityPtr Committed(const EntityKey& key) const {

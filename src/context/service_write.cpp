@@ -120,7 +120,7 @@ EntityPtr detail::WriteEvaluation::LatestIncludingExpired(const EntityKey& key) 
   if (auto it = touched_index.find(key); it != touched_index.end()) {
     return touched[it->second].second;
   }
-  if (auto it = state->pending.find(key); it != state->pending.end()) return it->second.after;
+  if (auto pending = state->Pending(key)) return *pending;
   std::shared_lock lock(state->mu);
   return state->Committed(key);
 }
@@ -147,8 +147,11 @@ Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
     }
   };
   for (const auto& [key, after] : touched) consider(key);
-  auto [plo, phi] = state->pending_ids.equal_range(id);
-  for (auto it = plo; it != phi; ++it) consider(it->second);
+  {
+    std::lock_guard lock(state->pending_mu);
+    auto [plo, phi] = state->pending_ids.equal_range(id);
+    for (auto it = plo; it != phi; ++it) consider(it->second);
+  }
   {
     std::shared_lock lock(state->mu);
     auto [lo, hi] = state->nos_by_id.equal_range(id);
@@ -254,10 +257,15 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
     }
   }
   Tenant& t = *eval->state;
+  {
+    std::lock_guard pending_lock(t.pending_mu);
+    for (const auto& [key, after] : eval->touched) {
+      auto [it, inserted] =
+          t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
+      if (inserted) t.pending_ids.emplace(key.id, key);
+    }
+  }
   for (const auto& [key, after] : eval->touched) {
-    auto [it, inserted] =
-        t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
-    if (inserted) t.pending_ids.emplace(key.id, key);
     eval->batch.entities.push_back({ctx.tenant, key, after, after ? EncodeEntity(*after) : ""});
   }
   WriteBatch batch = std::move(eval->batch);
@@ -274,7 +282,7 @@ void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status s
     for (const auto& [key, after] : eval->touched) t.Put(key, after);
   }
   {
-    std::lock_guard lock(write_mu_);
+    std::lock_guard lock(t.pending_mu);
     for (const auto& [key, after] : eval->touched) {
       auto it = t.pending.find(key);
       if (it == t.pending.end() || it->second.seq != eval->seq) continue;

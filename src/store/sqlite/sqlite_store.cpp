@@ -90,9 +90,11 @@ Status SqliteStore::Init() {
     const char* sql;
   };
   const Def defs[] = {
-      {&stmts_.upsert_entity,
-       "INSERT INTO entities(tenant, service_path, id, type, doc) VALUES(?1, ?2, ?3, ?4, ?5) "
-       "ON CONFLICT DO UPDATE SET doc = excluded.doc"},
+      {&stmts_.update_entity,
+       "UPDATE entities SET doc = ?5 "
+       "WHERE tenant = ?1 AND id = ?3 AND type = ?4 AND service_path = ?2"},
+      {&stmts_.insert_entity,
+       "INSERT INTO entities(tenant, service_path, id, type, doc) VALUES(?1, ?2, ?3, ?4, ?5)"},
       {&stmts_.delete_entity,
        "DELETE FROM entities WHERE tenant = ?1 AND id = ?2 AND type = ?3 AND service_path = ?4"},
       {&stmts_.upsert_subscription,
@@ -161,15 +163,20 @@ Status SqliteStore::WriteEntities(const std::vector<context::EntityWrite>& write
   sqlite3* db = writer_.get();
   for (const context::EntityWrite& w : writes) {
     if (w.after != nullptr) {
-      sqlite3_stmt* st = stmts_.upsert_entity.get();
       // Producers normally encode off the writer thread; encode here if they did not.
-      const std::string doc = w.document.empty() ? context::EncodeEntity(*w.after) : w.document;
-      BindText(st, 1, w.tenant);
-      BindText(st, 2, w.key.service_path);
-      BindText(st, 3, w.key.id);
-      BindText(st, 4, w.key.type);
-      BindText(st, 5, doc);
-      if (auto s = StepDone(db, st, "upsert entity"); !s) return s;
+      const std::string encoded = w.document.empty() ? context::EncodeEntity(*w.after) : "";
+      const std::string& doc = w.document.empty() ? encoded : w.document;
+      // Most writes change an existing entity: UPDATE finds it with one primary-key search,
+      // where an upsert searches for the conflict first. A new entity is inserted.
+      for (sqlite3_stmt* st : {stmts_.update_entity.get(), stmts_.insert_entity.get()}) {
+        BindText(st, 1, w.tenant);
+        BindText(st, 2, w.key.service_path);
+        BindText(st, 3, w.key.id);
+        BindText(st, 4, w.key.type);
+        BindText(st, 5, doc);
+        if (auto s = StepDone(db, st, "write entity"); !s) return s;
+        if (sqlite3_changes(db) > 0) break;
+      }
     } else {
       sqlite3_stmt* st = stmts_.delete_entity.get();
       BindText(st, 1, w.tenant);
@@ -250,6 +257,7 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
     return a.series != b.series ? a.series < b.series : a.time < b.time;
   });
+
   sqlite3* db = writer_.get();
   sqlite3_stmt* st = stmts_.insert_history.get();
   std::vector<ChunkStats> chunks;

@@ -69,7 +69,7 @@ class SqliteStore final : public context::ContextStore {
     std::string attr;
   };
   struct Statements {
-    StmtPtr upsert_entity, delete_entity, upsert_subscription, delete_subscription;
+    StmtPtr update_entity, insert_entity, delete_entity, upsert_subscription, delete_subscription;
     StmtPtr upsert_series, insert_history, upsert_chunk;
   };
   // A read connection borrowed from the pool; returned to it on destruction.
