@@ -64,12 +64,15 @@ Status ReadHttp(const toml::table& t, Config& c) {
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "context", {"max_batch_entities", "history", "history_retention_days"});
+  if (auto s = CheckKeys(
+          t, "context",
+          {"max_batch_entities", "history", "history_retention_days", "document_delay_seconds"});
       !s) {
     return s;
   }
   if (auto v = t["history"].value<bool>()) c.history = *v;
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
+  if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
 }
 

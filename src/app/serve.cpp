@@ -155,7 +155,9 @@ Result<DataDir> OpenDataDir(const Config& config) {
   if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {
     return Fail(Error::Internal("first start: " + s.error().message));
   }
-  auto store = store::SqliteStore::Open(config.data_dir);
+  auto store = store::SqliteStore::Open(
+      config.data_dir,
+      {.document_delay_ms = static_cast<int64_t>(config.document_delay_seconds) * 1000});
   if (!store) {
     return Fail(Error::Internal(fmt::format("cannot open the store in {}: {}",
                                             config.data_dir.string(), store.error().message)));

@@ -93,4 +93,16 @@ Result<Entity> DecodeEntity(std::string_view text) {
   return e;
 }
 
+std::string EncodeMetadataJson(const NamedList<Metadata>& metadata) {
+  if (metadata.empty()) return "";
+  return bj::serialize(EncodeMetadata(metadata));
+}
+
+Result<NamedList<Metadata>> DecodeMetadataJson(std::string_view text) {
+  if (text.empty()) return NamedList<Metadata>{};
+  auto parsed = json::Parse(text, {.max_depth = 64});
+  if (!parsed) return Fail(Error::Internal("stored metadata is not JSON"));
+  return DecodeMetadata(*parsed);
+}
+
 }  // namespace zc::context

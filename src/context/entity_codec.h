@@ -17,4 +17,9 @@ namespace zc::context {
 std::string EncodeEntity(const Entity& entity);
 Result<Entity> DecodeEntity(std::string_view text);
 
+// An attribute's metadata in the same layout ([[name,type,value],..]), "" when it has none:
+// what a history row keeps so that the attribute can be rebuilt from it.
+std::string EncodeMetadataJson(const NamedList<Metadata>& metadata);
+Result<NamedList<Metadata>> DecodeMetadataJson(std::string_view text);
+
 }  // namespace zc::context

@@ -135,8 +135,15 @@ struct WriteEvaluation {
   TimeMs now = 0;
   std::string correlator;
   std::vector<EntityChange> changes;
-  // The final state of every entity this batch touched (nullptr: deleted), in first-touch order.
-  std::vector<std::pair<EntityKey, EntityPtr>> touched;
+  // The final state of every entity this batch touched (nullptr: deleted), in first-touch
+  // order. `full`: some change to it was more than attribute writes recorded in history
+  // rows (see EntityWrite::attributes_only), so its whole document must be stored.
+  struct Touched {
+    EntityKey key;
+    EntityPtr after;
+    bool full = false;
+  };
+  std::vector<Touched> touched;
   std::unordered_map<EntityKey, size_t, EntityKeyHash> touched_index;
   WriteBatch batch;
 
@@ -148,15 +155,18 @@ struct WriteEvaluation {
   // The key of the one entity with this id (and type) in `path`: NotFound, TooManyResults.
   Result<EntityKey> FindForWrite(const std::string& id, const std::optional<std::string>& type,
                                  const std::string& path) const;
-  // Adds a change: its history rows, its final state, the event.
-  void Record(EntityChange change, const EntityKey& key, const ServiceOptions& options);
+  // Adds a change: its history rows, its final state, the event. `attributes_only`: the
+  // change only wrote the attributes in `change.updated_attrs` (see Touched::full).
+  void Record(EntityChange change, const EntityKey& key, const ServiceOptions& options,
+              bool attributes_only = false);
 
-  void Touch(const EntityKey& key, EntityPtr after) {
+  void Touch(const EntityKey& key, EntityPtr after, bool full) {
     auto [it, inserted] = touched_index.emplace(key, touched.size());
     if (inserted) {
-      touched.emplace_back(key, std::move(after));
+      touched.push_back({key, std::move(after), full});
     } else {
-      touched[it->second].second = std::move(after);
+      touched[it->second].after = std::move(after);
+      touched[it->second].full |= full;
     }
   }
 };

@@ -75,6 +75,14 @@ Status CheckAttrsExist(const Entity& e, const EntityOp& op, bool must_exist) {
                   JoinNames(wrong))));
 }
 
+// True when `op`, applied to an existing entity, changes nothing but the attributes it
+// writes and the entity's modification time (see EntityWrite::attributes_only).
+bool WritesAttributesOnly(const EntityOp& op) {
+  const bool kind = op.kind == WriteKind::kAppend || op.kind == WriteKind::kAppendStrict ||
+                    op.kind == WriteKind::kUpdate;
+  return kind && !op.set_expires;
+}
+
 // Applies `op` (not create/delete-entity) to a copy of `before`.
 Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, EntityChange& change) {
   Entity e = before;
@@ -118,7 +126,7 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
 
 EntityPtr detail::WriteEvaluation::LatestIncludingExpired(const EntityKey& key) const {
   if (auto it = touched_index.find(key); it != touched_index.end()) {
-    return touched[it->second].second;
+    return touched[it->second].after;
   }
   if (auto pending = state->Pending(key)) return *pending;
   std::shared_lock lock(state->mu);
@@ -146,7 +154,7 @@ Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
       candidates.push_back(key);
     }
   };
-  for (const auto& [key, after] : touched) consider(key);
+  for (const auto& t : touched) consider(t.key);
   {
     std::lock_guard lock(state->pending_mu);
     auto [plo, phi] = state->pending_ids.equal_range(id);
@@ -168,17 +176,18 @@ Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
 }
 
 void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
-                                     const ServiceOptions& options) {
+                                     const ServiceOptions& options, bool attributes_only) {
   const EntityPtr& after = change.after;
   if (options.history && after) {
     for (const auto& name : change.updated_attrs) {
       const Attribute* a = after->Find(name);
       if (!a) continue;
       batch.history.push_back({tenant, after->service_path, after->id, after->type, name, a->type,
-                               now, json::Dump(a->value)});
+                               now, json::Dump(a->value), EncodeMetadataJson(a->metadata)});
     }
   }
-  Touch(key, after);
+  // Without history rows nothing would keep an attributes-only change durable.
+  Touch(key, after, !(attributes_only && options.history && after));
   changes.push_back(std::move(change));
 }
 
@@ -217,7 +226,8 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     auto next = Modify(e, op, eval.now, change);
     if (!next) return Fail(next.error());
     change.after = std::make_shared<const Entity>(std::move(*next));
-    eval.Record(std::move(change), key, options_);
+    const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
+    eval.Record(std::move(change), key, options_, attributes_only);
     return Ok();
   }
   auto key = eval.FindForWrite(op.id, op.type, ctx.service_path);
@@ -232,7 +242,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   auto next = Modify(*change.before, op, eval.now, change);
   if (!next) return Fail(next.error());
   change.after = std::make_shared<const Entity>(std::move(*next));
-  eval.Record(std::move(change), *key, options_);
+  eval.Record(std::move(change), *key, options_, WritesAttributesOnly(op));
   return Ok();
 }
 
@@ -259,14 +269,17 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
   Tenant& t = *eval->state;
   {
     std::lock_guard pending_lock(t.pending_mu);
-    for (const auto& [key, after] : eval->touched) {
+    for (const auto& [key, after, full] : eval->touched) {
       auto [it, inserted] =
           t.pending.insert_or_assign(key, detail::TenantState::PendingEntry{after, eval->seq});
       if (inserted) t.pending_ids.emplace(key.id, key);
     }
   }
-  for (const auto& [key, after] : eval->touched) {
-    eval->batch.entities.push_back({ctx.tenant, key, after, after ? EncodeEntity(*after) : ""});
+  for (const auto& [key, after, full] : eval->touched) {
+    // An attributes-only write needs no document: the store may keep its history rows now
+    // and write the document later.
+    eval->batch.entities.push_back(
+        {ctx.tenant, key, after, after && full ? EncodeEntity(*after) : "", !full});
   }
   WriteBatch batch = std::move(eval->batch);
   writer_.Submit(std::move(batch), [this, eval, done = std::move(done)](Status s) {
@@ -279,11 +292,11 @@ void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status s
   Tenant& t = *eval->state;
   if (status) {
     std::unique_lock lock(t.mu);
-    for (const auto& [key, after] : eval->touched) t.Put(key, after);
+    for (const auto& [key, after, full] : eval->touched) t.Put(key, after);
   }
   {
     std::lock_guard lock(t.pending_mu);
-    for (const auto& [key, after] : eval->touched) {
+    for (const auto& [key, after, full] : eval->touched) {
       auto it = t.pending.find(key);
       if (it == t.pending.end() || it->second.seq != eval->seq) continue;
       t.pending.erase(it);

@@ -26,6 +26,11 @@ struct EntityWrite {
   // EncodeEntity(*after), computed by the producer so that the writer thread does not have
   // to; empty means "encode it yourself".
   std::string document;
+  // True when `after` differs from the entity's previous state only by the attributes in
+  // this batch's history rows for it (their type, value and metadata, created/modified at
+  // the row's time) and by `modified`, which is that time. A store may then persist the
+  // rows now and the document later (see ContextStore::Flush). `document` is empty then.
+  bool attributes_only = false;
 };
 
 // One attribute value at one time: the unit of history.
@@ -37,7 +42,8 @@ struct HistoryRow {
   std::string attr;
   std::string attr_type;
   TimeMs time = 0;
-  std::string value_json;  // the attribute value as JSON text
+  std::string value_json;     // the attribute value as JSON text
+  std::string metadata_json;  // EncodeMetadataJson of the attribute's metadata ("" = none)
 };
 
 // A subscription document (the NGSI-v2 JSON the service keeps), or its deletion.
@@ -125,6 +131,13 @@ class ContextStore {
   }
   // Deletes history older than `before`; returns the number of rows removed.
   virtual Result<size_t> PruneHistory(TimeMs before) = 0;
+
+  // Writes state whose persistence was deferred (documents of `attributes_only` writes,
+  // kept durable meanwhile by their history rows): kDue what has waited long enough, kAll
+  // everything (at shutdown, so that the next start has nothing to replay). Called by the
+  // writer thread only. Stores that defer nothing have nothing to do.
+  enum class FlushMode { kDue, kAll };
+  virtual Status Flush(FlushMode /*mode*/) { return Ok(); }
 };
 
 }  // namespace zc::context

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <iterator>
 
+#include <spdlog/spdlog.h>
+
 namespace zc::context {
 namespace {
 
@@ -69,7 +71,9 @@ size_t Writer::QueueDepth() const {
 
 std::deque<Writer::Pending> Writer::TakeGroup() {
   std::unique_lock lock(mu_);
-  wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  // Idle for a while: an empty group, so that the store can flush deferred state.
+  wake_.wait_for(lock, options_.idle_flush_interval,
+                 [this] { return stopping_ || !queue_.empty(); });
   std::deque<Pending> group;
   size_t rows = 0;
   while (!queue_.empty() &&
@@ -103,8 +107,20 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
 void Writer::Run() {
   for (;;) {
     auto group = TakeGroup();
-    if (group.empty()) return;  // stopping and drained
-    CommitGroup(group);
+    if (!group.empty()) {
+      CommitGroup(group);
+      continue;
+    }
+    bool stopping = false;
+    {
+      std::lock_guard lock(mu_);
+      stopping = stopping_ && queue_.empty();
+    }
+    const auto mode = stopping ? ContextStore::FlushMode::kAll : ContextStore::FlushMode::kDue;
+    if (auto s = store_.Flush(mode); !s) {
+      spdlog::error("storage: writing deferred entity documents failed: {}", s.error().message);
+    }
+    if (stopping) return;  // drained and flushed
   }
 }
 

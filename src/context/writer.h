@@ -6,10 +6,14 @@
 // completion therefore runs on the writer thread, after the data is durable: that is where
 // the context service publishes the change to memory and to the feed.
 //
+// When idle, and once more at Stop, the writer thread asks the store to flush what it
+// deferred (ContextStore::Flush).
+//
 // Thread-safety: Submit() may be called from any thread. Completions run on the writer
 // thread and must be quick (no blocking I/O, no waiting on other writes).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -26,6 +30,9 @@ namespace zc::context {
 struct WriterOptions {
   size_t max_batch_rows = 50000;  // rows merged into one transaction at most
   size_t max_queue = 100000;      // queued submissions; more are refused (Unavailable)
+  // When nothing was queued for this long, the store may flush deferred state
+  // (ContextStore::Flush(kDue)); at Stop, everything (kAll).
+  std::chrono::milliseconds idle_flush_interval{1000};
 };
 
 class Writer {

@@ -39,6 +39,12 @@ test('acknowledged writes survive kill -9 (entities, attributes, deletes, subscr
     assert.equal(r.status, 204, r.text);
     r = await srv.put('/v2/entities/AQ-22/attrs?options=keyValues', { note: 'replaced' });
     assert.equal(r.status, 204, r.text);
+    // An attribute written with metadata (an attributes-only write: kept by its history row
+    // until the entity's document is stored, see docs/configuration.md).
+    r = await srv.patch('/v2/entities/AQ-5/attrs', {
+      pm10: { type: 'Number', value: 77, metadata: { unitCode: { type: 'Text', value: 'GQ' } } },
+    });
+    assert.equal(r.status, 204, r.text);
     // The last acknowledged write is a batch update; kill -9 right after its 204.
     r = await srv.post('/v2/op/update?options=keyValues', {
       actionType: 'update',
@@ -76,6 +82,15 @@ test('acknowledged writes survive kill -9 (entities, attributes, deletes, subscr
     r = await srv.get('/ql/v2/entities/Gauge-1/attrs/level');
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.values, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Attributes-only writes rebuilt with their metadata and times (their documents were
+    // not stored yet: the restart rebuilt them from history).
+    assert.match(srv.stderr, /rebuilt \d+ entities from history/);
+    r = await srv.get('/v2/entities/Gauge-1/attrs/level/value');
+    assert.equal(r.text, '10');
+    r = await srv.get('/v2/entities/AQ-5/attrs/pm10?metadata=unitCode,dateModified');
+    assert.equal(r.json.value, 77);
+    assert.deepEqual(r.json.metadata.unitCode, { type: 'Text', value: 'GQ' });
+    const pm10Modified = r.json.metadata.dateModified.value;
     // Subscription kept, and still notifies.
     r = await srv.get(`/v2/subscriptions/${sid}`);
     assert.equal(r.status, 200);
@@ -87,6 +102,16 @@ test('acknowledged writes survive kill -9 (entities, attributes, deletes, subscr
     // Writes keep working after recovery and get unique ids.
     r = await srv.post('/v2/entities?options=keyValues', { id: 'AQ-0', type: 'AirQualityObserved' });
     assert.equal(r.status, 422, 'AQ-0 exists after restart');
+    // A second crash right after recovery loses nothing either.
+    await srv.kill9();
+    await srv.start();
+    r = await srv.get('/v2/entities/Gauge-1/attrs/level/value');
+    assert.equal(r.text, '11');
+    r = await srv.get('/v2/entities/AQ-5/attrs/pm10?metadata=unitCode,dateModified');
+    assert.deepEqual([r.json.value, r.json.metadata.unitCode.value], [77, 'GQ']);
+    assert.equal(r.json.metadata.dateModified.value, pm10Modified);
+    r = await srv.get('/ql/v2/entities/Gauge-1/attrs/level');
+    assert.deepEqual(r.json.values, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     const { code } = await srv.stop();
     assert.equal(code, 0);
   } finally {

@@ -1,16 +1,20 @@
 // Schema and migrations of the embedded SQLite store.
 //
-// Layout (version 1):
+// Layout (version 2; version 1 lacked entities.seq, history.metadata and store_meta):
 //   schema_version(version PK, applied_ms)        one row per applied migration
-//   entities(tenant, service_path, id, type, doc)  PK (tenant, id, type, service_path),
-//       WITHOUT ROWID; doc is context::EncodeEntity's JSON. Upserted/deleted per write.
+//   entities(tenant, service_path, id, type, doc, seq)  PK (tenant, id, type, service_path),
+//       WITHOUT ROWID; doc is context::EncodeEntity's JSON, holding every history row up to
+//       seq. Written per write, or later for attributes-only writes (deferred_documents.cpp).
 //   subscriptions(tenant, id, doc)                 PK (tenant, id), WITHOUT ROWID.
 //   history_series(id INTEGER PK, tenant, service_path, entity_id, entity_type, attr,
 //       attr_type)  UNIQUE (tenant, entity_id, entity_type, service_path, attr): one row
 //       per attribute time series; the writer caches key → id in memory.
 //   history_chunks(id INTEGER PK, min_time, max_time, rows)  one row per chunk of history.
-//   history(chunk, series, time, seq, value)       PK (chunk, series, time, seq),
-//       WITHOUT ROWID; value is the attribute value as JSON text.
+//   history(chunk, series, time, seq, value, metadata)  PK (chunk, series, time, seq),
+//       WITHOUT ROWID; value is the attribute value as JSON text, metadata the attribute's
+//       metadata (context::EncodeMetadataJson, NULL when none).
+//   store_meta(key PK, value)                      'flushed_through': every history row up
+//       to that seq is in its entity's document.
 //
 // Why chunks: every commit appends one point to thousands of series. A table clustered on
 // (series, time) puts each of them on a different page, so a commit rewrites one page per
@@ -59,8 +63,15 @@ CREATE TABLE history(
   PRIMARY KEY(chunk, series, time, seq)) WITHOUT ROWID;
 )sql";
 
+// Version 2: deferred entity documents (see deferred_documents.cpp).
+constexpr const char* kV2 = R"sql(
+ALTER TABLE entities ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE history ADD COLUMN metadata TEXT;
+CREATE TABLE store_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> kAll = {{1, kV1}};
+  static const std::vector<Migration> kAll = {{1, kV1}, {2, kV2}};
   return kAll;
 }
 

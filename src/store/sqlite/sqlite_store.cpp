@@ -91,10 +91,11 @@ Status SqliteStore::Init() {
   };
   const Def defs[] = {
       {&stmts_.update_entity,
-       "UPDATE entities SET doc = ?5 "
+       "UPDATE entities SET doc = ?5, seq = ?6 "
        "WHERE tenant = ?1 AND id = ?3 AND type = ?4 AND service_path = ?2"},
       {&stmts_.insert_entity,
-       "INSERT INTO entities(tenant, service_path, id, type, doc) VALUES(?1, ?2, ?3, ?4, ?5)"},
+       "INSERT INTO entities(tenant, service_path, id, type, doc, seq) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&stmts_.delete_entity,
        "DELETE FROM entities WHERE tenant = ?1 AND id = ?2 AND type = ?3 AND service_path = ?4"},
       {&stmts_.upsert_subscription,
@@ -106,7 +107,11 @@ Status SqliteStore::Init() {
        "attr_type) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
        "attr_type = excluded.attr_type RETURNING id"},
       {&stmts_.insert_history,
-       "INSERT INTO history(chunk, series, time, seq, value) VALUES(?1, ?2, ?3, ?4, ?5)"},
+       "INSERT INTO history(chunk, series, time, seq, value, metadata) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&stmts_.set_meta,
+       "INSERT INTO store_meta(key, value) VALUES(?1, ?2) "
+       "ON CONFLICT DO UPDATE SET value = excluded.value"},
       {&stmts_.upsert_chunk,
        "INSERT INTO history_chunks(id, min_time, max_time, rows) VALUES(?1, ?2, ?3, ?4) "
        "ON CONFLICT DO UPDATE SET min_time = min(min_time, excluded.min_time), "
@@ -138,55 +143,46 @@ Status SqliteStore::Init() {
   if (!last) return Fail(last.error());
   if (sqlite3_step(last->get()) != SQLITE_ROW) return Fail(SqlError(db, "last chunk"));
   next_seq_ = (sqlite3_column_int64(last->get(), 0) + 1) * options_.history_chunk_rows;
-  return Ok();
+  auto flushed = Prepare(db, "SELECT value FROM store_meta WHERE key = 'flushed_through'");
+  if (!flushed) return Fail(flushed.error());
+  rc = sqlite3_step(flushed->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db, "flushed_through"));
+  if (rc == SQLITE_ROW) {
+    flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
+    return Ok();
+  }
+  // Without a mark, nothing was deferred (a new database, or one of schema version 1). The
+  // mark is stored now: later commits write it only when it changes.
+  flushed_through_ = next_seq_ - 1;
+  sqlite3_stmt* st = stmts_.set_meta.get();
+  BindText(st, 1, "flushed_through");
+  sqlite3_bind_int64(st, 2, flushed_through_);
+  return StepDone(db, st, "write flushed_through");
 }
 
 Status SqliteStore::Commit(const context::WriteBatch& batch) {
   if (batch.Empty()) return Ok();
   std::lock_guard lock(write_mu_);
+  // Every history row gets the next seq: this commit's are first_seq..last_seq.
+  const int64_t first_seq = next_seq_;
+  const int64_t last_seq = first_seq + static_cast<int64_t>(batch.history.size()) - 1;
+  EntityPlan plan = PlanEntities(batch.entities, first_seq, last_seq);
   std::vector<TouchedSeries> touched_series;
   if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
-  Status result = WriteEntities(batch.entities);
+  Status result = WriteDocuments(plan, last_seq);
   if (result) result = WriteSubscriptions(batch.subscriptions);
   if (result) result = WriteHistory(batch.history, touched_series);
+  if (result) result = WriteFlushedThrough(plan.flushed_through);
   if (result) result = Exec(writer_.get(), "COMMIT");
   if (!result) {
     if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
     for (const TouchedSeries& t : touched_series) {
       std::erase_if(*t.entity, [&](const SeriesInfo& s) { return s.attr == t.attr; });
     }
+    return result;
   }
+  AfterCommit(plan, first_seq);
   return result;
-}
-
-Status SqliteStore::WriteEntities(const std::vector<context::EntityWrite>& writes) {
-  sqlite3* db = writer_.get();
-  for (const context::EntityWrite& w : writes) {
-    if (w.after != nullptr) {
-      // Producers normally encode off the writer thread; encode here if they did not.
-      const std::string encoded = w.document.empty() ? context::EncodeEntity(*w.after) : "";
-      const std::string& doc = w.document.empty() ? encoded : w.document;
-      // Most writes change an existing entity: UPDATE finds it with one primary-key search,
-      // where an upsert searches for the conflict first. A new entity is inserted.
-      for (sqlite3_stmt* st : {stmts_.update_entity.get(), stmts_.insert_entity.get()}) {
-        BindText(st, 1, w.tenant);
-        BindText(st, 2, w.key.service_path);
-        BindText(st, 3, w.key.id);
-        BindText(st, 4, w.key.type);
-        BindText(st, 5, doc);
-        if (auto s = StepDone(db, st, "write entity"); !s) return s;
-        if (sqlite3_changes(db) > 0) break;
-      }
-    } else {
-      sqlite3_stmt* st = stmts_.delete_entity.get();
-      BindText(st, 1, w.tenant);
-      BindText(st, 2, w.key.id);
-      BindText(st, 3, w.key.type);
-      BindText(st, 4, w.key.service_path);
-      if (auto s = StepDone(db, st, "delete entity"); !s) return s;
-    }
-  }
-  return Ok();
 }
 
 Status SqliteStore::WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes) {
@@ -241,7 +237,7 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   struct Pending {
     int64_t series;
     TimeMs time;
-    const std::string* value;
+    const context::HistoryRow* row;
   };
   std::vector<Pending> pending;
   pending.reserve(rows.size());
@@ -252,11 +248,13 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
     previous = &r;
     auto id = ResolveSeries(r, *entity, touched_series);
     if (!id) return Fail(id.error());
-    pending.push_back({*id, r.time, &r.value_json});
+    pending.push_back({*id, r.time, &r});
   }
-  std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
-    return a.series != b.series ? a.series < b.series : a.time < b.time;
-  });
+  // By series, so that consecutive inserts land on the same page. Stable, and not by time:
+  // the rows of one series keep their batch order, so the newest seq holds the latest write
+  // (evaluation times of concurrent requests need not be in their commit order).
+  std::stable_sort(pending.begin(), pending.end(),
+                   [](const Pending& a, const Pending& b) { return a.series < b.series; });
 
   sqlite3* db = writer_.get();
   sqlite3_stmt* st = stmts_.insert_history.get();
@@ -273,7 +271,12 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
     sqlite3_bind_int64(st, 2, p.series);
     sqlite3_bind_int64(st, 3, p.time);
     sqlite3_bind_int64(st, 4, seq);
-    BindText(st, 5, *p.value);
+    BindText(st, 5, p.row->value_json);
+    if (p.row->metadata_json.empty()) {
+      sqlite3_bind_null(st, 6);
+    } else {
+      BindText(st, 6, p.row->metadata_json);
+    }
     if (auto s = StepDone(db, st, "insert history"); !s) return s;
   }
   sqlite3_stmt* up = stmts_.upsert_chunk.get();
@@ -284,23 +287,6 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
     sqlite3_bind_int64(up, 4, c.rows);
     if (auto s = StepDone(db, up, "upsert chunk"); !s) return s;
   }
-  return Ok();
-}
-
-Status SqliteStore::LoadEntities(const std::function<void(std::string, context::Entity)>& sink) {
-  auto reader = BorrowReader();
-  if (!reader) return Fail(reader.error());
-  auto st = Prepare(reader->get(), "SELECT tenant, doc FROM entities");
-  if (!st) return Fail(st.error());
-  int rc;
-  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
-    auto entity = context::DecodeEntity(ColumnText(st->get(), 1));
-    if (!entity) {
-      return Fail(Error::Internal("corrupt entity document in store: " + entity.error().message));
-    }
-    sink(std::string(ColumnText(st->get(), 0)), std::move(*entity));
-  }
-  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load entities"));
   return Ok();
 }
 
@@ -335,11 +321,14 @@ Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
 Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
   std::lock_guard lock(write_mu_);
   sqlite3* db = writer_.get();
+  // Only chunks whose rows are all in their entities' stored documents (see
+  // deferred_documents.cpp): the others may still be needed to rebuild an entity.
   auto find = Prepare(db,
-                      "SELECT id, max_time FROM history_chunks WHERE min_time < ?1 "
+                      "SELECT id, max_time FROM history_chunks WHERE min_time < ?1 AND id < ?2 "
                       "ORDER BY id LIMIT 1");
   if (!find) return Fail(find.error());
   sqlite3_bind_int64(find->get(), 1, before);
+  sqlite3_bind_int64(find->get(), 2, (flushed_through_ + 1) / options_.history_chunk_rows);
   const int rc = sqlite3_step(find->get());
   if (rc == SQLITE_DONE) {
     done = true;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,10 @@ struct SqliteOptions {
   int64_t reader_cache_kib = 8 * 1024;   // page cache of each read connection
   int64_t history_chunk_rows = 20000;    // history rows per chunk (see schema.cpp)
   size_t max_idle_readers = 4;           // read connections kept open between calls
+  // The document of an entity changed by attributes-only writes is stored at most about
+  // this long after the first of them (meanwhile its history rows keep them durable and
+  // a restart replays them); 0 stores every document at once.
+  int64_t document_delay_ms = 10000;
 };
 
 class SqliteStore final : public context::ContextStore {
@@ -51,6 +56,7 @@ class SqliteStore final : public context::ContextStore {
   Result<std::vector<context::HistoryBucket>> AggregateHistory(
       const context::HistoryAggregateQuery& query) override;
   Result<size_t> PruneHistory(TimeMs before) override;
+  Status Flush(FlushMode mode) override;
 
   const std::filesystem::path& File() const { return file_; }
 
@@ -70,7 +76,28 @@ class SqliteStore final : public context::ContextStore {
   };
   struct Statements {
     StmtPtr update_entity, insert_entity, delete_entity, upsert_subscription, delete_subscription;
-    StmtPtr upsert_series, insert_history, upsert_chunk;
+    StmtPtr upsert_series, insert_history, upsert_chunk, set_meta;
+  };
+  // An entity whose stored document is older than its state: the attributes-only writes
+  // since are durable as history rows with seq >= first_seq (deferred_documents.cpp).
+  struct DeferredDocument {
+    std::string row_key;  // RowKey(tenant, key)
+    std::string tenant;
+    context::EntityPtr after;  // the latest state
+    int64_t first_seq = 0;     // its oldest history row not in the stored document
+    TimeMs since = 0;          // steady-clock ms of that row's commit
+  };
+  using DeferredList = std::list<DeferredDocument>;
+  // What one commit does with its entity writes (deferred_documents.cpp).
+  struct EntityPlan {
+    struct Slot {
+      const context::EntityWrite* last = nullptr;  // the entity's state after the commit
+      bool full = false;                           // its document is stored by this commit
+    };
+    std::unordered_map<std::string, Slot> slots;  // this commit's entities, by row key
+    std::vector<std::unordered_map<std::string, Slot>::iterator> order;  // first-write order
+    std::vector<DeferredList::iterator> flush;  // older deferred documents stored now
+    int64_t flushed_through = -1;               // after the commit
   };
   // A read connection borrowed from the pool; returned to it on destruction.
   class Reader {
@@ -89,7 +116,15 @@ class SqliteStore final : public context::ContextStore {
   };
 
   Status Init();
-  Status WriteEntities(const std::vector<context::EntityWrite>& writes);
+  EntityPlan PlanEntities(const std::vector<context::EntityWrite>& writes, int64_t first_seq,
+                          int64_t last_seq);
+  Status WriteDocuments(const EntityPlan& plan, int64_t seq);
+  Status WriteDocument(const std::string& tenant, const context::EntityKey& key,
+                       const context::Entity& after, const std::string& document, int64_t seq);
+  Status WriteFlushedThrough(int64_t seq);
+  void AfterCommit(EntityPlan& plan, int64_t first_seq);
+  Result<size_t> FlushSome(FlushMode mode);
+  Status StoreRebuilt(const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt);
   Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
                       std::vector<TouchedSeries>& touched_series);
@@ -110,6 +145,10 @@ class SqliteStore final : public context::ContextStore {
   std::unordered_map<std::string, EntitySeries> series_;  // by entity key; GUARDED_BY(write_mu_)
   int64_t next_seq_ = 0;                                  // GUARDED_BY(write_mu_)
   std::string key_buf_;                                   // GUARDED_BY(write_mu_)
+  DeferredList deferred_;                                 // oldest first; GUARDED_BY(write_mu_)
+  std::unordered_map<std::string, DeferredList::iterator> deferred_index_;  // GUARDED_BY(write_mu_)
+  // Every history row with seq <= this is in its entity's stored document.
+  int64_t flushed_through_ = -1;  // GUARDED_BY(write_mu_)
 
   std::mutex readers_mu_;
   std::vector<DbPtr> idle_readers_;  // GUARDED_BY(readers_mu_)

@@ -1,0 +1,338 @@
+// Deferred entity documents: how SqliteStore keeps the hot path an append.
+//
+// Most writes to a city's entities are sensors reporting new values: attributes-only
+// writes (EntityWrite::attributes_only). Storing the whole entity document on each of them
+// rewrites a page of the entities table per entity per commit, which is most of a commit's
+// pages. Instead, such a write is made durable by its history rows alone (they carry the
+// attribute's type, value, metadata and time, which is everything it changed), and the
+// entity joins `deferred_`, oldest first. Its document is written later, once per
+// `document_delay_ms` at most: by a commit (up to as many documents as that commit deferred,
+// at least kMinFlushPerCommit, so the backlog cannot grow faster than it drains), by the
+// writer's idle Flush(kDue), and at shutdown by Flush(kAll).
+//
+// Each stored document carries the seq of the last history row it includes
+// (entities.seq), and `store_meta.flushed_through` says that every history row up to that
+// seq is in its entity's document. At start, LoadEntities replays onto each document the
+// newest row of each of its attributes after flushed_through whose seq is above the
+// document's, then stores the rebuilt documents (StoreRebuilt), so that a second crash
+// does not depend on those rows. A commit that stores a document (a create, a delete, a replace, a flush)
+// stores the latest state of that entity in the commit, with the commit's last seq, so
+// replay never applies a row the document already holds.
+//
+// Retention (PruneHistory) only removes chunks whose rows are all <= flushed_through.
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "common/json.h"
+#include "context/entity_codec.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace zc::store {
+namespace {
+
+constexpr size_t kMinFlushPerCommit = 256;
+constexpr size_t kFlushChunk = 2000;  // documents per Flush transaction
+constexpr const char* kFlushedThrough = "flushed_through";
+
+std::string RowKey(std::string_view tenant, const context::EntityKey& key) {
+  std::string k;
+  k.reserve(tenant.size() + key.id.size() + key.type.size() + key.service_path.size() + 3);
+  k.append(tenant).append(1, '\x1f').append(key.id).append(1, '\x1f');
+  k.append(key.type).append(1, '\x1f').append(key.service_path);
+  return k;
+}
+
+TimeMs SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The newest history row of one attribute after flushed_through.
+struct ReplayRow {
+  int64_t seq = 0;
+  TimeMs time = 0;
+  std::string attr;
+  std::string attr_type;
+  std::string value_json;
+  std::string metadata_json;
+};
+using ReplayRows = std::unordered_map<std::string, std::vector<ReplayRow>>;  // by row key
+
+void KeepNewest(std::vector<ReplayRow>& rows, ReplayRow row) {
+  for (ReplayRow& r : rows) {
+    if (r.attr != row.attr) continue;
+    if (row.seq > r.seq) r = std::move(row);
+    return;
+  }
+  rows.push_back(std::move(row));
+}
+
+// Applies the rows newer than the document (seq > doc_seq) to `e`, oldest first.
+Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq) {
+  std::sort(rows.begin(), rows.end(),
+            [](const ReplayRow& a, const ReplayRow& b) { return a.seq < b.seq; });
+  for (ReplayRow& r : rows) {
+    if (r.seq <= doc_seq) continue;
+    auto value = json::Parse(r.value_json, {.max_depth = 64});
+    auto metadata = context::DecodeMetadataJson(r.metadata_json);
+    if (!value || !metadata) {
+      return Fail(Error::Internal("corrupt history row " + std::to_string(r.seq) + " of " + e.id));
+    }
+    if (context::Attribute* a = e.Find(r.attr)) {
+      a->type = std::move(r.attr_type);
+      a->value = std::move(*value);
+      a->metadata = std::move(*metadata);
+      a->modified = r.time;
+    } else {
+      e.attrs.emplace_back(r.attr, context::Attribute{std::move(r.attr_type), std::move(*value),
+                                                      std::move(*metadata), r.time, r.time});
+    }
+    e.modified = std::max(e.modified, r.time);
+  }
+  return Ok();
+}
+
+// Fills `rows` with the newest row of each attribute after flushed_through. (An out
+// parameter: GCC 12 warns falsely about a Result<unordered_map> destroyed on a path.)
+Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t chunk_rows,
+                      ReplayRows& rows) {
+  auto st = Prepare(db,
+                    "SELECT h.seq, h.time, h.value, coalesce(h.metadata, ''), s.tenant, "
+                    "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "
+                    "FROM history h JOIN history_series s ON s.id = h.series "
+                    "WHERE h.chunk >= ?1 AND h.seq > ?2");
+  if (!st) return Fail(st.error());
+  sqlite3_bind_int64(st->get(), 1, (flushed_through + 1) / chunk_rows);
+  sqlite3_bind_int64(st->get(), 2, flushed_through);
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    sqlite3_stmt* s = st->get();
+    const context::EntityKey key{std::string(ColumnText(s, 6)), std::string(ColumnText(s, 7)),
+                                 std::string(ColumnText(s, 5))};
+    KeepNewest(rows[RowKey(ColumnText(s, 4), key)],
+               {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                std::string(ColumnText(s, 8)), std::string(ColumnText(s, 9)),
+                std::string(ColumnText(s, 2)), std::string(ColumnText(s, 3))});
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "load history to replay"));
+  return Ok();
+}
+
+}  // namespace
+
+// Decides, before the transaction, which documents the commit stores: every entity with a
+// write that is not attributes-only, the due deferred ones (within the budget), and what
+// flushed_through becomes. The rows of this commit get seqs first_seq..last_seq.
+SqliteStore::EntityPlan SqliteStore::PlanEntities(const std::vector<context::EntityWrite>& writes,
+                                                  int64_t first_seq, int64_t last_seq) {
+  EntityPlan plan;
+  size_t deferrable = 0;
+  for (const context::EntityWrite& w : writes) {
+    auto [it, inserted] = plan.slots.try_emplace(RowKey(w.tenant, w.key));
+    if (inserted) plan.order.push_back(it);
+    it->second.last = &w;
+    it->second.full |= !w.attributes_only || options_.document_delay_ms <= 0;
+    if (w.attributes_only) ++deferrable;
+  }
+  const TimeMs now = SteadyMs();
+  const size_t budget = std::max(kMinFlushPerCommit, deferrable);
+  for (auto it = deferred_.begin(); it != deferred_.end() && plan.flush.size() < budget; ++it) {
+    if (now - it->since < options_.document_delay_ms) break;
+    if (auto s = plan.slots.find(it->row_key); s != plan.slots.end()) s->second.full = true;
+    plan.flush.push_back(it);
+  }
+  // The oldest deferred document that stays deferred bounds flushed_through.
+  bool new_deferred = false;
+  for (const auto& it : plan.order) new_deferred |= !it->second.full;
+  plan.flushed_through = new_deferred ? first_seq - 1 : last_seq;
+  for (auto it = std::next(deferred_.begin(), static_cast<long>(plan.flush.size()));
+       it != deferred_.end(); ++it) {
+    auto s = plan.slots.find(it->row_key);
+    if (s == plan.slots.end() || !s->second.full) {
+      plan.flushed_through = it->first_seq - 1;
+      break;
+    }
+  }
+  return plan;
+}
+
+Status SqliteStore::WriteDocument(const std::string& tenant, const context::EntityKey& key,
+                                  const context::Entity& after, const std::string& document,
+                                  int64_t seq) {
+  const std::string encoded = document.empty() ? context::EncodeEntity(after) : "";
+  const std::string& doc = document.empty() ? encoded : document;
+  // Most documents replace an existing one: UPDATE finds it with one primary-key search,
+  // where an upsert searches for the conflict first. A new entity is inserted.
+  for (sqlite3_stmt* st : {stmts_.update_entity.get(), stmts_.insert_entity.get()}) {
+    BindText(st, 1, tenant);
+    BindText(st, 2, key.service_path);
+    BindText(st, 3, key.id);
+    BindText(st, 4, key.type);
+    BindText(st, 5, doc);
+    sqlite3_bind_int64(st, 6, seq);
+    if (auto s = StepDone(writer_.get(), st, "write entity"); !s) return s;
+    if (sqlite3_changes(writer_.get()) > 0) break;
+  }
+  return Ok();
+}
+
+Status SqliteStore::WriteDocuments(const EntityPlan& plan, int64_t seq) {
+  for (const DeferredList::iterator& d : plan.flush) {
+    if (plan.slots.contains(d->row_key)) continue;  // stored below, in its latest state
+    if (auto s = WriteDocument(d->tenant, context::KeyOf(*d->after), *d->after, "", seq); !s) {
+      return s;
+    }
+  }
+  for (const auto& it : plan.order) {
+    if (!it->second.full) continue;
+    const context::EntityWrite& w = *it->second.last;
+    if (w.after != nullptr) {
+      if (auto s = WriteDocument(w.tenant, w.key, *w.after, w.document, seq); !s) return s;
+      continue;
+    }
+    sqlite3_stmt* st = stmts_.delete_entity.get();
+    BindText(st, 1, w.tenant);
+    BindText(st, 2, w.key.id);
+    BindText(st, 3, w.key.type);
+    BindText(st, 4, w.key.service_path);
+    if (auto s = StepDone(writer_.get(), st, "delete entity"); !s) return s;
+  }
+  return Ok();
+}
+
+Status SqliteStore::WriteFlushedThrough(int64_t seq) {
+  if (seq == flushed_through_) return Ok();
+  sqlite3_stmt* st = stmts_.set_meta.get();
+  BindText(st, 1, kFlushedThrough);
+  sqlite3_bind_int64(st, 2, seq);
+  return StepDone(writer_.get(), st, "write flushed_through");
+}
+
+// After a successful commit: forgets the documents it stored, remembers the ones it deferred.
+void SqliteStore::AfterCommit(EntityPlan& plan, int64_t first_seq) {
+  for (const DeferredList::iterator& d : plan.flush) {
+    deferred_index_.erase(d->row_key);
+    deferred_.erase(d);
+  }
+  const TimeMs now = SteadyMs();
+  for (const auto& it : plan.order) {
+    const context::EntityWrite& w = *it->second.last;
+    auto known = deferred_index_.find(it->first);
+    if (it->second.full) {
+      if (known != deferred_index_.end()) {
+        deferred_.erase(known->second);
+        deferred_index_.erase(known);
+      }
+    } else if (known != deferred_index_.end()) {
+      known->second->after = w.after;
+    } else {
+      deferred_.push_back({it->first, w.tenant, w.after, first_seq, now});
+      deferred_index_.emplace(it->first, std::prev(deferred_.end()));
+    }
+  }
+  flushed_through_ = plan.flushed_through;
+}
+
+Status SqliteStore::Flush(FlushMode mode) {
+  for (;;) {
+    auto n = FlushSome(mode);
+    if (!n) return Fail(n.error());
+    if (mode == FlushMode::kDue || *n < kFlushChunk) return Ok();
+  }
+}
+
+// Stores up to kFlushChunk deferred documents (the due ones, or all) in one transaction.
+Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
+  std::lock_guard lock(write_mu_);
+  const TimeMs now = SteadyMs();
+  auto end = deferred_.begin();
+  size_t n = 0;
+  while (end != deferred_.end() && n < kFlushChunk &&
+         (mode == FlushMode::kAll || now - end->since >= options_.document_delay_ms)) {
+    ++end;
+    ++n;
+  }
+  if (n == 0) return size_t{0};
+  const int64_t seq = next_seq_ - 1;  // every committed row is in the latest states
+  const int64_t flushed_through = end == deferred_.end() ? seq : end->first_seq - 1;
+  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return Fail(s.error());
+  Status result = Ok();
+  for (auto it = deferred_.begin(); result && it != end; ++it) {
+    result = WriteDocument(it->tenant, context::KeyOf(*it->after), *it->after, "", seq);
+  }
+  if (result) result = WriteFlushedThrough(flushed_through);
+  if (result) result = Exec(writer_.get(), "COMMIT");
+  if (!result) {
+    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
+    return Fail(result.error());
+  }
+  for (auto it = deferred_.begin(); it != end; ++it) deferred_index_.erase(it->row_key);
+  deferred_.erase(deferred_.begin(), end);
+  flushed_through_ = flushed_through;
+  return n;
+}
+
+Status SqliteStore::LoadEntities(const std::function<void(std::string, context::Entity)>& sink) {
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  int64_t flushed_through = 0;
+  int64_t last_seq = 0;
+  {
+    std::lock_guard lock(write_mu_);
+    flushed_through = flushed_through_;
+    last_seq = next_seq_ - 1;
+  }
+  ReplayRows replay;
+  std::vector<std::pair<std::string, context::EntityPtr>> rebuilt;
+  if (flushed_through < last_seq) {
+    auto s = LoadReplayRows(reader->get(), flushed_through, options_.history_chunk_rows, replay);
+    if (!s) return s;
+  }
+  auto st = Prepare(reader->get(), "SELECT tenant, doc, seq FROM entities");
+  if (!st) return Fail(st.error());
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    auto entity = context::DecodeEntity(ColumnText(st->get(), 1));
+    if (!entity) {
+      return Fail(Error::Internal("corrupt entity document in store: " + entity.error().message));
+    }
+    std::string tenant(ColumnText(st->get(), 0));
+    if (auto r = replay.find(RowKey(tenant, context::KeyOf(*entity))); r != replay.end()) {
+      if (auto s = Replay(*entity, r->second, sqlite3_column_int64(st->get(), 2)); !s) return s;
+      rebuilt.emplace_back(tenant, std::make_shared<const context::Entity>(*entity));
+    }
+    sink(std::move(tenant), std::move(*entity));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load entities"));
+  return StoreRebuilt(rebuilt);
+}
+
+// Stores the documents of the entities LoadEntities rebuilt, so that the history rows they
+// were rebuilt from are no longer needed and flushed_through can advance to the end.
+Status SqliteStore::StoreRebuilt(
+    const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt) {
+  std::lock_guard lock(write_mu_);
+  const int64_t seq = next_seq_ - 1;
+  if (rebuilt.empty() && flushed_through_ == seq) return Ok();
+  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
+  Status result = Ok();
+  for (const auto& [tenant, e] : rebuilt) {
+    result = WriteDocument(tenant, context::KeyOf(*e), *e, "", seq);
+    if (!result) break;
+  }
+  if (result) result = WriteFlushedThrough(seq);
+  if (result) result = Exec(writer_.get(), "COMMIT");
+  if (!result) {
+    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
+    return result;
+  }
+  flushed_through_ = seq;
+  if (!rebuilt.empty()) spdlog::info("storage: rebuilt {} entities from history", rebuilt.size());
+  return Ok();
+}
+
+}  // namespace zc::store

@@ -1,0 +1,244 @@
+// Tests of deferred entity documents (deferred_documents.cpp) against real database files:
+// an attributes-only write is durable through its history rows alone and rebuilt at the
+// next open, whatever happened after it (more writes, a replace, a delete, a flush, a
+// retention prune), and Flush stores the documents.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "common/temp_dir.h"
+#include "context/entity_codec.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace zc::store {
+namespace {
+
+using context::Attribute;
+using context::Entity;
+using context::EntityPtr;
+using context::HistoryRow;
+using context::WriteBatch;
+
+const context::EntityKey kKey{"urn:ngsi-ld:WaterLevel:gm-01", "WaterLevelObserved", "/gaoming"};
+constexpr const char* kTenant = "jiangmen";
+
+Attribute Number(double v, TimeMs created, TimeMs modified) {
+  Attribute a;
+  a.type = "Number";
+  a.value = v;
+  a.created = created;
+  a.modified = modified;
+  return a;
+}
+
+// The gauge as created at t = 1000: level 2.5.
+EntityPtr Created() {
+  auto e = std::make_shared<Entity>();
+  e->id = kKey.id;
+  e->type = kKey.type;
+  e->service_path = kKey.service_path;
+  e->created = e->modified = 1000;
+  e->attrs.emplace_back("level", Number(2.5, 1000, 1000));
+  return e;
+}
+
+// `before` with `name` written at `t` (as the context service would): type, value and
+// metadata replaced, created kept (or t for a new attribute), modified = t.
+EntityPtr Written(const EntityPtr& before, const std::string& name, Attribute a, TimeMs t) {
+  auto e = std::make_shared<Entity>(*before);
+  a.modified = t;
+  if (Attribute* existing = e->Find(name)) {
+    a.created = existing->created;
+    *existing = std::move(a);
+  } else {
+    a.created = t;
+    e->attrs.emplace_back(name, std::move(a));
+  }
+  e->modified = t;
+  return e;
+}
+
+// The history row of `name` in `after`, as the service records it.
+HistoryRow RowOf(const Entity& after, const std::string& name) {
+  const Attribute& a = *after.Find(name);
+  return {kTenant, after.service_path,         after.id,
+          after.type, name,                    a.type,
+          after.modified, boost::json::serialize(a.value), context::EncodeMetadataJson(a.metadata)};
+}
+
+class DeferredDocumentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen(SqliteOptions options = {}) {
+    store_.reset();  // no Flush: as after a crash, the deferred documents are not stored
+    auto s = SqliteStore::Open(dir_.path(), options);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  void Commit(const WriteBatch& b) {
+    auto s = store_->Commit(b);
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+  }
+  void Create(const EntityPtr& e) {
+    WriteBatch b;
+    b.entities.push_back({kTenant, kKey, e, context::EncodeEntity(*e)});
+    Commit(b);
+  }
+  // An attributes-only write of `names` of `after`.
+  void WriteAttributes(const EntityPtr& after, const std::vector<std::string>& names) {
+    WriteBatch b;
+    b.entities.push_back({kTenant, kKey, after, "", /*attributes_only=*/true});
+    for (const auto& n : names) b.history.push_back(RowOf(*after, n));
+    Commit(b);
+  }
+  // What LoadEntities rebuilds, encoded, by id ("" when the store has no such entity).
+  std::string Loaded() {
+    std::map<std::string, std::string> all;
+    auto s = store_->LoadEntities(
+        [&](std::string tenant, Entity e) { all[tenant + "|" + e.id] = context::EncodeEntity(e); });
+    EXPECT_TRUE(s.has_value()) << s.error().message;
+    return all[std::string(kTenant) + "|" + kKey.id];
+  }
+  // The document as stored in the entities table, decoded and encoded again.
+  std::string StoredDocument() {
+    auto db = OpenDb(dir_.path() / "zhicheng.db", SQLITE_OPEN_READONLY, 1000);
+    EXPECT_TRUE(db.has_value());
+    auto st = Prepare(db->get(), "SELECT doc FROM entities");
+    EXPECT_TRUE(st.has_value());
+    if (sqlite3_step(st->get()) != SQLITE_ROW) return "";
+    return context::EncodeEntity(context::DecodeEntity(ColumnText(st->get(), 0)).value());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(DeferredDocumentsTest, AttributesOnlyWriteIsRebuiltFromHistoryAfterACrash) {
+  const auto created = Created();
+  Create(created);
+  Attribute level = Number(3.75, 0, 0);
+  level.metadata.emplace_back("unitCode", context::Metadata{"Text", "MTR"});
+  auto after = Written(created, "level", level, 2000);
+  after = Written(after, "flow", Number(12, 0, 0), 2000);  // a new attribute
+  WriteAttributes(after, {"level", "flow"});
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*created)) << "the document was deferred";
+
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+  Reopen();  // and again: nothing was lost by loading
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+}
+
+TEST_F(DeferredDocumentsTest, LastWriteOfABatchWinsEvenWithAnEarlierTime) {
+  const auto created = Created();
+  Create(created);
+  // Two requests in one group commit; the second was evaluated with an earlier clock.
+  auto first = Written(created, "level", Number(3, 0, 0), 3000);
+  auto second = Written(first, "level", Number(4, 0, 0), 2999);
+  WriteBatch b;
+  b.entities.push_back({kTenant, kKey, first, "", true});
+  b.history.push_back(RowOf(*first, "level"));
+  b.entities.push_back({kTenant, kKey, second, "", true});
+  b.history.push_back(RowOf(*second, "level"));
+  Commit(b);
+  Reopen();
+  const auto loaded = context::DecodeEntity(Loaded()).value();
+  EXPECT_EQ(loaded.Find("level")->value, boost::json::value(4.0));
+}
+
+TEST_F(DeferredDocumentsTest, LaterWholeDocumentIsNotOverwrittenByReplay) {
+  const auto created = Created();
+  Create(created);
+  WriteAttributes(Written(created, "level", Number(9, 0, 0), 2000), {"level"});
+  // A replace: the level attribute is gone, the document is stored whole.
+  auto replaced = std::make_shared<Entity>(*created);
+  replaced->attrs.clear();
+  replaced->attrs.emplace_back("status", Number(1, 3000, 3000));
+  replaced->modified = 3000;
+  Create(replaced);
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*replaced));
+}
+
+TEST_F(DeferredDocumentsTest, DeletedEntityStaysDeleted) {
+  const auto created = Created();
+  Create(created);
+  WriteAttributes(Written(created, "level", Number(9, 0, 0), 2000), {"level"});
+  WriteBatch del;
+  del.entities.push_back({kTenant, kKey, nullptr});
+  Commit(del);
+  Reopen();
+  EXPECT_EQ(Loaded(), "");
+}
+
+TEST_F(DeferredDocumentsTest, FlushStoresTheDocuments) {
+  const auto created = Created();
+  Create(created);
+  const auto after = Written(created, "level", Number(5, 0, 0), 2000);
+  WriteAttributes(after, {"level"});
+  ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kDue).has_value());
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*created)) << "not due yet (10 s)";
+  ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*after));
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+}
+
+TEST_F(DeferredDocumentsTest, DueDocumentsAreStoredByLaterCommits) {
+  SqliteOptions quick;
+  quick.document_delay_ms = 1;
+  Reopen(quick);
+  const auto created = Created();
+  Create(created);
+  const auto after = Written(created, "level", Number(6, 0, 0), 2000);
+  WriteAttributes(after, {"level"});
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*created));
+  // Let the 1 ms delay pass on the steady clock; then any commit stores the due document.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  WriteBatch other;
+  other.history.push_back(RowOf(*after, "level"));
+  other.history.back().entity_id = "another";
+  Commit(other);
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*after));
+}
+
+TEST_F(DeferredDocumentsTest, ZeroDelayStoresEveryDocumentAtOnce) {
+  SqliteOptions immediate;
+  immediate.document_delay_ms = 0;
+  Reopen(immediate);
+  const auto created = Created();
+  Create(created);
+  const auto after = Written(created, "level", Number(7, 0, 0), 2000);
+  WriteAttributes(after, {"level"});
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*after));
+}
+
+TEST_F(DeferredDocumentsTest, RetentionKeepsRowsThatDocumentsStillNeed) {
+  SqliteOptions small;
+  small.history_chunk_rows = 2;
+  Reopen(small);
+  const auto created = Created();
+  Create(created);
+  auto after = created;
+  for (TimeMs t = 2000; t < 2006; ++t) {  // six writes, three chunks
+    after = Written(after, "level", Number(static_cast<double>(t), 0, 0), t);
+    WriteAttributes(after, {"level"});
+  }
+  auto removed = store_->PruneHistory(1'000'000);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 0u) << "every chunk holds a row newer than the stored document";
+  Reopen(small);
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+
+  ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
+  removed = store_->PruneHistory(1'000'000);
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_EQ(*removed, 6u);
+  Reopen(small);
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+}
+
+}  // namespace
+}  // namespace zc::store
