@@ -115,14 +115,9 @@ std::string CanonicalEntry(const AuditEntry& e) {
 }
 
 std::string ChainHash(std::string_view prev_hash_hex, const AuditEntry& e) {
-  const std::string canonical = CanonicalEntry(e);
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, Bytes(prev_hash_hex), prev_hash_hex.size());
-  crypto_hash_sha256_update(&state, Bytes(canonical), canonical.size());
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  return Hex(digest, sizeof digest);
+  std::string message(prev_hash_hex);
+  message += CanonicalEntry(e);
+  return Sha256Hex(message);
 }
 
 std::string CheckpointMessage(int64_t seq, std::string_view hash, TimeMs time) {

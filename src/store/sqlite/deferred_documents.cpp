@@ -15,8 +15,8 @@
 // seq is in its entity's document. At start, LoadEntities replays onto each document the
 // newest row of each of its attributes after flushed_through whose seq is above the
 // document's, then stores the rebuilt documents (StoreRebuilt), so that a second crash
-// does not depend on those rows. A commit that stores a document (a create, a delete, a replace, a flush)
-// stores the latest state of that entity in the commit, with the commit's last seq, so
+// does not depend on those rows. A commit that stores a document (a create, a delete, a replace, a
+// flush) stores the latest state of that entity in the commit, with the commit's last seq, so
 // replay never applies a row the document already holds.
 //
 // Retention (PruneHistory) only removes chunks whose rows are all <= flushed_through.
@@ -98,8 +98,7 @@ Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq)
 
 // Fills `rows` with the newest row of each attribute after flushed_through. (An out
 // parameter: GCC 12 warns falsely about a Result<unordered_map> destroyed on a path.)
-Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t chunk_rows,
-                      ReplayRows& rows) {
+Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t chunk_rows, ReplayRows& rows) {
   auto st = Prepare(db,
                     "SELECT h.seq, h.time, h.value, coalesce(h.metadata, ''), s.tenant, "
                     "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "

@@ -63,9 +63,15 @@ EntityPtr Written(const EntityPtr& before, const std::string& name, Attribute a,
 // The history row of `name` in `after`, as the service records it.
 HistoryRow RowOf(const Entity& after, const std::string& name) {
   const Attribute& a = *after.Find(name);
-  return {kTenant, after.service_path,         after.id,
-          after.type, name,                    a.type,
-          after.modified, boost::json::serialize(a.value), context::EncodeMetadataJson(a.metadata)};
+  return {kTenant,
+          after.service_path,
+          after.id,
+          after.type,
+          name,
+          a.type,
+          after.modified,
+          boost::json::serialize(a.value),
+          context::EncodeMetadataJson(a.metadata)};
 }
 
 class DeferredDocumentsTest : public ::testing::Test {
