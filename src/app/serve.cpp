@@ -191,6 +191,7 @@ void PrintReadyLine(const Config& config, uint16_t port) {
 // it down in order; returns the exit code.
 int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   metrics::Registry metrics;
+  dir.store->ExportMetrics(metrics);
   context::Writer writer(*dir.store, {}, metrics);
   context::ContextService service(
       writer, {.max_batch_entities = config.max_batch_entities, .history = config.history},

@@ -141,7 +141,7 @@ SqliteStore::EntityPlan SqliteStore::PlanEntities(const std::vector<context::Ent
   const size_t budget = std::max(kMinFlushPerCommit, deferrable);
   for (auto it = deferred_.begin(); it != deferred_.end() && plan.flush.size() < budget; ++it) {
     if (now - it->since < options_.document_delay_ms) break;
-    if (auto s = plan.slots.find(it->row_key); s != plan.slots.end()) s->second.full = true;
+    if (auto s = plan.slots.find(*it->row_key); s != plan.slots.end()) s->second.full = true;
     plan.flush.push_back(it);
   }
   // The oldest deferred document that stays deferred bounds flushed_through.
@@ -150,7 +150,7 @@ SqliteStore::EntityPlan SqliteStore::PlanEntities(const std::vector<context::Ent
   plan.flushed_through = new_deferred ? first_seq - 1 : last_seq;
   for (auto it = std::next(deferred_.begin(), static_cast<long>(plan.flush.size()));
        it != deferred_.end(); ++it) {
-    auto s = plan.slots.find(it->row_key);
+    auto s = plan.slots.find(*it->row_key);
     if (s == plan.slots.end() || !s->second.full) {
       plan.flushed_through = it->first_seq - 1;
       break;
@@ -181,7 +181,7 @@ Status SqliteStore::WriteDocument(const std::string& tenant, const context::Enti
 
 Status SqliteStore::WriteDocuments(const EntityPlan& plan, int64_t seq) {
   for (const DeferredList::iterator& d : plan.flush) {
-    if (plan.slots.contains(d->row_key)) continue;  // stored below, in its latest state
+    if (plan.slots.contains(*d->row_key)) continue;  // stored below, in its latest state
     if (auto s = WriteDocument(d->tenant, context::KeyOf(*d->after), *d->after, "", seq); !s) {
       return s;
     }
@@ -213,27 +213,43 @@ Status SqliteStore::WriteFlushedThrough(int64_t seq) {
 
 // After a successful commit: forgets the documents it stored, remembers the ones it deferred.
 void SqliteStore::AfterCommit(EntityPlan& plan, int64_t first_seq) {
-  for (const DeferredList::iterator& d : plan.flush) {
-    deferred_index_.erase(d->row_key);
-    deferred_.erase(d);
-  }
+  for (const DeferredList::iterator& d : plan.flush) Forget(d);
   const TimeMs now = SteadyMs();
   for (const auto& it : plan.order) {
     const context::EntityWrite& w = *it->second.last;
     auto known = deferred_index_.find(it->first);
     if (it->second.full) {
-      if (known != deferred_index_.end()) {
-        deferred_.erase(known->second);
-        deferred_index_.erase(known);
-      }
+      if (known != deferred_index_.end()) Forget(known->second);
     } else if (known != deferred_index_.end()) {
       known->second->after = w.after;
     } else {
-      deferred_.push_back({it->first, w.tenant, w.after, first_seq, now});
-      deferred_index_.emplace(it->first, std::prev(deferred_.end()));
+      auto [entry, inserted] = deferred_index_.emplace(it->first, deferred_.end());
+      deferred_.push_back({&entry->first, w.tenant, w.after, first_seq, now});
+      entry->second = std::prev(deferred_.end());
     }
   }
   flushed_through_ = plan.flushed_through;
+  PublishDeferredMetrics();
+}
+
+void SqliteStore::Forget(DeferredList::iterator d) {
+  deferred_index_.erase(deferred_index_.find(*d->row_key));
+  deferred_.erase(d);
+}
+
+void SqliteStore::PublishDeferredMetrics() {
+  deferred_count_ = deferred_.size();
+  replay_rows_ = next_seq_ - 1 - flushed_through_;
+}
+
+void SqliteStore::ExportMetrics(metrics::Registry& metrics) {
+  metrics.AddCallbackGauge("zhicheng_store_deferred_documents",
+                           "Entities whose stored document waits for attribute writes",
+                           [this] { return static_cast<double>(deferred_count_.load()); });
+  metrics.AddCallbackGauge(
+      "zhicheng_store_replay_rows",
+      "History rows a start after a crash would read to rebuild entities (upper bound)",
+      [this] { return static_cast<double>(replay_rows_.load()); });
 }
 
 Status SqliteStore::Flush(FlushMode mode) {
@@ -269,9 +285,9 @@ Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
     if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
     return Fail(result.error());
   }
-  for (auto it = deferred_.begin(); it != end; ++it) deferred_index_.erase(it->row_key);
-  deferred_.erase(deferred_.begin(), end);
+  while (deferred_.begin() != end) Forget(deferred_.begin());
   flushed_through_ = flushed_through;
+  PublishDeferredMetrics();
   return n;
 }
 
@@ -330,6 +346,7 @@ Status SqliteStore::StoreRebuilt(
     return result;
   }
   flushed_through_ = seq;
+  PublishDeferredMetrics();
   if (!rebuilt.empty()) spdlog::info("storage: rebuilt {} entities from history", rebuilt.size());
   return Ok();
 }

@@ -137,6 +137,22 @@ TEST_F(DeferredDocumentsTest, AttributesOnlyWriteIsRebuiltFromHistoryAfterACrash
   EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
 }
 
+TEST_F(DeferredDocumentsTest, MetricsCountDeferredDocumentsAndRowsToReplay) {
+  metrics::Registry metrics;
+  store_->ExportMetrics(metrics);
+  const auto created = Created();
+  Create(created);
+  EXPECT_NE(metrics.Render().find("zhicheng_store_deferred_documents 0"), std::string::npos);
+  auto after = Written(created, "level", Number(3, 0, 0), 2000);
+  after = Written(after, "flow", Number(1, 0, 0), 2000);
+  WriteAttributes(after, {"level", "flow"});
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("zhicheng_store_deferred_documents 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("zhicheng_store_replay_rows 2"), std::string::npos) << text;
+  ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
+  EXPECT_NE(metrics.Render().find("zhicheng_store_replay_rows 0"), std::string::npos);
+}
+
 TEST_F(DeferredDocumentsTest, LastWriteOfABatchWinsEvenWithAnEarlierTime) {
   const auto created = Created();
   Create(created);

@@ -8,6 +8,7 @@
 // readers see the last committed state). All methods are thread-safe; none throws.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <list>
@@ -17,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/metrics.h"
 #include "context/store.h"
 #include "store/sqlite/sqlite_util.h"
 
@@ -60,6 +62,10 @@ class SqliteStore final : public context::ContextStore {
 
   const std::filesystem::path& File() const { return file_; }
 
+  // Registers gauges of the deferred documents (how many, and how many history rows a
+  // restart after a crash would read) in `metrics`, which must outlive the store's use.
+  void ExportMetrics(metrics::Registry& metrics);
+
  private:
   struct SeriesInfo {
     std::string attr;
@@ -81,7 +87,7 @@ class SqliteStore final : public context::ContextStore {
   // An entity whose stored document is older than its state: the attributes-only writes
   // since are durable as history rows with seq >= first_seq (deferred_documents.cpp).
   struct DeferredDocument {
-    std::string row_key;  // RowKey(tenant, key)
+    const std::string* row_key;  // RowKey(tenant, key): the key of its deferred_index_ entry
     std::string tenant;
     context::EntityPtr after;  // the latest state
     int64_t first_seq = 0;     // its oldest history row not in the stored document
@@ -124,6 +130,8 @@ class SqliteStore final : public context::ContextStore {
   Status WriteFlushedThrough(int64_t seq);
   void AfterCommit(EntityPlan& plan, int64_t first_seq);
   Result<size_t> FlushSome(FlushMode mode);
+  void Forget(DeferredList::iterator d);
+  void PublishDeferredMetrics();
   Status StoreRebuilt(const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt);
   Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
@@ -149,6 +157,9 @@ class SqliteStore final : public context::ContextStore {
   std::unordered_map<std::string, DeferredList::iterator> deferred_index_;  // GUARDED_BY(write_mu_)
   // Every history row with seq <= this is in its entity's stored document.
   int64_t flushed_through_ = -1;  // GUARDED_BY(write_mu_)
+  // Copies for the metrics, which must not wait for a commit.
+  std::atomic<size_t> deferred_count_ = 0;
+  std::atomic<int64_t> replay_rows_ = 0;
 
   std::mutex readers_mu_;
   std::vector<DbPtr> idle_readers_;  // GUARDED_BY(readers_mu_)
