@@ -82,9 +82,20 @@ SqliteStore::~SqliteStore() {
   idle_readers_.clear();
 }
 
-// Prepares the cached statements, loads the series cache and starts a fresh chunk.
+// Prepares the cached statements, loads the series cache, starts a fresh chunk and reads
+// the deferred-documents mark.
 Status SqliteStore::Init() {
+  if (auto s = PrepareStatements(); !s) return s;
+  if (auto s = LoadSeriesCache(); !s) return s;
   sqlite3* db = writer_.get();
+  auto last = Prepare(db, "SELECT coalesce(max(id), -1) FROM history_chunks");
+  if (!last) return Fail(last.error());
+  if (sqlite3_step(last->get()) != SQLITE_ROW) return Fail(SqlError(db, "last chunk"));
+  next_seq_ = (sqlite3_column_int64(last->get(), 0) + 1) * options_.history_chunk_rows;
+  return LoadFlushedThrough();
+}
+
+Status SqliteStore::PrepareStatements() {
   struct Def {
     StmtPtr* slot;
     const char* sql;
@@ -118,10 +129,15 @@ Status SqliteStore::Init() {
        "max_time = max(max_time, excluded.max_time), rows = rows + excluded.rows"},
   };
   for (const Def& d : defs) {
-    auto st = Prepare(db, d.sql, /*persistent=*/true);
+    auto st = Prepare(writer_.get(), d.sql, /*persistent=*/true);
     if (!st) return Fail(st.error());
     *d.slot = std::move(*st);
   }
+  return Ok();
+}
+
+Status SqliteStore::LoadSeriesCache() {
+  sqlite3* db = writer_.get();
   auto series = Prepare(db,
                         "SELECT id, tenant, service_path, entity_id, entity_type, attr, "
                         "attr_type FROM history_series");
@@ -139,16 +155,19 @@ Status SqliteStore::Init() {
                                  std::string(ColumnText(series->get(), 6))});
   }
   if (rc != SQLITE_DONE) return Fail(SqlError(db, "load series"));
-  auto last = Prepare(db, "SELECT coalesce(max(id), -1) FROM history_chunks");
-  if (!last) return Fail(last.error());
-  if (sqlite3_step(last->get()) != SQLITE_ROW) return Fail(SqlError(db, "last chunk"));
-  next_seq_ = (sqlite3_column_int64(last->get(), 0) + 1) * options_.history_chunk_rows;
+  return Ok();
+}
+
+// REQUIRES: next_seq_ set.
+Status SqliteStore::LoadFlushedThrough() {
+  sqlite3* db = writer_.get();
   auto flushed = Prepare(db, "SELECT value FROM store_meta WHERE key = 'flushed_through'");
   if (!flushed) return Fail(flushed.error());
-  rc = sqlite3_step(flushed->get());
+  const int rc = sqlite3_step(flushed->get());
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db, "flushed_through"));
   if (rc == SQLITE_ROW) {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
+    PublishDeferredMetrics();
     return Ok();
   }
   // Without a mark, nothing was deferred (a new database, or one of schema version 1). The

@@ -122,6 +122,9 @@ class SqliteStore final : public context::ContextStore {
   };
 
   Status Init();
+  Status PrepareStatements();
+  Status LoadSeriesCache();
+  Status LoadFlushedThrough();
   EntityPlan PlanEntities(const std::vector<context::EntityWrite>& writes, int64_t first_seq,
                           int64_t last_seq);
   Status WriteDocuments(const EntityPlan& plan, int64_t seq);
