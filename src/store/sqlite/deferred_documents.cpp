@@ -156,6 +156,7 @@ SqliteStore::EntityPlan SqliteStore::PlanEntities(const std::vector<context::Ent
       break;
     }
   }
+  if (replay_pending_) plan.flushed_through = std::min(plan.flushed_through, flushed_through_);
   return plan;
 }
 
@@ -273,7 +274,8 @@ Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
   }
   if (n == 0) return size_t{0};
   const int64_t seq = next_seq_ - 1;  // every committed row is in the latest states
-  const int64_t flushed_through = end == deferred_.end() ? seq : end->first_seq - 1;
+  int64_t flushed_through = end == deferred_.end() ? seq : end->first_seq - 1;
+  if (replay_pending_) flushed_through = std::min(flushed_through, flushed_through_);
   if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return Fail(s.error());
   Status result = Ok();
   for (auto it = deferred_.begin(); result && it != end; ++it) {
@@ -332,7 +334,10 @@ Status SqliteStore::StoreRebuilt(
     const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt) {
   std::lock_guard lock(write_mu_);
   const int64_t seq = next_seq_ - 1;
-  if (rebuilt.empty() && flushed_through_ == seq) return Ok();
+  if (rebuilt.empty() && flushed_through_ == seq) {
+    replay_pending_ = false;
+    return Ok();
+  }
   if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
   Status result = Ok();
   for (const auto& [tenant, e] : rebuilt) {
@@ -346,6 +351,7 @@ Status SqliteStore::StoreRebuilt(
     return result;
   }
   flushed_through_ = seq;
+  replay_pending_ = false;
   PublishDeferredMetrics();
   if (!rebuilt.empty()) spdlog::info("storage: rebuilt {} entities from history", rebuilt.size());
   return Ok();

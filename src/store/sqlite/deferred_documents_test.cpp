@@ -153,6 +153,22 @@ TEST_F(DeferredDocumentsTest, MetricsCountDeferredDocumentsAndRowsToReplay) {
   EXPECT_NE(metrics.Render().find("zhicheng_store_replay_rows 0"), std::string::npos);
 }
 
+TEST_F(DeferredDocumentsTest, CommitsBeforeTheRebuildDoNotMoveTheMarkPastIt) {
+  const auto created = Created();
+  Create(created);
+  const auto after = Written(created, "level", Number(8, 0, 0), 2000);
+  WriteAttributes(after, {"level"});
+  Reopen();  // a crash; then, before LoadEntities, a commit about something else
+  WriteBatch other;
+  auto gauge = std::make_shared<Entity>(*created);
+  gauge->id = "urn:ngsi-ld:WaterLevel:gm-02";
+  other.entities.push_back({kTenant, context::KeyOf(*gauge), gauge, context::EncodeEntity(*gauge)});
+  Commit(other);
+  ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+}
+
 TEST_F(DeferredDocumentsTest, LastWriteOfABatchWinsEvenWithAnEarlierTime) {
   const auto created = Created();
   Create(created);

@@ -168,6 +168,14 @@ Status SqliteStore::LoadFlushedThrough() {
   if (rc == SQLITE_ROW) {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
     PublishDeferredMetrics();
+    // Rows after the mark: entities to rebuild (LoadEntities). Until then, no commit may
+    // move the mark past them.
+    auto newer = Prepare(db, "SELECT count(*) FROM history WHERE chunk >= ?1 AND seq > ?2");
+    if (!newer) return Fail(newer.error());
+    sqlite3_bind_int64(newer->get(), 1, (flushed_through_ + 1) / options_.history_chunk_rows);
+    sqlite3_bind_int64(newer->get(), 2, flushed_through_);
+    if (sqlite3_step(newer->get()) != SQLITE_ROW) return Fail(SqlError(db, "rows to replay"));
+    replay_pending_ = sqlite3_column_int64(newer->get(), 0) > 0;
     return Ok();
   }
   // Without a mark, nothing was deferred (a new database, or one of schema version 1). The

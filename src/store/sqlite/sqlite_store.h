@@ -160,6 +160,8 @@ class SqliteStore final : public context::ContextStore {
   std::unordered_map<std::string, DeferredList::iterator> deferred_index_;  // GUARDED_BY(write_mu_)
   // Every history row with seq <= this is in its entity's stored document.
   int64_t flushed_through_ = -1;  // GUARDED_BY(write_mu_)
+  // History rows after flushed_through_ not yet replayed by LoadEntities: the mark stays.
+  bool replay_pending_ = false;  // GUARDED_BY(write_mu_)
   // Copies for the metrics, which must not wait for a commit.
   std::atomic<size_t> deferred_count_ = 0;
   std::atomic<int64_t> replay_rows_ = 0;
