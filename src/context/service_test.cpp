@@ -24,6 +24,7 @@ class GatedStore : public ContextStore {
     for (const auto& w : batch.entities)
       entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
     history_rows_ += batch.history.size();
+    for (const auto& h : batch.history) history_times_.push_back(h.time);
     return fail_next_ ? Fail(Error::Internal("disk full")) : Ok();
   }
   Status LoadEntities(const std::function<void(std::string, Entity)>&) override { return Ok(); }
@@ -57,6 +58,10 @@ class GatedStore : public ContextStore {
     std::lock_guard lock(mu_);
     return history_rows_;
   }
+  std::vector<TimeMs> HistoryTimes() {
+    std::lock_guard lock(mu_);
+    return history_times_;
+  }
 
  private:
   std::mutex mu_;
@@ -66,6 +71,7 @@ class GatedStore : public ContextStore {
   int commits_waiting_ = 0;
   std::vector<std::string> entity_rows_;
   size_t history_rows_ = 0;
+  std::vector<TimeMs> history_times_;
 };
 
 Attribute Num(double v) {
@@ -137,6 +143,23 @@ TEST_F(ServiceTest, LaterWritesSeePendingOnes) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->updated, 1u);
   EXPECT_EQ(ValueOf("S1"), 21);
+}
+
+TEST_F(ServiceTest, ChangesOfOneEntityGetIncreasingTimes) {
+  // Three changes in one batch share the batch's clock reading; each still gets its own time.
+  std::vector<EntityOp> ops;
+  ops.push_back(Create("S1", 1));
+  ops.push_back(Update("S1", 2));
+  ops.push_back(Update("S1", 3));
+  ASSERT_TRUE(Apply(std::move(ops)).get());
+  auto e = service_.Get("", PathScope::All(), "S1", std::nullopt);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ((*e)->modified, (*e)->created + 2);
+  EXPECT_EQ((*e)->Find("t")->modified, (*e)->created + 2);
+  const auto times = store_.HistoryTimes();
+  ASSERT_EQ(times.size(), 3u);
+  EXPECT_LT(times[0], times[1]);
+  EXPECT_LT(times[1], times[2]);
 }
 
 TEST_F(ServiceTest, BatchIsAllOrNothing) {

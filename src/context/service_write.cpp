@@ -75,6 +75,14 @@ Status CheckAttrsExist(const Entity& e, const EntityOp& op, bool must_exist) {
                   JoinNames(wrong))));
 }
 
+// The time of a change to `before`: now, or just after its last change when that was in the
+// same millisecond (or the clock went back), so that every change of an entity has its own
+// increasing time: dateModified orders them and no two history points of one attribute
+// share a timestamp (QuantumLeap reads index values by time).
+TimeMs ChangeTime(TimeMs now, const EntityPtr& before) {
+  return before && before->modified >= now ? before->modified + 1 : now;
+}
+
 // True when `op`, applied to an existing entity, changes nothing but the attributes it
 // writes and the entity's modification time (see EntityWrite::attributes_only).
 bool WritesAttributesOnly(const EntityOp& op) {
@@ -183,7 +191,7 @@ void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
       const Attribute* a = after->Find(name);
       if (!a) continue;
       batch.history.push_back({tenant, after->service_path, after->id, after->type, name, a->type,
-                               now, json::Dump(a->value), EncodeMetadataJson(a->metadata)});
+                               change.time, json::Dump(a->value), EncodeMetadataJson(a->metadata)});
     }
   }
   // Without history rows nothing would keep an attributes-only change durable.
@@ -223,7 +231,8 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     }
     change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
     op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
-    auto next = Modify(e, op, eval.now, change);
+    change.time = ChangeTime(eval.now, change.before);
+    auto next = Modify(e, op, change.time, change);
     if (!next) return Fail(next.error());
     change.after = std::make_shared<const Entity>(std::move(*next));
     const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
@@ -239,7 +248,8 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     return Ok();
   }
   change.kind = ChangeKind::kUpdate;
-  auto next = Modify(*change.before, op, eval.now, change);
+  change.time = ChangeTime(eval.now, change.before);
+  auto next = Modify(*change.before, op, change.time, change);
   if (!next) return Fail(next.error());
   change.after = std::make_shared<const Entity>(std::move(*next));
   eval.Record(std::move(change), *key, options_, WritesAttributesOnly(op));
