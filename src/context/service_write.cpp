@@ -84,11 +84,12 @@ TimeMs ChangeTime(TimeMs now, const EntityPtr& before) {
 }
 
 // True when `op`, applied to an existing entity, changes nothing but the attributes it
-// writes and the entity's modification time (see EntityWrite::attributes_only).
+// writes and the entity's modification time (see EntityWrite::attributes_only). Without
+// attributes there would be no history row to carry the new modification time.
 bool WritesAttributesOnly(const EntityOp& op) {
   const bool kind = op.kind == WriteKind::kAppend || op.kind == WriteKind::kAppendStrict ||
                     op.kind == WriteKind::kUpdate;
-  return kind && !op.set_expires;
+  return kind && !op.set_expires && !op.attrs.empty();
 }
 
 // Applies `op` (not create/delete-entity) to a copy of `before`.
