@@ -167,12 +167,13 @@ Result<DataDir> OpenDataDir(const Config& config) {
 
 void RegisterRoutes(http::Router& router, metrics::Registry& metrics,
                     context::ContextService& service, context::SubscriptionManager& subscriptions,
-                    context::ContextStore& store, api::identity::IdentityApi& identity_api) {
+                    context::ContextStore& store, boost::asio::thread_pool& history_readers,
+                    api::identity::IdentityApi& identity_api) {
   router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
   RegisterOpsRoutes(router, metrics);
   api::ngsi::RegisterEntityRoutes(router, service);
   api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
-  api::ql::RegisterRoutes(router, store);
+  api::ql::RegisterRoutes(router, store, history_readers);
   api::identity::RegisterOAuthRoutes(router, identity_api);
   api::identity::RegisterIdentityRoutes(router, identity_api);
   api::identity::RegisterAuditRoutes(router, identity_api);
@@ -216,11 +217,13 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
       [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
   Security& security = dir.security;
   boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
+  boost::asio::thread_pool history_readers(2);   // /ql/v2 reads of the store
   api::identity::IdentityApi identity_api{*security.directory, *security.audit,
                                           *security.audit_store, identity_workers,
                                           security.bootstrap.get()};
   http::Router router;
-  RegisterRoutes(router, metrics, service, subscriptions, *dir.store, identity_api);
+  RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
+                 identity_api);
   http::Server server(ServerOptionsOf(config), router, metrics);
   Secure(server, config, security);
   if (auto s = server.Listen(); !s) {
@@ -235,6 +238,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   FlushCountersAndWait(subscriptions);
   writer.Stop();
   identity_workers.join();
+  history_readers.join();
   if (auto s = security.audit->Checkpoint(); !s) {
     spdlog::warn("final audit checkpoint failed: {}", s.error().message);
   }

@@ -2,6 +2,8 @@
 // and QuantumLeap's error format for everything under /ql (unknown paths, 405s).
 #include "api/ql/routes.h"
 
+#include <boost/asio/post.hpp>
+
 #include "api/ql/handlers.h"
 
 namespace zc::api::ql {
@@ -12,25 +14,36 @@ constexpr const char* kPermission = "context.read";
 
 using Fn = http::Response (*)(context::ContextStore&, const http::RequestContext&, Shape);
 
-http::Route Get(std::string pattern, context::ContextStore& store, Fn fn, Shape shape) {
-  return {http::Verb::get, std::move(pattern), kPermission,
-          [&store, fn, shape](http::RequestContext& ctx, http::Respond respond) {
-            respond(fn(store, ctx, shape));
-          }};
-}
+// A route whose handler reads the store on the `readers` pool: SQLite reads never block
+// an I/O thread. `respond` keeps the request (and so `ctx`) alive until it is called.
+struct Binder {
+  context::ContextStore& store;
+  boost::asio::thread_pool& readers;
+
+  http::Route Get(std::string pattern, Fn fn, Shape shape) const {
+    return {http::Verb::get, std::move(pattern), kPermission,
+            [store = &store, readers = &readers, fn, shape](http::RequestContext& ctx,
+                                                            http::Respond respond) {
+              boost::asio::post(*readers, [store, &ctx, fn, shape, respond = std::move(respond)] {
+                respond(fn(*store, ctx, shape));
+              });
+            }};
+  }
+};
 
 }  // namespace
 
-void RegisterRoutes(http::Router& router, context::ContextStore& store) {
-  router.Add(Get("/ql/v2/entities/{entityId}", store, &GetEntity, Shape::kFull));
-  router.Add(Get("/ql/v2/entities/{entityId}/value", store, &GetEntity, Shape::kValues));
+void RegisterRoutes(http::Router& router, context::ContextStore& store,
+                    boost::asio::thread_pool& readers) {
+  const Binder b{store, readers};
+  router.Add(b.Get("/ql/v2/entities/{entityId}", &GetEntity, Shape::kFull));
+  router.Add(b.Get("/ql/v2/entities/{entityId}/value", &GetEntity, Shape::kValues));
+  router.Add(b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}", &GetEntityAttr, Shape::kFull));
   router.Add(
-      Get("/ql/v2/entities/{entityId}/attrs/{attrName}", store, &GetEntityAttr, Shape::kFull));
-  router.Add(Get("/ql/v2/entities/{entityId}/attrs/{attrName}/value", store, &GetEntityAttr,
-                 Shape::kValues));
-  router.Add(Get("/ql/v2/types/{entityType}/attrs/{attrName}", store, &GetTypeAttr, Shape::kFull));
+      b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}/value", &GetEntityAttr, Shape::kValues));
+  router.Add(b.Get("/ql/v2/types/{entityType}/attrs/{attrName}", &GetTypeAttr, Shape::kFull));
   router.Add(
-      Get("/ql/v2/types/{entityType}/attrs/{attrName}/value", store, &GetTypeAttr, Shape::kValues));
+      b.Get("/ql/v2/types/{entityType}/attrs/{attrName}/value", &GetTypeAttr, Shape::kValues));
   router.SetErrorFormatter(
       "/ql", [](const Error& e, const http::RequestContext*) { return ErrorResponse(e); });
 }
