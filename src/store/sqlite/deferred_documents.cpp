@@ -21,7 +21,6 @@
 //
 // Retention (PruneHistory) only removes chunks whose rows are all <= flushed_through.
 #include <algorithm>
-#include <chrono>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -43,12 +42,6 @@ std::string RowKey(std::string_view tenant, const context::EntityKey& key) {
   k.append(tenant).append(1, '\x1f').append(key.id).append(1, '\x1f');
   k.append(key.type).append(1, '\x1f').append(key.service_path);
   return k;
-}
-
-TimeMs SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // The newest history row of one attribute after flushed_through.
@@ -137,10 +130,10 @@ SqliteStore::EntityPlan SqliteStore::PlanEntities(const std::vector<context::Ent
     it->second.full |= !w.attributes_only || options_.document_delay_ms <= 0;
     if (w.attributes_only) ++deferrable;
   }
-  const TimeMs now = SteadyMs();
+  plan.now = SteadyNow();
   const size_t budget = std::max(kMinFlushPerCommit, deferrable);
   for (auto it = deferred_.begin(); it != deferred_.end() && plan.flush.size() < budget; ++it) {
-    if (now - it->since < options_.document_delay_ms) break;
+    if (plan.now - it->since < options_.document_delay_ms) break;
     if (auto s = plan.slots.find(*it->row_key); s != plan.slots.end()) s->second.full = true;
     plan.flush.push_back(it);
   }
@@ -215,7 +208,6 @@ Status SqliteStore::WriteFlushedThrough(int64_t seq) {
 // After a successful commit: forgets the documents it stored, remembers the ones it deferred.
 void SqliteStore::AfterCommit(EntityPlan& plan, int64_t first_seq) {
   for (const DeferredList::iterator& d : plan.flush) Forget(d);
-  const TimeMs now = SteadyMs();
   for (const auto& it : plan.order) {
     const context::EntityWrite& w = *it->second.last;
     auto known = deferred_index_.find(it->first);
@@ -225,7 +217,7 @@ void SqliteStore::AfterCommit(EntityPlan& plan, int64_t first_seq) {
       known->second->after = w.after;
     } else {
       auto [entry, inserted] = deferred_index_.emplace(it->first, deferred_.end());
-      deferred_.push_back({&entry->first, w.tenant, w.after, first_seq, now});
+      deferred_.push_back({&entry->first, w.tenant, w.after, first_seq, plan.now});
       entry->second = std::prev(deferred_.end());
     }
   }
@@ -264,7 +256,7 @@ Status SqliteStore::Flush(FlushMode mode) {
 // Stores up to kFlushChunk deferred documents (the due ones, or all) in one transaction.
 Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
   std::lock_guard lock(write_mu_);
-  const TimeMs now = SteadyMs();
+  const TimeMs now = SteadyNow();
   auto end = deferred_.begin();
   size_t n = 0;
   while (end != deferred_.end() && n < kFlushChunk &&
@@ -297,15 +289,15 @@ Status SqliteStore::LoadEntities(const std::function<void(std::string, context::
   auto reader = BorrowReader();
   if (!reader) return Fail(reader.error());
   int64_t flushed_through = 0;
-  int64_t last_seq = 0;
+  bool replay_pending = false;
   {
     std::lock_guard lock(write_mu_);
     flushed_through = flushed_through_;
-    last_seq = next_seq_ - 1;
+    replay_pending = replay_pending_;
   }
   ReplayRows replay;
   std::vector<std::pair<std::string, context::EntityPtr>> rebuilt;
-  if (flushed_through < last_seq) {
+  if (replay_pending) {
     auto s = LoadReplayRows(reader->get(), flushed_through, options_.history_chunk_rows, replay);
     if (!s) return s;
   }
@@ -325,7 +317,7 @@ Status SqliteStore::LoadEntities(const std::function<void(std::string, context::
     sink(std::move(tenant), std::move(*entity));
   }
   if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load entities"));
-  return StoreRebuilt(rebuilt);
+  return replay_pending ? StoreRebuilt(rebuilt) : Ok();
 }
 
 // Stores the documents of the entities LoadEntities rebuilt, so that the history rows they
@@ -334,10 +326,6 @@ Status SqliteStore::StoreRebuilt(
     const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt) {
   std::lock_guard lock(write_mu_);
   const int64_t seq = next_seq_ - 1;
-  if (rebuilt.empty() && flushed_through_ == seq) {
-    replay_pending_ = false;
-    return Ok();
-  }
   if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
   Status result = Ok();
   for (const auto& [tenant, e] : rebuilt) {

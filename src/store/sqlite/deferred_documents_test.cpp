@@ -4,9 +4,7 @@
 // retention prune), and Flush stores the documents.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
-#include <thread>
 
 #include "common/temp_dir.h"
 #include "context/entity_codec.h"
@@ -99,6 +97,12 @@ class DeferredDocumentsTest : public ::testing::Test {
     for (const auto& n : names) b.history.push_back(RowOf(*after, n));
     Commit(b);
   }
+  // An attributes-only write of `level` to `before` at `t`; returns the entity after it.
+  EntityPtr WriteLevel(const EntityPtr& before, double level, TimeMs t = 2000) {
+    auto after = Written(before, "level", Number(level, 0, 0), t);
+    WriteAttributes(after, {"level"});
+    return after;
+  }
   // What LoadEntities rebuilds, encoded, by id ("" when the store has no such entity).
   std::string Loaded() {
     std::map<std::string, std::string> all;
@@ -156,8 +160,7 @@ TEST_F(DeferredDocumentsTest, MetricsCountDeferredDocumentsAndRowsToReplay) {
 TEST_F(DeferredDocumentsTest, CommitsBeforeTheRebuildDoNotMoveTheMarkPastIt) {
   const auto created = Created();
   Create(created);
-  const auto after = Written(created, "level", Number(8, 0, 0), 2000);
-  WriteAttributes(after, {"level"});
+  const auto after = WriteLevel(created, 8);
   Reopen();  // a crash; then, before LoadEntities, a commit about something else
   WriteBatch other;
   auto gauge = std::make_shared<Entity>(*created);
@@ -189,7 +192,7 @@ TEST_F(DeferredDocumentsTest, LastWriteOfABatchWinsEvenWithAnEarlierTime) {
 TEST_F(DeferredDocumentsTest, LaterWholeDocumentIsNotOverwrittenByReplay) {
   const auto created = Created();
   Create(created);
-  WriteAttributes(Written(created, "level", Number(9, 0, 0), 2000), {"level"});
+  WriteLevel(created, 9);
   // A replace: the level attribute is gone, the document is stored whole.
   auto replaced = std::make_shared<Entity>(*created);
   replaced->attrs.clear();
@@ -203,7 +206,7 @@ TEST_F(DeferredDocumentsTest, LaterWholeDocumentIsNotOverwrittenByReplay) {
 TEST_F(DeferredDocumentsTest, DeletedEntityStaysDeleted) {
   const auto created = Created();
   Create(created);
-  WriteAttributes(Written(created, "level", Number(9, 0, 0), 2000), {"level"});
+  WriteLevel(created, 9);
   WriteBatch del;
   del.entities.push_back({kTenant, kKey, nullptr});
   Commit(del);
@@ -214,8 +217,7 @@ TEST_F(DeferredDocumentsTest, DeletedEntityStaysDeleted) {
 TEST_F(DeferredDocumentsTest, FlushStoresTheDocuments) {
   const auto created = Created();
   Create(created);
-  const auto after = Written(created, "level", Number(5, 0, 0), 2000);
-  WriteAttributes(after, {"level"});
+  const auto after = WriteLevel(created, 5);
   ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kDue).has_value());
   EXPECT_EQ(StoredDocument(), context::EncodeEntity(*created)) << "not due yet (10 s)";
   ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
@@ -225,16 +227,16 @@ TEST_F(DeferredDocumentsTest, FlushStoresTheDocuments) {
 }
 
 TEST_F(DeferredDocumentsTest, DueDocumentsAreStoredByLaterCommits) {
-  SqliteOptions quick;
-  quick.document_delay_ms = 1;
-  Reopen(quick);
+  TimeMs clock = 0;
+  SqliteOptions manual;
+  manual.steady_clock_ms = [&clock] { return clock; };
+  Reopen(manual);
   const auto created = Created();
   Create(created);
-  const auto after = Written(created, "level", Number(6, 0, 0), 2000);
-  WriteAttributes(after, {"level"});
+  const auto after = WriteLevel(created, 6);
   EXPECT_EQ(StoredDocument(), context::EncodeEntity(*created));
-  // Let the 1 ms delay pass on the steady clock; then any commit stores the due document.
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The 10 s delay passes on the store's clock; then any commit stores the due document.
+  clock += manual.document_delay_ms;
   WriteBatch other;
   other.history.push_back(RowOf(*after, "level"));
   other.history.back().entity_id = "another";
@@ -248,8 +250,7 @@ TEST_F(DeferredDocumentsTest, ZeroDelayStoresEveryDocumentAtOnce) {
   Reopen(immediate);
   const auto created = Created();
   Create(created);
-  const auto after = Written(created, "level", Number(7, 0, 0), 2000);
-  WriteAttributes(after, {"level"});
+  const auto after = WriteLevel(created, 7);
   EXPECT_EQ(StoredDocument(), context::EncodeEntity(*after));
 }
 
@@ -261,8 +262,7 @@ TEST_F(DeferredDocumentsTest, RetentionKeepsRowsThatDocumentsStillNeed) {
   Create(created);
   auto after = created;
   for (TimeMs t = 2000; t < 2006; ++t) {  // six writes, three chunks
-    after = Written(after, "level", Number(static_cast<double>(t), 0, 0), t);
-    WriteAttributes(after, {"level"});
+    after = WriteLevel(after, static_cast<double>(t), t);
   }
   auto removed = store_->PruneHistory(1'000'000);
   ASSERT_TRUE(removed.has_value()) << removed.error().message;

@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <utility>
 
@@ -74,7 +75,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
 }
 
 SqliteStore::SqliteStore(Passkey, std::filesystem::path file, SqliteOptions options, DbPtr writer)
-    : file_(std::move(file)), options_(options), writer_(std::move(writer)) {}
+    : file_(std::move(file)), options_(std::move(options)), writer_(std::move(writer)) {}
+
+TimeMs SqliteStore::SteadyNow() const {
+  if (options_.steady_clock_ms) return options_.steady_clock_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 SqliteStore::~SqliteStore() {
   // Statements must be finalized before their connection closes.
@@ -167,7 +175,6 @@ Status SqliteStore::LoadFlushedThrough() {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db, "flushed_through"));
   if (rc == SQLITE_ROW) {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
-    PublishDeferredMetrics();
     // Rows after the mark: entities to rebuild (LoadEntities). Until then, no commit may
     // move the mark past them.
     auto newer = Prepare(db, "SELECT count(*) FROM history WHERE chunk >= ?1 AND seq > ?2");
@@ -176,6 +183,9 @@ Status SqliteStore::LoadFlushedThrough() {
     sqlite3_bind_int64(newer->get(), 2, flushed_through_);
     if (sqlite3_step(newer->get()) != SQLITE_ROW) return Fail(SqlError(db, "rows to replay"));
     replay_pending_ = sqlite3_column_int64(newer->get(), 0) > 0;
+    // Nothing after the mark: every row there is (none up to the new chunk) is in a document.
+    if (!replay_pending_) flushed_through_ = next_seq_ - 1;
+    PublishDeferredMetrics();
     return Ok();
   }
   // Without a mark, nothing was deferred (a new database, or one of schema version 1). The

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,9 @@ struct SqliteOptions {
   // this long after the first of them (meanwhile its history rows keep them durable and
   // a restart replays them); 0 stores every document at once.
   int64_t document_delay_ms = 10000;
+  // The monotonic clock (milliseconds) that times document_delay_ms; empty: steady_clock.
+  // Tests set their own to make time pass without waiting.
+  std::function<TimeMs()> steady_clock_ms;
 };
 
 class SqliteStore final : public context::ContextStore {
@@ -104,6 +108,7 @@ class SqliteStore final : public context::ContextStore {
     std::vector<std::unordered_map<std::string, Slot>::iterator> order;  // first-write order
     std::vector<DeferredList::iterator> flush;  // older deferred documents stored now
     int64_t flushed_through = -1;               // after the commit
+    TimeMs now = 0;                             // SteadyNow() when planned
   };
   // A read connection borrowed from the pool; returned to it on destruction.
   class Reader {
@@ -122,6 +127,7 @@ class SqliteStore final : public context::ContextStore {
   };
 
   Status Init();
+  TimeMs SteadyNow() const;
   Status PrepareStatements();
   Status LoadSeriesCache();
   Status LoadFlushedThrough();
