@@ -56,7 +56,7 @@ format-check:
 # told that its concepts are complete (see the ZHICHENG_FUZZ block of CMakeLists.txt).
 CLANG_TIDY ?= clang-tidy-16
 TIDY_ARGS = --extra-arg=-U__cpp_concepts --extra-arg=-D__cpp_concepts=202002L \
-            --extra-arg=-Wno-unknown-warning-option
+            --extra-arg=-Wno-unknown-warning-option --extra-arg=-std=c++2b
 lint: $(BUILD_DIR)/build.ninja
 	git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 $(CLANG_TIDY) -p $(BUILD_DIR) --quiet $(TIDY_ARGS)
 

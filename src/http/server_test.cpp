@@ -130,6 +130,12 @@ class ServerTest : public ::testing::Test {
                  [](RequestContext&, Respond respond) { respond(Response::Empty(204)); }});
     router_.Add({Verb::get, "/throws", "",
                  [](RequestContext&, Respond) { throw std::runtime_error("bug"); }});
+    router_.Add({Verb::get, "/big/{mib}", "", [](RequestContext& ctx, Respond respond) {
+                   std::string body(std::stoul(std::string(ctx.Param("mib"))) << 20, ' ');
+                   for (size_t i = 0; i < body.size(); ++i)
+                     body[i] = static_cast<char>('a' + i % 26);
+                   respond(Response::Text(200, std::move(body)));
+                 }});
     router_.Add({Verb::get, "/cached", "", [](RequestContext&, Respond respond) {
                    respond(Response::Text(200, "ok").Header("Cache-Control", "max-age=60"));
                  }});
@@ -194,6 +200,51 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
     ASSERT_TRUE(response);
     EXPECT_EQ(boost::json::parse(response->body()).at("id").as_string(), id);
   }
+}
+
+TEST_F(ServerTest, ARequestSentInPiecesIsReadWhole) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write("POST /echo?q=pieces HTTP/1.1\r\nHo");
+  connection.Write("st: t\r\nContent-Length: 11\r\n\r\nhello");
+  connection.Write(" world");
+  auto response = connection.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 201u);
+  EXPECT_EQ(response->body(), "hello world");
+  EXPECT_EQ((*response)["X-Query"], "pieces");
+}
+
+// The client sends the body only once told to continue: the server reads it after the 100.
+TEST_F(ServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsRead) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  auto go_on = connection.Read();
+  ASSERT_TRUE(go_on);
+  EXPECT_EQ(go_on->result_int(), 100u);
+  connection.Write("body");
+  auto response = connection.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 201u);
+  EXPECT_EQ(response->body(), "body");
+}
+
+// More than the socket takes at once: the rest of the response is written asynchronously.
+TEST_F(ServerTest, AResponseLargerThanTheSocketBufferArrivesWhole) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/big/6") + Get("/items/after"));
+  auto big = connection.Read();
+  ASSERT_TRUE(big);
+  ASSERT_EQ(big->body().size(), size_t{6} << 20);
+  for (size_t i = 0; i < big->body().size(); i += 4099) {
+    ASSERT_EQ(big->body()[i], static_cast<char>('a' + i % 26)) << "at byte " << i;
+  }
+  auto next = connection.Read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(boost::json::parse(next->body()).at("id").as_string(), "after");
 }
 
 TEST_F(ServerTest, DecodesPathAndQueryForTheHandler) {
