@@ -1,11 +1,12 @@
 // The HTTP/1.1 server, after Beast's advanced_server / http_server_awaitable examples.
 //
-// Shape: one io_context run by N threads. The accept loop and the stop sequence run on
-// one strand ("control strand"); each accepted connection gets its own strand and a
-// Session coroutine that loops: wait for the first byte of a request (idle timeout), read
-// the whole request (read timeout, header and body limits), dispatch it (request id,
-// route, CORS preflight, authorizer, handler), wait for the handler's Respond, tell the
-// request observer, write the response. One request is in flight per connection;
+// Shape: N I/O threads, each running its own io_context. The accept loop and the stop
+// sequence run on the first one ("control strand"); each accepted connection is given to
+// the next io_context in turn, so all its handlers run on one thread (no strand, no lock
+// shared with the other threads), and gets a Session coroutine that loops: wait for the first byte
+// of a request (idle timeout), read the whole request (read timeout, header and body limits),
+// dispatch it (request id, route, CORS preflight, authorizer, handler), wait for the handler's
+// Respond, tell the request observer, write the response. One request is in flight per connection;
 // pipelined requests wait in the read buffer.
 //
 // TLS without a second session: SessionBase holds everything that does not touch the
@@ -28,7 +29,7 @@
 //    once goes through an asynchronous write under the timeout.
 //
 // Respond may be called from any thread, after the handler returned. It posts the response
-// to the session's strand. The Exchange (raw request + RequestContext) is shared with the
+// to the session's thread. The Exchange (raw request + RequestContext) is shared with the
 // Respond closure, so the context a handler holds stays valid until it responds, even if
 // the connection or the server is gone. A per-server Lifeline (mutex + flag) tells late
 // Respond calls that the io_context is gone, so they never post into a destroyed context.
@@ -50,6 +51,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -143,6 +145,14 @@ uint64_t Mix(uint64_t x) {
 
 bool ExpectsContinue(const BeastRequest& request) {
   return beast::iequals(request[beast_http::field::expect], "100-continue");
+}
+
+// One io_context per I/O thread (`threads`, 0: one per core), each told it has one thread.
+std::vector<std::unique_ptr<asio::io_context>> MakeIoContexts(unsigned threads) {
+  if (threads == 0) threads = std::max(std::thread::hardware_concurrency(), 1u);
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (unsigned i = 0; i < threads; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+  return ios;
 }
 
 std::string_view PathOfTarget(std::string_view target) {
@@ -292,7 +302,7 @@ class ServerCore {
               size_t bytes, std::string_view client) const;
   metrics::Counter& RequestCounter(size_t route_index, Verb method, unsigned status) const;
   void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak);
-  void SessionFinished();  // the session's coroutine ended (on its strand)
+  void SessionFinished();  // the session's coroutine ended (on its thread)
   void SessionDestroyed(SessionBase* session);
 
  private:
@@ -330,15 +340,21 @@ class ServerCore {
   // guarded by sessions_mu_
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 
-  // I/O objects; destroyed explicitly, in order, before io_ (see ~ServerCore).
-  std::unique_ptr<asio::io_context> io_ = std::make_unique<asio::io_context>();
-  std::optional<Strand> control_;                  // runs AcceptLoop and BeginDrain
+  // I/O objects; destroyed explicitly, in order, before ios_ (see ~ServerCore).
+  // One io_context per I/O thread, each run by its thread alone: a connection lives on one
+  // of them, so its handlers never run concurrently and need no strand.
+  std::vector<std::unique_ptr<asio::io_context>> ios_;
+  std::optional<Strand> control_;                  // on ios_[0]: AcceptLoop and BeginDrain
   std::optional<tcp::acceptor> acceptor_;          // used on control_
   std::optional<asio::steady_timer> drain_timer_;  // used on control_
+  // Keep every thread's run() going while it has no connection; released (on control_)
+  // once the drain is over.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
+  size_t next_io_ = 0;  // the io_context of the next accepted connection; on control_
 };
 
 // The stream-independent half of a connection: routing, authorization, the hand-off to
-// the handler and back, and Stop(). Everything but the constructor runs on the strand.
+// the handler and back, and Stop(). Everything but the constructor runs on the connection's thread.
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   SessionBase(ServerCore& core, asio::any_io_executor executor, std::string client)
@@ -347,7 +363,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   SessionBase(const SessionBase&) = delete;
   SessionBase& operator=(const SessionBase&) = delete;
 
-  // The connection's strand.
+  // The connection's executor (its io_context).
   const asio::any_io_executor& executor() const { return executor_; }
   // Stop(): close when idle, otherwise after the response in flight.
   virtual void Shutdown() = 0;
@@ -360,7 +376,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   ServerCore& core_;
   const asio::any_io_executor executor_;
   const std::string client_;
-  // All below: only on the strand.
+  // All below: only on the connection's thread.
   bool busy_ = false;  // a request is being dispatched or answered
   bool close_after_response_ = false;
 
@@ -410,7 +426,7 @@ std::optional<Response> SessionBase::Resolve(Exchange& exchange) {
   return std::nullopt;
 }
 
-// Calls the handler and suspends until its Respond delivers the response to this strand.
+// Calls the handler and suspends until its Respond delivers the response to this thread.
 asio::awaitable<Response> SessionBase::RunHandler(std::shared_ptr<Exchange> exchange) {
   current_ = exchange.get();
   response_.reset();
@@ -469,7 +485,9 @@ class Session final : public SessionBase {
       : SessionBase(core, socket.get_executor(), std::move(client)),
         stream_(MakeStream(core, std::move(socket))) {}
 
-  asio::awaitable<void> Run();
+  // `self` is this session: the coroutine frame holds it from its creation, before the
+  // coroutine first runs on the session's thread.
+  asio::awaitable<void> Run(std::shared_ptr<SessionBase> self);
   void Shutdown() override;
 
  private:
@@ -493,9 +511,10 @@ class Session final : public SessionBase {
   void NoteStreamError(beast::error_code ec);
   void Close();
 
-  Stream stream_;  // its executor is this session's strand
+  Stream stream_;  // its executor is its io_context
   beast::flat_buffer buffer_;
-  bool tls_open_ = false;  // TLS: handshake done, no stream failure since; on the strand
+  bool tls_open_ =
+      false;  // TLS: handshake done, no stream failure since; on the connection's thread
 };
 
 template <class Stream>
@@ -508,8 +527,7 @@ Stream Session<Stream>::MakeStream(ServerCore& core, tcp::socket socket) {
 }
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::Run() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session<Stream>::Run(std::shared_ptr<SessionBase> /*self*/) {
   bool open = true;
   if constexpr (kTls) {
     open = co_await Handshake();
@@ -755,24 +773,26 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       connections_gauge_(metrics.GetGauge("zhicheng_http_connections", "Open HTTP connections.")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
-      control_(asio::make_strand(*io_)) {}
+      ios_(MakeIoContexts(options_.threads)),
+      control_(asio::make_strand(*ios_.front())) {}
 
 ServerCore::~ServerCore() {
   {
     std::lock_guard lock(lifeline_->mu);
     lifeline_->alive = false;  // late Respond calls become no-ops from here on
   }
-  io_->stop();
+  for (auto& io : ios_) io->stop();
   drain_timer_.reset();
   acceptor_.reset();
   control_.reset();
-  io_.reset();  // destroys the suspended session coroutines (they call SessionDestroyed)
+  keep_running_.clear();
+  ios_.clear();  // destroys the suspended session coroutines (they call SessionDestroyed)
 }
 
 Status ServerCore::Listen() {
   if (Status tls = LoadTls(); !tls) return tls;
   beast::error_code ec;
-  tcp::resolver resolver(*io_);
+  tcp::resolver resolver(*ios_.front());
   auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) {
@@ -841,18 +861,18 @@ void ServerCore::Run() {
     asio::co_spawn(*control_, AcceptLoop(),
                    [](std::exception_ptr e) { LogException(e, "accept loop"); });
   }
-  unsigned threads = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
-  threads = std::max(threads, 1u);
-  auto run = [this] {
+  keep_running_.clear();
+  for (auto& io : ios_) keep_running_.push_back(asio::make_work_guard(*io));
+  auto run = [](asio::io_context& io) {
     try {
-      io_->run();
+      io.run();
     } catch (const std::exception& e) {
       spdlog::critical("http server I/O thread failed: {}", e.what());
     }
   };
-  std::vector<std::jthread> extra;
-  for (unsigned i = 1; i < threads; ++i) extra.emplace_back(run);
-  run();
+  std::vector<std::jthread> others;
+  for (size_t i = 1; i < ios_.size(); ++i) others.emplace_back(run, std::ref(*ios_[i]));
+  run(*ios_.front());
 }
 
 void ServerCore::PrepareMetrics() {
@@ -870,7 +890,8 @@ void ServerCore::PrepareMetrics() {
 
 asio::awaitable<void> ServerCore::AcceptLoop() {
   while (!stopping_) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(*io_), kAwaitTuple);
+    asio::io_context& io = *ios_[next_io_++ % ios_.size()];
+    auto [ec, socket] = co_await acceptor_->async_accept(io, kAwaitTuple);
     if (stopping_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // E.g. out of file descriptors: back off briefly instead of spinning.
@@ -892,7 +913,7 @@ template <class Stream>
 void SpawnSession(ServerCore& core, tcp::socket socket, std::string client) {
   auto session = std::make_shared<Session<Stream>>(core, std::move(socket), std::move(client));
   core.SessionStarted(session.get(), session);
-  asio::co_spawn(session->executor(), session->Run(),
+  asio::co_spawn(session->executor(), session->Run(session),
                  [](std::exception_ptr e) { LogException(e, "session"); });
 }
 
@@ -919,7 +940,9 @@ void ServerCore::SessionStarted(SessionBase* session, std::weak_ptr<SessionBase>
 void ServerCore::SessionFinished() {
   if (running_.fetch_sub(1) == 1 && stopping_) {
     asio::post(*control_, [this] {
-      if (running_.load() == 0 && drain_timer_) drain_timer_->cancel();
+      if (running_.load() != 0) return;
+      if (drain_timer_) drain_timer_->cancel();
+      keep_running_.clear();
     });
   }
 }
@@ -952,12 +975,15 @@ void ServerCore::BeginDrain() {
   for (auto& session : live) {
     asio::post(session->executor(), [session] { session->Shutdown(); });
   }
-  if (running_.load() == 0) return;  // nothing to wait for: run() returns when work ends
+  if (running_.load() == 0) {  // nothing to wait for: each run() returns when its work ends
+    keep_running_.clear();
+    return;
+  }
   drain_timer_.emplace(*control_, options_.drain_timeout);
   drain_timer_->async_wait([this](beast::error_code ec) {
     if (ec) return;  // cancelled: every session finished in time
     spdlog::warn("http server: drain timeout, abandoning {} connection(s)", running_.load());
-    io_->stop();
+    for (auto& io : ios_) io->stop();
   });
 }
 
