@@ -1,13 +1,13 @@
 // The HTTP/1.1 server, after Beast's advanced_server / http_server_awaitable examples.
 //
 // Shape: N I/O threads, each running its own io_context. The accept loop and the stop
-// sequence run on the first one ("control strand"); each accepted connection is given to
+// sequence run on the first one ("control strand"). Each accepted connection is given to
 // the next io_context in turn, so all its handlers run on one thread (no strand, no lock
-// shared with the other threads), and gets a Session coroutine that loops: wait for the first byte
-// of a request (idle timeout), read the whole request (read timeout, header and body limits),
-// dispatch it (request id, route, CORS preflight, authorizer, handler), wait for the handler's
-// Respond, tell the request observer, write the response. One request is in flight per connection;
-// pipelined requests wait in the read buffer.
+// shared with the other threads), and gets a Session coroutine that loops: wait for the
+// first byte of a request (idle timeout), read the whole request (read timeout, header and
+// body limits), dispatch it (request id, route, CORS preflight, authorizer, handler), wait
+// for the handler's Respond, tell the request observer, write the response. One request is
+// in flight per connection; pipelined requests wait in the read buffer.
 //
 // TLS without a second session: SessionBase holds everything that does not touch the
 // stream (dispatch, the handler hand-off, Stop()), and Session<Stream> the I/O, templated
@@ -354,7 +354,8 @@ class ServerCore {
 };
 
 // The stream-independent half of a connection: routing, authorization, the hand-off to
-// the handler and back, and Stop(). Everything but the constructor runs on the connection's thread.
+// the handler and back, and Stop(). Everything but the constructor runs on the
+// connection's thread.
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
   SessionBase(ServerCore& core, asio::any_io_executor executor, std::string client)
@@ -513,8 +514,7 @@ class Session final : public SessionBase {
 
   Stream stream_;  // its executor is its io_context
   beast::flat_buffer buffer_;
-  bool tls_open_ =
-      false;  // TLS: handshake done, no stream failure since; on the connection's thread
+  bool tls_open_ = false;  // TLS: handshake done, no stream failure since
 };
 
 template <class Stream>
