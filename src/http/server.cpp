@@ -1,7 +1,7 @@
 // The HTTP/1.1 server, after Beast's advanced_server / http_server_awaitable examples.
 //
 // Shape: N I/O threads, each running its own io_context. The accept loop and the stop
-// sequence run on the first one ("control strand"). Each accepted connection is given to
+// sequence run on the first one (the "control thread"). Each accepted connection is given to
 // the next io_context in turn, so all its handlers run on one thread (no strand, no lock
 // shared with the other threads), and gets a Session coroutine that loops: wait for the
 // first byte of a request (idle timeout), read the whole request (read timeout, header and
@@ -55,7 +55,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -81,7 +80,6 @@ namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-using Strand = asio::strand<asio::io_context::executor_type>;
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using HttpResponse = beast_http::response<beast_http::string_body>;
@@ -309,7 +307,7 @@ class ServerCore {
   Status LoadTls();
   asio::awaitable<void> AcceptLoop();
   void StartSession(tcp::socket socket);
-  void BeginDrain();  // on the control strand
+  void BeginDrain();  // on the control thread
   void PrepareMetrics();
 
   // Constant after construction (authorizer_, observer_: set before Run(); tls_: by Listen).
@@ -344,13 +342,14 @@ class ServerCore {
   // One io_context per I/O thread, each run by its thread alone: a connection lives on one
   // of them, so its handlers never run concurrently and need no strand.
   std::vector<std::unique_ptr<asio::io_context>> ios_;
-  std::optional<Strand> control_;                  // on ios_[0]: AcceptLoop and BeginDrain
-  std::optional<tcp::acceptor> acceptor_;          // used on control_
-  std::optional<asio::steady_timer> drain_timer_;  // used on control_
-  // Keep every thread's run() going while it has no connection; released (on control_)
+  // The control thread runs ios_[0]: AcceptLoop and the stop sequence, with the members below.
+  asio::io_context::executor_type Control() const { return ios_.front()->get_executor(); }
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> drain_timer_;
+  // Keep every thread's run() going while it has no connection; released (on Control())
   // once the drain is over.
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
-  size_t next_io_ = 0;  // the io_context of the next accepted connection; on control_
+  size_t next_io_ = 0;  // the io_context of the next accepted connection
 };
 
 // The stream-independent half of a connection: routing, authorization, the hand-off to
@@ -773,8 +772,7 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       connections_gauge_(metrics.GetGauge("zhicheng_http_connections", "Open HTTP connections.")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
-      ios_(MakeIoContexts(options_.threads)),
-      control_(asio::make_strand(*ios_.front())) {}
+      ios_(MakeIoContexts(options_.threads)) {}
 
 ServerCore::~ServerCore() {
   {
@@ -784,7 +782,6 @@ ServerCore::~ServerCore() {
   for (auto& io : ios_) io->stop();
   drain_timer_.reset();
   acceptor_.reset();
-  control_.reset();
   keep_running_.clear();
   ios_.clear();  // destroys the suspended session coroutines (they call SessionDestroyed)
 }
@@ -800,7 +797,7 @@ Status ServerCore::Listen() {
         fmt::format("cannot resolve listen address {}: {}", options_.host, ec.message())));
   }
   const tcp::endpoint endpoint = *endpoints.begin();
-  acceptor_.emplace(*control_);
+  acceptor_.emplace(Control());
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_->bind(endpoint, ec);
@@ -858,7 +855,7 @@ Status ServerCore::LoadTls() {
 void ServerCore::Run() {
   PrepareMetrics();
   if (acceptor_) {
-    asio::co_spawn(*control_, AcceptLoop(),
+    asio::co_spawn(Control(), AcceptLoop(),
                    [](std::exception_ptr e) { LogException(e, "accept loop"); });
   }
   keep_running_.clear();
@@ -896,7 +893,7 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
     if (ec) {
       // E.g. out of file descriptors: back off briefly instead of spinning.
       spdlog::warn("http accept failed: {}", ec.message());
-      asio::steady_timer backoff(*control_, std::chrono::milliseconds(50));
+      asio::steady_timer backoff(Control(), std::chrono::milliseconds(50));
       co_await backoff.async_wait(kAwaitTuple);
       continue;
     }
@@ -939,7 +936,7 @@ void ServerCore::SessionStarted(SessionBase* session, std::weak_ptr<SessionBase>
 
 void ServerCore::SessionFinished() {
   if (running_.fetch_sub(1) == 1 && stopping_) {
-    asio::post(*control_, [this] {
+    asio::post(Control(), [this] {
       if (running_.load() != 0) return;
       if (drain_timer_) drain_timer_->cancel();
       keep_running_.clear();
@@ -956,10 +953,10 @@ void ServerCore::SessionDestroyed(SessionBase* session) {
 
 void ServerCore::Stop() {
   if (stopping_.exchange(true)) return;
-  asio::post(*control_, [this] { BeginDrain(); });
+  asio::post(Control(), [this] { BeginDrain(); });
 }
 
-// On the control strand: no new connections; idle sessions close, busy ones finish.
+// On the control thread: no new connections; idle sessions close, busy ones finish.
 void ServerCore::BeginDrain() {
   beast::error_code ignored;
   if (acceptor_) acceptor_->close(ignored);
@@ -979,7 +976,7 @@ void ServerCore::BeginDrain() {
     keep_running_.clear();
     return;
   }
-  drain_timer_.emplace(*control_, options_.drain_timeout);
+  drain_timer_.emplace(Control(), options_.drain_timeout);
   drain_timer_->async_wait([this](beast::error_code ec) {
     if (ec) return;  // cancelled: every session finished in time
     spdlog::warn("http server: drain timeout, abandoning {} connection(s)", running_.load());

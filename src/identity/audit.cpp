@@ -16,11 +16,9 @@
 
 #include "identity/secrets.h"
 
-#include <fcntl.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>

@@ -52,17 +52,15 @@ Result<int> UserVersion(sqlite3* db) {
 
 // Creates the tables of a fresh file in one transaction; refuses a newer schema.
 Status Migrate(sqlite3* db) {
-  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return s;
-  auto version = UserVersion(db);
-  Status result = version ? Ok() : Status(Fail(version.error()));
-  if (result && *version > kAuditSchemaVersion) {
-    result = Fail(Error::Internal("audit database schema version " + std::to_string(*version) +
+  return InTransaction(db, [db]() -> Status {
+    auto version = UserVersion(db);
+    if (!version) return Fail(version.error());
+    if (*version > kAuditSchemaVersion) {
+      return Fail(Error::Internal("audit database schema version " + std::to_string(*version) +
                                   " is newer than this binary's"));
-  }
-  if (result && *version == 0) result = Exec(db, kSchema);
-  if (result) result = Exec(db, "COMMIT");
-  if (!result) (void)Exec(db, "ROLLBACK");
-  return result;
+    }
+    return *version == 0 ? Exec(db, kSchema) : Ok();
+  });
 }
 
 // Reads a row selected with kEntryColumns.
@@ -154,13 +152,10 @@ Status SqliteAuditStore::Append(const std::vector<AuditEntry>& entries,
                                 const std::optional<AuditCheckpoint>& checkpoint) {
   if (entries.empty() && !checkpoint) return Ok();
   std::lock_guard lock(write_mu_);
-  sqlite3* db = writer_.get();
-  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return s;
-  Status result = WriteEntries(entries);
-  if (result && checkpoint) result = WriteCheckpoint(*checkpoint);
-  if (result) result = Exec(db, "COMMIT");
-  if (!result && sqlite3_get_autocommit(db) == 0) (void)Exec(db, "ROLLBACK");
-  return result;
+  return InTransaction(writer_.get(), [&]() -> Status {
+    if (auto s = WriteEntries(entries); !s) return s;
+    return checkpoint ? WriteCheckpoint(*checkpoint) : Ok();
+  });
 }
 
 Status SqliteAuditStore::WriteEntries(const std::vector<AuditEntry>& entries) {

@@ -34,7 +34,6 @@ namespace {
 
 constexpr size_t kMinFlushPerCommit = 256;
 constexpr size_t kFlushChunk = 2000;  // documents per Flush transaction
-constexpr const char* kFlushedThrough = "flushed_through";
 
 std::string RowKey(std::string_view tenant, const context::EntityKey& key) {
   std::string k;
@@ -89,16 +88,17 @@ Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq)
   return Ok();
 }
 
-// Fills `rows` with the newest row of each attribute after flushed_through. (An out
-// parameter: GCC 12 warns falsely about a Result<unordered_map> destroyed on a path.)
-Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t chunk_rows, ReplayRows& rows) {
+// Fills `rows` with the newest row of each attribute after flushed_through, which are all
+// in chunks from `first_chunk` on. (An out parameter: GCC 12 warns falsely about a
+// Result<unordered_map> destroyed on a path.)
+Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t first_chunk, ReplayRows& rows) {
   auto st = Prepare(db,
                     "SELECT h.seq, h.time, h.value, coalesce(h.metadata, ''), s.tenant, "
                     "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "
                     "FROM history h JOIN history_series s ON s.id = h.series "
                     "WHERE h.chunk >= ?1 AND h.seq > ?2");
   if (!st) return Fail(st.error());
-  sqlite3_bind_int64(st->get(), 1, (flushed_through + 1) / chunk_rows);
+  sqlite3_bind_int64(st->get(), 1, first_chunk);
   sqlite3_bind_int64(st->get(), 2, flushed_through);
   int rc;
   while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
@@ -199,8 +199,12 @@ Status SqliteStore::WriteDocuments(const EntityPlan& plan, int64_t seq) {
 
 Status SqliteStore::WriteFlushedThrough(int64_t seq) {
   if (seq == flushed_through_) return Ok();
+  return StoreFlushedThrough(seq);
+}
+
+Status SqliteStore::StoreFlushedThrough(int64_t seq) {
   sqlite3_stmt* st = stmts_.set_meta.get();
-  BindText(st, 1, kFlushedThrough);
+  BindText(st, 1, kFlushedThroughKey);
   sqlite3_bind_int64(st, 2, seq);
   return StepDone(writer_.get(), st, "write flushed_through");
 }
@@ -268,17 +272,14 @@ Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
   const int64_t seq = next_seq_ - 1;  // every committed row is in the latest states
   int64_t flushed_through = end == deferred_.end() ? seq : end->first_seq - 1;
   if (replay_pending_) flushed_through = std::min(flushed_through, flushed_through_);
-  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return Fail(s.error());
-  Status result = Ok();
-  for (auto it = deferred_.begin(); result && it != end; ++it) {
-    result = WriteDocument(it->tenant, context::KeyOf(*it->after), *it->after, "", seq);
-  }
-  if (result) result = WriteFlushedThrough(flushed_through);
-  if (result) result = Exec(writer_.get(), "COMMIT");
-  if (!result) {
-    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
-    return Fail(result.error());
-  }
+  const Status result = InTransaction(writer_.get(), [&]() -> Status {
+    for (auto it = deferred_.begin(); it != end; ++it) {
+      auto s = WriteDocument(it->tenant, context::KeyOf(*it->after), *it->after, "", seq);
+      if (!s) return s;
+    }
+    return WriteFlushedThrough(flushed_through);
+  });
+  if (!result) return Fail(result.error());
   while (deferred_.begin() != end) Forget(deferred_.begin());
   flushed_through_ = flushed_through;
   PublishDeferredMetrics();
@@ -298,7 +299,7 @@ Status SqliteStore::LoadEntities(const std::function<void(std::string, context::
   ReplayRows replay;
   std::vector<std::pair<std::string, context::EntityPtr>> rebuilt;
   if (replay_pending) {
-    auto s = LoadReplayRows(reader->get(), flushed_through, options_.history_chunk_rows, replay);
+    auto s = LoadReplayRows(reader->get(), flushed_through, ChunkOf(flushed_through + 1), replay);
     if (!s) return s;
   }
   auto st = Prepare(reader->get(), "SELECT tenant, doc, seq FROM entities");
@@ -326,18 +327,13 @@ Status SqliteStore::StoreRebuilt(
     const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt) {
   std::lock_guard lock(write_mu_);
   const int64_t seq = next_seq_ - 1;
-  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
-  Status result = Ok();
-  for (const auto& [tenant, e] : rebuilt) {
-    result = WriteDocument(tenant, context::KeyOf(*e), *e, "", seq);
-    if (!result) break;
-  }
-  if (result) result = WriteFlushedThrough(seq);
-  if (result) result = Exec(writer_.get(), "COMMIT");
-  if (!result) {
-    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
-    return result;
-  }
+  const Status result = InTransaction(writer_.get(), [&]() -> Status {
+    for (const auto& [tenant, e] : rebuilt) {
+      if (auto s = WriteDocument(tenant, context::KeyOf(*e), *e, "", seq); !s) return s;
+    }
+    return WriteFlushedThrough(seq);
+  });
+  if (!result) return result;
   flushed_through_ = seq;
   replay_pending_ = false;
   PublishDeferredMetrics();

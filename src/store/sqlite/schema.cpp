@@ -120,11 +120,7 @@ Result<int> SchemaVersion(sqlite3* db) {
 }
 
 Status Migrate(sqlite3* db) {
-  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return s;
-  Status result = ApplyPending(db);
-  if (result) result = Exec(db, "COMMIT");
-  if (!result) (void)Exec(db, "ROLLBACK");
-  return result;
+  return InTransaction(db, [db] { return ApplyPending(db); });
 }
 
 }  // namespace zc::store

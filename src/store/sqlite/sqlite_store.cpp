@@ -77,6 +77,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
 SqliteStore::SqliteStore(Passkey, std::filesystem::path file, SqliteOptions options, DbPtr writer)
     : file_(std::move(file)), options_(std::move(options)), writer_(std::move(writer)) {}
 
+int64_t SqliteStore::ChunkOf(int64_t seq) const {
+  return seq / options_.history_chunk_rows;
+}
+
 TimeMs SqliteStore::SteadyNow() const {
   if (options_.steady_clock_ms) return options_.steady_clock_ms();
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,20 +173,21 @@ Status SqliteStore::LoadSeriesCache() {
 // REQUIRES: next_seq_ set.
 Status SqliteStore::LoadFlushedThrough() {
   sqlite3* db = writer_.get();
-  auto flushed = Prepare(db, "SELECT value FROM store_meta WHERE key = 'flushed_through'");
+  auto flushed = Prepare(db, "SELECT value FROM store_meta WHERE key = ?1");
   if (!flushed) return Fail(flushed.error());
+  BindText(flushed->get(), 1, kFlushedThroughKey);
   const int rc = sqlite3_step(flushed->get());
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db, "flushed_through"));
   if (rc == SQLITE_ROW) {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
     // Rows after the mark: entities to rebuild (LoadEntities). Until then, no commit may
     // move the mark past them.
-    auto newer = Prepare(db, "SELECT count(*) FROM history WHERE chunk >= ?1 AND seq > ?2");
+    auto newer = Prepare(db, "SELECT EXISTS(SELECT 1 FROM history WHERE chunk >= ?1 AND seq > ?2)");
     if (!newer) return Fail(newer.error());
-    sqlite3_bind_int64(newer->get(), 1, (flushed_through_ + 1) / options_.history_chunk_rows);
+    sqlite3_bind_int64(newer->get(), 1, ChunkOf(flushed_through_ + 1));
     sqlite3_bind_int64(newer->get(), 2, flushed_through_);
     if (sqlite3_step(newer->get()) != SQLITE_ROW) return Fail(SqlError(db, "rows to replay"));
-    replay_pending_ = sqlite3_column_int64(newer->get(), 0) > 0;
+    replay_pending_ = sqlite3_column_int64(newer->get(), 0) != 0;
     // Nothing after the mark: every row there is (none up to the new chunk) is in a document.
     if (!replay_pending_) flushed_through_ = next_seq_ - 1;
     PublishDeferredMetrics();
@@ -191,10 +196,7 @@ Status SqliteStore::LoadFlushedThrough() {
   // Without a mark, nothing was deferred (a new database, or one of schema version 1). The
   // mark is stored now: later commits write it only when it changes.
   flushed_through_ = next_seq_ - 1;
-  sqlite3_stmt* st = stmts_.set_meta.get();
-  BindText(st, 1, "flushed_through");
-  sqlite3_bind_int64(st, 2, flushed_through_);
-  return StepDone(db, st, "write flushed_through");
+  return StoreFlushedThrough(flushed_through_);
 }
 
 Status SqliteStore::Commit(const context::WriteBatch& batch) {
@@ -205,14 +207,13 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
   const int64_t last_seq = first_seq + static_cast<int64_t>(batch.history.size()) - 1;
   EntityPlan plan = PlanEntities(batch.entities, first_seq, last_seq);
   std::vector<TouchedSeries> touched_series;
-  if (auto s = Exec(writer_.get(), "BEGIN IMMEDIATE"); !s) return s;
-  Status result = WriteDocuments(plan, last_seq);
-  if (result) result = WriteSubscriptions(batch.subscriptions);
-  if (result) result = WriteHistory(batch.history, touched_series);
-  if (result) result = WriteFlushedThrough(plan.flushed_through);
-  if (result) result = Exec(writer_.get(), "COMMIT");
+  Status result = InTransaction(writer_.get(), [&]() -> Status {
+    if (auto s = WriteDocuments(plan, last_seq); !s) return s;
+    if (auto s = WriteSubscriptions(batch.subscriptions); !s) return s;
+    if (auto s = WriteHistory(batch.history, touched_series); !s) return s;
+    return WriteFlushedThrough(plan.flushed_through);
+  });
   if (!result) {
-    if (sqlite3_get_autocommit(writer_.get()) == 0) (void)Exec(writer_.get(), "ROLLBACK");
     for (const TouchedSeries& t : touched_series) {
       std::erase_if(*t.entity, [&](const SeriesInfo& s) { return s.attr == t.attr; });
     }
@@ -298,7 +299,7 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   std::vector<ChunkStats> chunks;
   for (const Pending& p : pending) {
     const int64_t seq = next_seq_++;
-    const int64_t chunk = seq / options_.history_chunk_rows;
+    const int64_t chunk = ChunkOf(seq);
     if (chunks.empty() || chunks.back().id != chunk) chunks.push_back({chunk, p.time, p.time, 0});
     ChunkStats& c = chunks.back();
     c.min_time = std::min(c.min_time, p.time);
@@ -365,7 +366,7 @@ Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
                       "ORDER BY id LIMIT 1");
   if (!find) return Fail(find.error());
   sqlite3_bind_int64(find->get(), 1, before);
-  sqlite3_bind_int64(find->get(), 2, (flushed_through_ + 1) / options_.history_chunk_rows);
+  sqlite3_bind_int64(find->get(), 2, ChunkOf(flushed_through_ + 1));
   const int rc = sqlite3_step(find->get());
   if (rc == SQLITE_DONE) {
     done = true;
@@ -382,29 +383,25 @@ Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
               "UPDATE history_chunks SET rows = rows - changes(), "
               "min_time = coalesce((SELECT min(time) FROM history WHERE chunk = ?1), max_time) "
               "WHERE id = ?1;";
-  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return Fail(s.error());
   size_t removed = 0;
-  Status result = Ok();
-  bool first = true;  // the first statement deletes the history rows
-  for (const char* tail = sql; result && *tail != '\0';) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, tail, -1, &raw, &tail) != SQLITE_OK) {
-      result = Fail(SqlError(db, "prune"));
-      break;
+  const Status result = InTransaction(db, [&]() -> Status {
+    bool first = true;  // the first statement deletes the history rows
+    for (const char* tail = sql; *tail != '\0';) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db, tail, -1, &raw, &tail) != SQLITE_OK) {
+        return Fail(SqlError(db, "prune"));
+      }
+      StmtPtr st(raw);
+      if (st == nullptr) break;
+      sqlite3_bind_int64(st.get(), 1, chunk);
+      if (sqlite3_bind_parameter_count(st.get()) >= 2) sqlite3_bind_int64(st.get(), 2, before);
+      if (auto s = StepDone(db, st.get(), "prune"); !s) return s;
+      if (first) removed = static_cast<size_t>(sqlite3_changes(db));
+      first = false;
     }
-    StmtPtr st(raw);
-    if (st == nullptr) break;
-    sqlite3_bind_int64(st.get(), 1, chunk);
-    if (sqlite3_bind_parameter_count(st.get()) >= 2) sqlite3_bind_int64(st.get(), 2, before);
-    result = StepDone(db, st.get(), "prune");
-    if (first) removed = static_cast<size_t>(sqlite3_changes(db));
-    first = false;
-  }
-  if (result) result = Exec(db, "COMMIT");
-  if (!result) {
-    (void)Exec(db, "ROLLBACK");
-    return Fail(result.error());
-  }
+    return Ok();
+  });
+  if (!result) return Fail(result.error());
   return removed;
 }
 

@@ -98,6 +98,8 @@ class SqliteStore final : public context::ContextStore {
     TimeMs since = 0;          // steady-clock ms of that row's commit
   };
   using DeferredList = std::list<DeferredDocument>;
+  // store_meta's key of the mark: every history row up to its value is in its document.
+  static constexpr const char* kFlushedThroughKey = "flushed_through";
   // What one commit does with its entity writes (deferred_documents.cpp).
   struct EntityPlan {
     struct Slot {
@@ -136,7 +138,10 @@ class SqliteStore final : public context::ContextStore {
   Status WriteDocuments(const EntityPlan& plan, int64_t seq);
   Status WriteDocument(const std::string& tenant, const context::EntityKey& key,
                        const context::Entity& after, const std::string& document, int64_t seq);
+  // Stores the flushed_through mark when it differs from flushed_through_ (Store...: always).
   Status WriteFlushedThrough(int64_t seq);
+  Status StoreFlushedThrough(int64_t seq);
+  int64_t ChunkOf(int64_t seq) const;  // the history chunk of a row's seq
   void AfterCommit(EntityPlan& plan, int64_t first_seq);
   Result<size_t> FlushSome(FlushMode mode);
   void Forget(DeferredList::iterator d);

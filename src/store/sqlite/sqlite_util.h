@@ -36,6 +36,17 @@ Status Exec(sqlite3* db, const char* sql);
 // Prepares one statement; `persistent` for statements reused across many calls.
 Result<StmtPtr> Prepare(sqlite3* db, std::string_view sql, bool persistent = false);
 
+// Runs `body` (a callable returning Status) inside BEGIN IMMEDIATE ... COMMIT and rolls
+// back when it or the COMMIT fails; returns the first failure.
+template <class Body>
+Status InTransaction(sqlite3* db, Body&& body) {
+  if (auto s = Exec(db, "BEGIN IMMEDIATE"); !s) return s;
+  Status result = body();
+  if (result) result = Exec(db, "COMMIT");
+  if (!result && sqlite3_get_autocommit(db) == 0) (void)Exec(db, "ROLLBACK");
+  return result;
+}
+
 // Steps a statement that returns no rows (or whose rows are ignored) and resets it.
 Status StepDone(sqlite3* db, sqlite3_stmt* st, std::string_view what);
 
