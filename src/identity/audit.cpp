@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <system_error>
@@ -41,19 +42,22 @@ constexpr auto kDropWarningEvery = std::chrono::seconds(1);
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  size_t plain = 0;  // start of the run of bytes not yet appended, which need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s, plain, i - plain);
+    plain = i + 1;
+    if (u >= 0x20) {
       out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
+      out.push_back(s[i]);
+    } else {
       out.append("\\u00");
       out.push_back(kHex[u >> 4]);
       out.push_back(kHex[u & 0xf]);
-    } else {
-      out.push_back(c);
     }
   }
+  out.append(s, plain);
   out.push_back('"');
 }
 
@@ -103,7 +107,12 @@ std::string CanonicalEntry(const AuditEntry& e) {
       {"outcome", &e.outcome},       {"request_id", &e.request_id},
       {"detail", &e.detail},
   };
-  std::string out = "{\"seq\":" + std::to_string(e.seq) + ",\"time\":" + std::to_string(e.time);
+  size_t size = 64;
+  for (const auto& [name, value] : fields) size += std::strlen(name) + value->size() + 8;
+  std::string out;
+  out.reserve(size);
+  out.append("{\"seq\":").append(std::to_string(e.seq));
+  out.append(",\"time\":").append(std::to_string(e.time));
   for (const auto& [name, value] : fields) {
     out.append(",\"").append(name).append("\":");
     AppendJsonString(out, *value);
