@@ -152,9 +152,14 @@ struct WriteEvaluation {
   // Expired entities count as absent.
   EntityPtr Latest(const EntityKey& key) const;
   EntityPtr LatestIncludingExpired(const EntityKey& key) const;
-  // The key of the one entity with this id (and type) in `path`: NotFound, TooManyResults.
-  Result<EntityKey> FindForWrite(const std::string& id, const std::optional<std::string>& type,
-                                 const std::string& path) const;
+  // The one entity with this id (and type) in `path`, as Latest() sees it, and its key:
+  // NotFound, TooManyResults.
+  struct Found {
+    EntityKey key;
+    EntityPtr entity;  // never null
+  };
+  Result<Found> FindForWrite(const std::string& id, const std::optional<std::string>& type,
+                             const std::string& path) const;
   // Adds a change: its history rows, its final state, the event. `attributes_only`: the
   // change only wrote the attributes in `change.updated_attrs` (see Touched::full).
   void Record(EntityChange change, const EntityKey& key, const ServiceOptions& options,

@@ -148,20 +148,18 @@ EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
   return e;
 }
 
-Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
-                                                        const std::optional<std::string>& type,
-                                                        const std::string& path) const {
+auto detail::WriteEvaluation::FindForWrite(const std::string& id,
+                                           const std::optional<std::string>& type,
+                                           const std::string& path) const -> Result<Found> {
   if (type) {
     EntityKey key{id, *type, path};
-    if (Latest(key)) return key;
+    if (EntityPtr e = Latest(key)) return Found{std::move(key), std::move(e)};
     return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
   }
-  std::vector<EntityKey> candidates;
+  std::vector<EntityKey> keys;
   auto consider = [&](const EntityKey& key) {
     if (key.id != id || key.service_path != path) return;
-    if (std::find(candidates.begin(), candidates.end(), key) == candidates.end()) {
-      candidates.push_back(key);
-    }
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
   };
   for (const auto& t : touched) consider(t.key);
   {
@@ -174,14 +172,19 @@ Result<EntityKey> detail::WriteEvaluation::FindForWrite(const std::string& id,
     auto [lo, hi] = state->nos_by_id.equal_range(id);
     for (auto it = lo; it != hi; ++it) consider(KeyOf(*state->by_no.at(it->second)));
   }
-  std::erase_if(candidates, [&](const EntityKey& k) { return Latest(k) == nullptr; });
-  if (candidates.empty()) {
+  std::optional<Found> found;
+  for (auto& key : keys) {
+    EntityPtr e = Latest(key);
+    if (!e) continue;
+    if (found) {
+      return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
+    }
+    found = Found{std::move(key), std::move(e)};
+  }
+  if (!found) {
     return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
   }
-  if (candidates.size() > 1) {
-    return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
-  }
-  return candidates.front();
+  return std::move(*found);
 }
 
 void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
@@ -240,12 +243,13 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     eval.Record(std::move(change), key, options_, attributes_only);
     return Ok();
   }
-  auto key = eval.FindForWrite(op.id, op.type, ctx.service_path);
-  if (!key) return Fail(key.error());
-  change.before = eval.Latest(*key);
+  auto found = eval.FindForWrite(op.id, op.type, ctx.service_path);
+  if (!found) return Fail(found.error());
+  const EntityKey& key = found->key;
+  change.before = std::move(found->entity);
   if (op.kind == WriteKind::kDeleteEntity) {
     change.kind = ChangeKind::kDelete;
-    eval.Record(std::move(change), *key, options_);
+    eval.Record(std::move(change), key, options_);
     return Ok();
   }
   change.kind = ChangeKind::kUpdate;
@@ -253,7 +257,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   auto next = Modify(*change.before, op, change.time, change);
   if (!next) return Fail(next.error());
   change.after = std::make_shared<const Entity>(std::move(*next));
-  eval.Record(std::move(change), *key, options_, WritesAttributesOnly(op));
+  eval.Record(std::move(change), key, options_, WritesAttributesOnly(op));
   return Ok();
 }
 

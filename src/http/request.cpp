@@ -18,6 +18,8 @@ namespace zc::http {
 namespace {
 
 Result<std::string> PercentDecode(std::string_view encoded) {
+  // Without a '%' there is nothing to check or decode ('+' stays '+' in both cases).
+  if (encoded.find('%') == std::string_view::npos) return std::string(encoded);
   auto checked = boost::urls::make_pct_string_view(encoded);
   if (!checked) {
     return Fail(Error::BadRequest("invalid percent-encoding in URL"));
