@@ -85,7 +85,8 @@ TEST(ResponseHeadTest, WritesWhatBeastWrote) {
       {201, 11, {{false, "Location", "/v2/entities/a?type=T"}}, true, ""},
       {404, 11, {{false, "Vary", "Accept"}, {false, "Vary", "Origin"}}, true, "{}"},
       // Set replaces every field of that name, whatever its case, and moves it last.
-      {401, 11,
+      {401,
+       11,
        {{false, "x-request-id", "from-handler"},
         {false, "Link", "a"},
         {true, "X-Request-Id", "r-2"},
@@ -104,8 +105,8 @@ TEST(ResponseHeadTest, WritesWhatBeastWrote) {
       ASSERT_NE(expected.find(zero), std::string::npos);
       expected.erase(expected.find(zero), zero.size());
     }
-    EXPECT_EQ(OurHead(c), expected) << "status " << c.status << " version " << c.version
-                                        << " keep_alive " << c.keep_alive;
+    EXPECT_EQ(OurHead(c), expected)
+        << "status " << c.status << " version " << c.version << " keep_alive " << c.keep_alive;
   }
 }
 
