@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include "common/ascii.h"
 #include "common/json.h"
 #include "context/ngsi_format.h"
 
@@ -909,13 +910,6 @@ std::string DefaultBody(const Subscription& sub, const Entity& entity) {
   options.metadata = spec.metadata;
   bj::object body{{"subscriptionId", sub.id}, {"data", bj::array{RenderEntity(entity, options)}}};
   return DumpJson(body);
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
 }
 
 // Sets a header, replacing one of the same name (case-insensitive).

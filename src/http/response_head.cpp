@@ -5,19 +5,12 @@
 #include <boost/beast/http/status.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
+
+#include "common/ascii.h"
 
 namespace zc::http {
 namespace {
-
-// Field names are ASCII tokens, compared without regard to case.
-bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool HasNoBody(unsigned status) {
   return status / 100 == 1 || status == 204 || status == 304;
@@ -36,11 +29,11 @@ void ResponseHead::Set(std::string_view name, std::string_view value) {
 
 bool ResponseHead::Has(std::string_view name) const {
   return std::any_of(fields_.begin(), fields_.end(),
-                     [&](const auto& field) { return SameName(field.first, name); });
+                     [&](const auto& field) { return IEquals(field.first, name); });
 }
 
 void ResponseHead::Erase(std::string_view name) {
-  std::erase_if(fields_, [&](const auto& field) { return SameName(field.first, name); });
+  std::erase_if(fields_, [&](const auto& field) { return IEquals(field.first, name); });
 }
 
 void ResponseHead::Finish(bool keep_alive, size_t body_size) {
