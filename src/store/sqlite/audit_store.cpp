@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "store/sqlite/wal_batch_vfs.h"
+
 namespace zc::store {
 namespace {
 
@@ -111,8 +113,9 @@ Result<std::unique_ptr<SqliteAuditStore>> SqliteAuditStore::Open(
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Fail(Error::Internal("create " + data_dir.string() + ": " + ec.message()));
   const auto file = data_dir / kFileName;
+  // synchronous=FULL, as the WAL-batching VFS requires.
   auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                   kBusyTimeoutMs);
+                   kBusyTimeoutMs, WalBatchVfs());
   if (!db) return Fail(db.error());
   if (auto s = Exec(db->get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s) {
     return Fail(s.error());

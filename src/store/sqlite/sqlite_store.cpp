@@ -18,6 +18,7 @@
 
 #include "context/entity_codec.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/wal_batch_vfs.h"
 
 namespace zc::store {
 namespace {
@@ -64,8 +65,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   if (ec) return Fail(Error::Internal("create " + data_dir.string() + ": " + ec.message()));
   if (options.history_chunk_rows < 1) options.history_chunk_rows = 1;
   const auto file = data_dir / kDbFileName;
+  // synchronous=FULL (ConfigureWriter), as the WAL-batching VFS requires.
   auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                   options.busy_timeout_ms);
+                   options.busy_timeout_ms, WalBatchVfs());
   if (!db) return Fail(db.error());
   if (auto s = ConfigureWriter(db->get(), options.writer_cache_kib); !s) return Fail(s.error());
   if (auto s = Migrate(db->get()); !s) return Fail(s.error());

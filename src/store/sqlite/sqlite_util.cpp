@@ -26,10 +26,11 @@ Error SqlError(sqlite3* db, std::string_view what) {
   return Error::Internal(std::move(m));
 }
 
-Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms) {
+Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms,
+                     const char* vfs) {
   ConfigureOnce();
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, vfs);
   DbPtr db(raw);  // sqlite3_open_v2 allocates a handle even on failure
   if (rc != SQLITE_OK) return Fail(SqlError(db.get(), "open " + file.string()));
   sqlite3_extended_result_codes(db.get(), 1);

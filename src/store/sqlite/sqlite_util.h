@@ -27,8 +27,10 @@ using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 // Error::Internal("sqlite: <what>: <sqlite message>").
 Error SqlError(sqlite3* db, std::string_view what);
 
-// Opens a connection (`flags` as sqlite3_open_v2) with a busy timeout.
-Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms);
+// Opens a connection (`flags` as sqlite3_open_v2) with a busy timeout, through the VFS
+// named `vfs` (nullptr: the default one).
+Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms,
+                     const char* vfs = nullptr);
 
 // Runs one or more statements without results.
 Status Exec(sqlite3* db, const char* sql);
