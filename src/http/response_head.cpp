@@ -67,7 +67,12 @@ std::string ResponseHead::Serialize() const {
   for (const auto& [name, value] : fields_) {
     put(name);
     put(": ");
+    char* const value_start = out;
     put(value);
+    // A line break in a value would end the field and start another (response splitting);
+    // values come from handlers and checked request headers, but the head never relies on it.
+    std::replace_if(
+        value_start, out, [](char c) { return c == '\r' || c == '\n'; }, ' ');
     put("\r\n");
   }
   put("\r\n");

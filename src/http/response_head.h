@@ -8,7 +8,8 @@
 //  - Finish adds Connection as Beast's keep_alive() does, and Content-Length as its
 //    prepare_payload() does except on 1xx, 204 and 304, where RFC 9110 (section 8.6)
 //    forbids it or makes it pointless and Beast 1.81 wrote "Content-Length: 0";
-//  - names are written as given.
+//  - names are written as given; a CR or LF in a value is written as a space, so no value
+//    can end its field early.
 // The views must outlive Serialize(): they point into the Response, the request and
 // constants.
 #pragma once

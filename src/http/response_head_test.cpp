@@ -118,6 +118,15 @@ TEST(ResponseHeadTest, HasComparesNamesWithoutCase) {
   EXPECT_FALSE(head.Has("Pragma"));
 }
 
+TEST(ResponseHeadTest, LineBreaksInAValueCannotStartAnotherField) {
+  ResponseHead head(201, 11);
+  head.Insert("Location", "/v2/entities/a\r\nSet-Cookie: x=1");
+  head.Finish(true, 0);
+  EXPECT_EQ(head.Serialize(),
+            "HTTP/1.1 201 Created\r\nLocation: /v2/entities/a  Set-Cookie: x=1\r\n"
+            "Content-Length: 0\r\n\r\n");
+}
+
 // No Content-Length on a 1xx response either (RFC 9110 section 8.6); handlers never answer
 // 1xx, but the head is right if one does.
 TEST(ResponseHeadTest, InformationalHasNoLength) {
