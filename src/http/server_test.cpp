@@ -136,6 +136,8 @@ class ServerTest : public ::testing::Test {
                      body[i] = static_cast<char>('a' + i % 26);
                    respond(Response::Text(200, std::move(body)));
                  }});
+    router_.Add({Verb::get, "/empty", "",
+                 [](RequestContext&, Respond respond) { respond(Response::Empty(204)); }});
     router_.Add({Verb::get, "/cached", "", [](RequestContext&, Respond respond) {
                    respond(Response::Text(200, "ok").Header("Cache-Control", "max-age=60"));
                  }});
@@ -189,6 +191,22 @@ TEST_F(ServerTest, AnswersWithHeadersAndKeepsTheConnectionAlive) {
   };
   EXPECT_EQ(client_of(*first), client_of(*second));
   EXPECT_EQ(boost::json::parse(second->body()).at("id"), "b");
+}
+
+// RFC 9110 section 8.6: no Content-Length on a 204; the client still finds where the next
+// response starts.
+TEST_F(ServerTest, NoContentHasNoLengthAndTheConnectionGoesOn) {
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/empty") + Get("/items/after"));
+  auto empty = connection.Read();
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->result_int(), 204u);
+  EXPECT_EQ(empty->find(beast_http::field::content_length), empty->end());
+  EXPECT_TRUE(empty->body().empty());
+  auto next = connection.Read();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(boost::json::parse(next->body()).at("id"), "after");
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
