@@ -44,6 +44,15 @@ Status WriteAll(int fd, std::string_view data, const std::filesystem::path& file
   return Ok();
 }
 
+// OpenSSL 3 looks EVP_sha256() up in its provider registry on every use, which costs three
+// times the hashing of a token; the fetched algorithm is immutable and thread-safe, so it is
+// fetched once and kept for the life of the process.
+const EVP_MD* Sha256Algorithm() {
+  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  if (algorithm == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");  // a bug
+  return algorithm;
+}
+
 }  // namespace
 
 Status WriteSecretFile(const std::filesystem::path& file, std::string_view contents) {
@@ -88,19 +97,6 @@ std::string RandomHex(size_t bytes) {
   hex.pop_back();
   return hex;
 }
-
-namespace {
-
-// OpenSSL 3 looks EVP_sha256() up in its provider registry on every use, which costs three
-// times the hashing of a token; the fetched algorithm is immutable and thread-safe, so it is
-// fetched once and kept for the life of the process.
-const EVP_MD* Sha256Algorithm() {
-  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
-  if (algorithm == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");  // a bug
-  return algorithm;
-}
-
-}  // namespace
 
 std::string Sha256Hex(std::string_view data) {
   // OpenSSL's SHA-256 uses the CPU's SHA extensions where there are any (several times
