@@ -6,10 +6,15 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
+
 namespace zc::app {
 
 Maintenance::Maintenance(std::vector<Task> tasks) : tasks_(std::move(tasks)) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("zc-maintenance");
+    Run();
+  });
 }
 
 Maintenance::~Maintenance() {

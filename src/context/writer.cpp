@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_name.h"
+
 namespace zc::context {
 namespace {
 
@@ -36,7 +38,10 @@ Writer::Writer(ContextStore& store, WriterOptions options, metrics::Registry& me
       commits_(metrics.GetCounter("zhicheng_writer_commits_total", "Group commits")) {
   metrics.AddCallbackGauge("zhicheng_writer_queue_depth", "Submissions waiting for the writer",
                            [this] { return static_cast<double>(QueueDepth()); });
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("zc-writer");
+    Run();
+  });
 }
 
 Writer::~Writer() {

@@ -35,6 +35,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/thread_name.h"
+
 namespace zc::http {
 namespace {
 
@@ -146,6 +148,7 @@ Client::Impl::Impl(ClientOptions options)
   const unsigned count = std::max(options_.threads, 1u);
   for (unsigned i = 0; i < count; ++i) {
     threads_.emplace_back([this] {
+      NameThisThread("zc-http-client");
       try {
         io_.run();
       } catch (const std::exception& e) {

@@ -71,6 +71,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "common/thread_name.h"
 #include "http/response_head.h"
 #include "http/target_impl.h"
 
@@ -848,8 +849,13 @@ void ServerCore::Run() {
     }
   };
   std::vector<std::jthread> others;
-  for (size_t i = 1; i < ios_.size(); ++i) others.emplace_back(run, std::ref(*ios_[i]));
-  run(*ios_.front());
+  for (size_t i = 1; i < ios_.size(); ++i) {
+    others.emplace_back([&run, &io = *ios_[i]] {
+      NameThisThread("zc-http-io");
+      run(io);
+    });
+  }
+  run(*ios_.front());  // the main thread keeps the process's name
 }
 
 void ServerCore::PrepareMetrics() {
