@@ -22,6 +22,9 @@ Status CheckKeys(const toml::table& table, std::string_view section,
   return Ok();
 }
 
+// A crash loses the audit entries of at most this long (see docs/security.md).
+constexpr unsigned kMaxAuditGroupDelayMs = 1000;
+
 template <typename T>
 Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
   const toml::node* n = t.get(key);
@@ -139,8 +142,17 @@ Status ReadCors(const toml::table& t, Config& c) {
 }
 
 Status ReadAudit(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "audit", {"checkpoint_entries", "checkpoint_seconds"}); !s) return s;
+  if (auto s =
+          CheckKeys(t, "audit", {"checkpoint_entries", "checkpoint_seconds", "group_delay_ms"});
+      !s) {
+    return s;
+  }
   if (auto s = ReadNumber(t, "checkpoint_entries", c.audit_checkpoint_entries); !s) return s;
+  if (auto s = ReadNumber(t, "group_delay_ms", c.audit_group_delay_ms); !s) return s;
+  if (c.audit_group_delay_ms > kMaxAuditGroupDelayMs) {
+    return Fail(Error::BadRequest(
+        fmt::format("[audit] group_delay_ms must be at most {}", kMaxAuditGroupDelayMs)));
+  }
   return ReadNumber(t, "checkpoint_seconds", c.audit_checkpoint_seconds);
 }
 

@@ -56,6 +56,7 @@ struct Config {
   // [audit]
   unsigned audit_checkpoint_entries = 1000;  // sign a checkpoint after this many entries
   unsigned audit_checkpoint_seconds = 60;    // ... or after this long with new entries
+  unsigned audit_group_delay_ms = 10;        // entries gather this long before one commit
 };
 
 // Reads `file` into `config` (keys present in the file override the defaults).

@@ -81,7 +81,8 @@ Result<Security> OpenSecurity(const Config& config) {
       *s.audit_store, std::move(*key),
       identity::AuditLogOptions{
           .checkpoint_entries = config.audit_checkpoint_entries,
-          .checkpoint_interval = std::chrono::seconds(config.audit_checkpoint_seconds)});
+          .checkpoint_interval = std::chrono::seconds(config.audit_checkpoint_seconds),
+          .group_delay = std::chrono::milliseconds(config.audit_group_delay_ms)});
   if (auto st = s.audit->Open(); !st) return Fail(st.error());
   return s;
 }

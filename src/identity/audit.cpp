@@ -3,7 +3,10 @@
 //
 // Writer thread: it sleeps until Record() queues entries, Checkpoint() asks for a checkpoint,
 // the checkpoint interval expires with unsigned entries, a failed write is due for retry, or
-// the log stops. It then takes the whole queue, chains each entry onto the previous one
+// the log stops. Woken by entries, it lets a group form for group_delay (cut short by
+// group_entries, Flush(), Checkpoint() or stopping): nobody waits for these entries, and one
+// commit of a hundred entries costs little more than a commit of one. It then takes the
+// whole queue, chains each entry onto the previous one
 // (seq, time, prev_hash, hash), and hands everything to the store in one Append, with a
 // signed checkpoint when one is due. If the Append fails the chained entries stay in memory
 // and are sent again, ahead of newer ones, with the next group, so the chain in the store
@@ -14,6 +17,7 @@
 // newline, mode 0600.
 #include "identity/audit.h"
 
+#include "common/thread_name.h"
 #include "identity/secrets.h"
 
 #include <sodium.h>
@@ -220,7 +224,10 @@ Status AuditLog::Open() {
     std::lock_guard lock(mu_);
     running_ = true;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("zc-audit");
+    Run();
+  });
   return Ok();
 }
 
@@ -233,6 +240,7 @@ void AuditLog::Record(AuditEntry e) {
       // The thread only waits while the queue is empty: one wake-up per group is enough.
       if (queue_.empty()) wake_.notify_one();
       queue_.push_back(std::move(e));
+      if (queue_.size() == options_.group_entries) wake_.notify_one();  // the group is full
       ++accepted_;
       return;
     }
@@ -249,6 +257,10 @@ void AuditLog::Record(AuditEntry e) {
 void AuditLog::Flush() {
   std::unique_lock lock(mu_);
   const uint64_t ticket = accepted_;
+  if (written_ < ticket) {
+    flush_ticket_ = std::max(flush_ticket_, ticket);
+    wake_.notify_one();
+  }
   done_.wait(lock, [&] { return written_ >= ticket || !running_; });
 }
 
@@ -286,6 +298,7 @@ AuditLog::Work AuditLog::TakeWork() {
   } else {
     wake_.wait(lock, ready);
   }
+  AwaitGroup(lock);
   Work work;
   work.entries.swap(queue_);
   work.ticket = accepted_;
@@ -293,6 +306,16 @@ AuditLog::Work AuditLog::TakeWork() {
   work.force_checkpoint = checkpoint_asked_ > checkpoint_served_;
   work.stopping = stopping_;
   return work;
+}
+
+// Lets a group of entries form (see the top of the file). A wake-up without new entries (a
+// retry, a due checkpoint) does not wait.
+void AuditLog::AwaitGroup(std::unique_lock<std::mutex>& lock) {
+  if (queue_.empty() || options_.group_delay.count() <= 0) return;
+  wake_.wait_until(lock, steady_clock::now() + options_.group_delay, [this] {
+    return stopping_ || flush_ticket_ > written_ || checkpoint_asked_ > checkpoint_served_ ||
+           queue_.size() >= options_.group_entries;
+  });
 }
 
 // When the thread must wake without being asked: to retry a failed write, or to sign

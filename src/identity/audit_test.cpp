@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <memory>
 #include <thread>
 
 namespace zc::identity {
@@ -39,6 +41,7 @@ class MemoryAuditStore : public AuditStore {
     }
     entries.insert(entries.end(), add.begin(), add.end());
     if (checkpoint) checkpoints.push_back(*checkpoint);
+    changed_.notify_all();
     return Ok();
   }
   Result<std::optional<AuditEntry>> Last() override {
@@ -89,6 +92,11 @@ class MemoryAuditStore : public AuditStore {
   void FailNextAppends(int n) {
     std::lock_guard lock(mu_);
     failures_ = n;
+  }
+  // False when fewer than `n` entries were written within a minute.
+  bool WaitForEntries(size_t n) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::minutes(1), [&] { return entries.size() >= n; });
   }
   int Appends() {
     std::lock_guard lock(mu_);
@@ -281,6 +289,41 @@ TEST_F(AuditTest, ConcurrentRecordsAreGroupCommittedDensely) {
   EXPECT_EQ(log.Dropped(), 0u);
   const VerifyReport report = Verify();
   EXPECT_TRUE(report.ok) << report.problem;
+}
+
+// The group delay itself cannot be observed without waiting for it; these two tests check
+// what ends it early (a full group, Flush, shutdown), each of which would otherwise hang
+// for the hour-long delay.
+TEST_F(AuditTest, AFullGroupIsWrittenWithoutWaitingForTheDelay) {
+  AuditLog log(store_, Key(), {.group_delay = std::chrono::hours(1), .group_entries = 5});
+  ASSERT_TRUE(log.Open());
+  for (int i = 0; i < 5; ++i) log.Record(Entry("u" + std::to_string(i)));
+  ASSERT_TRUE(store_.WaitForEntries(5)) << "a full group waited for the delay";
+  EXPECT_LE(store_.Appends(), 2);  // the first entry may have been taken alone
+  EXPECT_EQ(store_.Entries().back().seq, 5);
+}
+
+TEST_F(AuditTest, FlushAndShutdownCutTheGroupDelayShort) {
+  auto log = std::make_unique<AuditLog>(store_, Key(),
+                                        AuditLogOptions{.group_delay = std::chrono::hours(1)});
+  ASSERT_TRUE(log->Open());
+  log->Record(Entry("a"));
+  log->Record(Entry("b"));
+  std::promise<void> flushed;
+  std::thread flusher([&] {
+    log->Flush();
+    flushed.set_value();
+  });
+  const auto status = flushed.get_future().wait_for(std::chrono::seconds(60));
+  EXPECT_EQ(status, std::future_status::ready) << "Flush waited for the group delay";
+  if (status != std::future_status::ready) log.reset();  // stopping releases the flusher
+  flusher.join();
+  EXPECT_EQ(store_.Entries().size(), 2u);
+  EXPECT_EQ(store_.Appends(), 1);
+  if (!log) return;
+  log->Record(Entry("c"));
+  log.reset();  // an hour-long delay must not hold up shutdown either
+  EXPECT_EQ(store_.Entries().size(), 3u);
 }
 
 TEST_F(AuditTest, CheckpointsAreSignedEveryNEntriesAndAtShutdown) {
