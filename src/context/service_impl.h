@@ -61,19 +61,22 @@ class TenantState {
     return it == no_by_key.end() ? nullptr : by_no.at(it->second);
   }
 
-  // REQUIRES: mu held exclusively.
+  // REQUIRES: mu held exclusively; `key` is KeyOf(*after) when `after` is set.
   void Put(const EntityKey& key, EntityPtr after) {
     auto it = no_by_key.find(key);
-    if (it != no_by_key.end()) {
-      const uint64_t no = it->second;
-      if (after) {
-        Index(no, after);
-        return;
-      }
-      Unindex(no, key);
+    if (it == no_by_key.end()) {
+      if (!after) return;
+      const uint64_t no = next_no++;
+      no_by_key.emplace(key, no);
+      nos_by_id.emplace(key.id, no);
+      Store(no, key, std::move(after));
       return;
     }
-    if (after) Index(next_no++, std::move(after));
+    if (after) {
+      Store(it->second, key, std::move(after));  // the common case: an update
+      return;
+    }
+    Unindex(it->second, key);
   }
 
  private:
@@ -87,9 +90,8 @@ class TenantState {
            a->second.value == b->second.value;
   }
 
-  void Index(uint64_t no, EntityPtr e) {
-    const EntityKey key = KeyOf(*e);
-    if (no_by_key.emplace(key, no).second) nos_by_id.emplace(key.id, no);
+  // Points the type and number indexes at `e` and keeps its place in the spatial index.
+  void Store(uint64_t no, const EntityKey& key, EntityPtr e) {
     by_type[key.type][no] = e;
     EntityPtr& slot = by_no[no];
     const bool keep_location = slot && SameLocation(*slot, *e);
@@ -104,7 +106,7 @@ class TenantState {
     locations.erase(no);
     if (location) {
       spatial.Insert(no, *location);
-      locations.emplace(no, Located{std::move(*location), e});
+      locations.emplace(no, Located{std::move(*location), std::move(e)});
     }
   }
 

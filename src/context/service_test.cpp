@@ -145,6 +145,23 @@ TEST_F(ServiceTest, LaterWritesSeePendingOnes) {
   EXPECT_EQ(ValueOf("S1"), 21);
 }
 
+TEST_F(ServiceTest, AWriteWithoutTypeBuildsOnThePendingVersionNotTheCommittedOne) {
+  ASSERT_TRUE(Apply(One(Create("S1", 20))).get());  // committed
+  store_.SetOpen(false);
+  auto first = Apply(One(Update("S1", 21)));  // pending on top of it
+  store_.WaitForWaitingCommit();
+  EntityOp append{.kind = WriteKind::kAppend, .id = "S1"};  // no type: found by id
+  append.attrs.emplace_back("u", Num(5));
+  auto second = Apply(One(std::move(append)));
+  store_.SetOpen(true);
+  ASSERT_TRUE(first.get());
+  ASSERT_TRUE(second.get());
+  auto e = service_.Get("", PathScope::All(), "S1", std::nullopt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)->Find("t")->value.to_number<double>(), 21) << "the append undid the update";
+  ASSERT_NE((*e)->Find("u"), nullptr);
+}
+
 TEST_F(ServiceTest, ChangesOfOneEntityGetIncreasingTimes) {
   // Three changes in one batch share the batch's clock reading; each still gets its own time.
   std::vector<EntityOp> ops;

@@ -156,30 +156,40 @@ auto detail::WriteEvaluation::FindForWrite(const std::string& id,
     if (EntityPtr e = Latest(key)) return Found{std::move(key), std::move(e)};
     return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
   }
-  std::vector<EntityKey> keys;
-  auto consider = [&](const EntityKey& key) {
+  // Candidates: (key, entity). Touched and pending ones are resolved through Latest below.
+  // A committed one is taken as found under the lock: no other evaluation runs meanwhile
+  // (write_mu_), so an entity that was not pending when we looked cannot become pending, and
+  // one that was is a touched-or-pending candidate already.
+  std::vector<Found> candidates;
+  auto consider = [&](const EntityKey& key, EntityPtr e) {
     if (key.id != id || key.service_path != path) return;
-    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    for (const Found& c : candidates) {
+      if (c.key == key) return;
+    }
+    candidates.push_back({key, std::move(e)});
   };
-  for (const auto& t : touched) consider(t.key);
+  for (const auto& t : touched) consider(t.key, nullptr);
   {
     std::lock_guard lock(state->pending_mu);
     auto [plo, phi] = state->pending_ids.equal_range(id);
-    for (auto it = plo; it != phi; ++it) consider(it->second);
+    for (auto it = plo; it != phi; ++it) consider(it->second, nullptr);
   }
   {
     std::shared_lock lock(state->mu);
     auto [lo, hi] = state->nos_by_id.equal_range(id);
-    for (auto it = lo; it != hi; ++it) consider(KeyOf(*state->by_no.at(it->second)));
+    for (auto it = lo; it != hi; ++it) {
+      const EntityPtr& e = state->by_no.at(it->second);
+      consider(KeyOf(*e), e);
+    }
   }
   std::optional<Found> found;
-  for (auto& key : keys) {
-    EntityPtr e = Latest(key);
-    if (!e) continue;
+  for (Found& c : candidates) {
+    EntityPtr e = c.entity ? std::move(c.entity) : Latest(c.key);
+    if (!e || (e->expires && *e->expires <= now)) continue;  // gone, or expired: as if deleted
     if (found) {
       return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
     }
-    found = Found{std::move(key), std::move(e)};
+    found = Found{std::move(c.key), std::move(e)};
   }
   if (!found) {
     return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
