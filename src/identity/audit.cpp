@@ -4,9 +4,9 @@
 // Writer thread: it sleeps until Record() queues entries, Checkpoint() asks for a checkpoint,
 // the checkpoint interval expires with unsigned entries, a failed write is due for retry, or
 // the log stops. Woken by entries, it lets a group form for group_delay (cut short by
-// group_entries, Flush(), Checkpoint() or stopping): nobody waits for these entries, and one
-// commit of a hundred entries costs little more than a commit of one. It then takes the
-// whole queue, chains each entry onto the previous one
+// group_entries, Flush(), Checkpoint() or stopping): nobody waits for these entries, and a
+// commit's fixed cost (transaction, WAL header, fsync) is then shared by many. It then takes
+// the whole queue, chains each entry onto the previous one
 // (seq, time, prev_hash, hash), and hands everything to the store in one Append, with a
 // signed checkpoint when one is due. If the Append fails the chained entries stay in memory
 // and are sent again, ahead of newer ones, with the next group, so the chain in the store
