@@ -8,9 +8,10 @@
 // operation against the latest state: this batch's own overlay, then the tenant's
 // `pending` map (evaluated earlier but not yet durable), then the committed state. The
 // result goes to `pending` and, as one WriteBatch (entity documents + history rows), to
-// the Writer, still under `write_mu_`, so commit order equals evaluation order. When the
-// writer reports the batch durable, OnDurable() publishes the new snapshots into the
-// committed state, clears the pending entries it owns, publishes the changes on the feed
+// the Writer, still under `write_mu_`, so commit order equals evaluation order. When a
+// group of batches is durable, Publish() puts the new snapshots of the whole group into
+// the committed state under one exclusive lock per tenant (the Writer's publish steps),
+// then OnDurable() clears each batch's pending entries, publishes its changes on the feed
 // and completes the request.
 #include "context/service.h"
 
@@ -30,6 +31,7 @@ ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::
                                  "Entity operations made durable")) {
   metrics.AddCallbackGauge("zhicheng_entities", "Entities held (all tenants)",
                            [this] { return static_cast<double>(EntityCount()); });
+  writer_.SetPublishEnd([this] { EndPublish(); });
 }
 
 ContextService::~ContextService() = default;

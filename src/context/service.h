@@ -161,6 +161,8 @@ class ContextService {
   Tenant& TenantFor(const std::string& tenant);
   const Tenant* FindTenant(const std::string& tenant) const;
   Status Evaluate(const WriteContext& ctx, EntityOp& op, Evaluation& eval);
+  void Publish(const Evaluation& eval);
+  void EndPublish();
   void OnDurable(const std::shared_ptr<Evaluation>& eval, Status status, const Done& done);
 
   // Constant after construction.
@@ -175,6 +177,10 @@ class ContextService {
 
   std::mutex write_mu_;  // serializes Apply's evaluation and submission; guards write_seq_
   uint64_t write_seq_ = 0;
+
+  // Writer thread only: the tenant lock that Publish() holds across a group's publish steps.
+  std::unique_lock<std::shared_mutex> publish_lock_;
+  const Tenant* publish_tenant_ = nullptr;
 };
 
 }  // namespace zc::context

@@ -23,7 +23,7 @@ class TenantState {
     uint64_t seq = 0;
   };
 
-  // Guarded by mu (shared for readers, exclusive in OnDurable).
+  // Guarded by mu (shared for readers, exclusive in the writer thread's Publish).
   mutable std::shared_mutex mu;
   std::map<uint64_t, EntityPtr> by_no;
   std::unordered_map<EntityKey, uint64_t, EntityKeyHash> no_by_key;
@@ -41,8 +41,9 @@ class TenantState {
 
   // Guarded by pending_mu. Written by Apply (under the service's write_mu_) and by
   // OnDurable on the writer thread, which must never wait for an evaluation to finish.
-  // OnDurable publishes an entity into the committed state before it erases its pending
-  // entry, so a reader that looks at pending, then at the committed state, always sees it.
+  // The writer publishes an entity into the committed state (Publish, for the whole group)
+  // before OnDurable erases its pending entry, so a reader that looks at pending, then at
+  // the committed state, always sees it.
   mutable std::mutex pending_mu;
   std::unordered_map<EntityKey, PendingEntry, EntityKeyHash> pending;
   std::unordered_multimap<std::string, EntityKey> pending_ids;

@@ -229,6 +229,43 @@ TEST_F(ServiceTest, GroupCommitMergesQueuedWritesInOrder) {
   EXPECT_EQ(store_.HistoryRows(), 3u);
 }
 
+TEST(WriterTest, RunsAGroupsPublishStepsThenItsEndHookThenItsCompletions) {
+  GatedStore store;
+  metrics::Registry metrics;
+  Writer writer{store, {}, metrics};
+  std::mutex mu;
+  std::vector<std::string> events;
+  auto note = [&](std::string e) {
+    std::lock_guard lock(mu);
+    events.push_back(std::move(e));
+  };
+  writer.SetPublishEnd([&] { note("end"); });
+  store.SetOpen(false);
+  WriteBatch held;
+  held.history.push_back({.entity_id = "A"});
+  writer.Submit(std::move(held), [&](Status) { note("done A"); });
+  store.WaitForWaitingCommit();  // the writer holds A; the next three form one group
+  std::promise<void> last_done;
+  for (const std::string id : {"B", "C", "D"}) {
+    WriteBatch b;
+    b.history.push_back({.entity_id = id});
+    Writer::Completion publish = nullptr;
+    if (id != "C") publish = [&, id](Status s) { note("publish " + id + (s ? "" : " failed")); };
+    writer.Submit(
+        std::move(b),
+        [&, id](Status) {
+          note("done " + id);
+          if (id == "D") last_done.set_value();
+        },
+        std::move(publish));
+  }
+  store.SetOpen(true);
+  last_done.get_future().get();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(events, (std::vector<std::string>{"done A", "publish B", "publish D", "end", "done B",
+                                              "done C", "done D"}));
+}
+
 TEST_F(ServiceTest, TenantsAreSeparate) {
   ASSERT_TRUE(Apply(One(Create("S1", 1)), "shuiwu").get());
   EXPECT_FALSE(ValueOf("S1"));

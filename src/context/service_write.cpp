@@ -307,18 +307,34 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
         {ctx.tenant, key, after, after && full ? EncodeEntity(*after) : "", !full});
   }
   WriteBatch batch = std::move(eval->batch);
-  writer_.Submit(std::move(batch), [this, eval, done = std::move(done)](Status s) {
-    OnDurable(eval, std::move(s), done);
-  });
+  writer_.Submit(
+      std::move(batch),
+      [this, eval, done = std::move(done)](Status s) { OnDurable(eval, std::move(s), done); },
+      [this, eval](Status s) {
+        if (s) Publish(*eval);
+      });
+}
+
+// Writer thread, before the group's completions: keeps the tenant's lock from one batch
+// to the next, so a group of requests to one tenant takes it once.
+void ContextService::Publish(const Evaluation& eval) {
+  Tenant& t = *eval.state;
+  if (publish_tenant_ != &t) {
+    EndPublish();
+    publish_lock_ = std::unique_lock(t.mu);
+    publish_tenant_ = &t;
+  }
+  for (const auto& [key, after, full] : eval.touched) t.Put(key, after);
+}
+
+void ContextService::EndPublish() {
+  if (publish_lock_.owns_lock()) publish_lock_.unlock();
+  publish_tenant_ = nullptr;
 }
 
 void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status status,
                                const Done& done) {
-  Tenant& t = *eval->state;
-  if (status) {
-    std::unique_lock lock(t.mu);
-    for (const auto& [key, after, full] : eval->touched) t.Put(key, after);
-  }
+  Tenant& t = *eval->state;  // Publish() has put its entities into the committed state
   {
     std::lock_guard lock(t.pending_mu);
     for (const auto& [key, after, full] : eval->touched) {

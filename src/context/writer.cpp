@@ -48,11 +48,15 @@ Writer::~Writer() {
   Stop();
 }
 
-void Writer::Submit(WriteBatch batch, Completion done) {
+void Writer::SetPublishEnd(std::function<void()> hook) {
+  publish_end_ = std::move(hook);
+}
+
+void Writer::Submit(WriteBatch batch, Completion done, Completion publish) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_ && queue_.size() < options_.max_queue) {
-      queue_.push_back({std::move(batch), std::move(done)});
+      queue_.push_back({std::move(batch), std::move(done), std::move(publish)});
       wake_.notify_one();
       return;
     }
@@ -106,6 +110,13 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
     batch_rows_.Observe(static_cast<double>(merged.Rows()));
     commits_.Add();
   }
+  bool published = false;
+  for (auto& p : group) {
+    if (!p.publish) continue;
+    p.publish(status);
+    published = true;
+  }
+  if (published && publish_end_) publish_end_();
   for (auto& p : group) p.done(status);
 }
 

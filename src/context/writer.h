@@ -6,6 +6,11 @@
 // completion therefore runs on the writer thread, after the data is durable: that is where
 // the context service publishes the change to memory and to the feed.
 //
+// A submission may also carry a `publish` step. After a commit, the writer runs the publish
+// steps of the whole group first (in order), then the group-end hook once, then the
+// completions: the context service makes a group's entities visible under one exclusive
+// lock this way, instead of taking it once per request.
+//
 // When idle, and once more at Stop, the writer thread asks the store to flush what it
 // deferred (ContextStore::Flush).
 //
@@ -48,8 +53,12 @@ class Writer {
 
   // Queues `batch`; `done` runs on the writer thread once it is durable (Ok) or failed.
   // An empty batch completes in order with the others (useful as a barrier).
-  // After Stop() or with a full queue, `done` runs at once with Unavailable.
-  void Submit(WriteBatch batch, Completion done);
+  // After Stop() or with a full queue, `done` runs at once with Unavailable (and `publish`
+  // never runs). `publish`, when set, runs before every completion of its group.
+  void Submit(WriteBatch batch, Completion done, Completion publish = nullptr);
+  // Runs on the writer thread after the publish steps of each group that had any.
+  // REQUIRES: called before the first Submit.
+  void SetPublishEnd(std::function<void()> hook);
   // Commits what is queued and stops accepting; returns when the thread has ended.
   void Stop();
 
@@ -59,6 +68,7 @@ class Writer {
   struct Pending {
     WriteBatch batch;
     Completion done;
+    Completion publish;
   };
   void Run();
   std::deque<Pending> TakeGroup();
@@ -70,6 +80,7 @@ class Writer {
   metrics::Histogram& batch_rows_;
   metrics::Histogram& commit_seconds_;
   metrics::Counter& commits_;
+  std::function<void()> publish_end_;  // set before the first Submit, then read-only
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
