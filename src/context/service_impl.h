@@ -155,6 +155,8 @@ struct WriteEvaluation {
   // Expired entities count as absent.
   EntityPtr Latest(const EntityKey& key) const;
   EntityPtr LatestIncludingExpired(const EntityKey& key) const;
+  // `e`, or nullptr when its dateExpires has passed (as if deleted).
+  EntityPtr Unexpired(EntityPtr e) const;
   // The one entity with this id (and type) in `path`, as Latest() sees it, and its key:
   // NotFound, TooManyResults.
   struct Found {

@@ -142,10 +142,13 @@ EntityPtr detail::WriteEvaluation::LatestIncludingExpired(const EntityKey& key) 
   return state->Committed(key);
 }
 
-EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
-  EntityPtr e = LatestIncludingExpired(key);
-  if (e && e->expires && *e->expires <= now) return nullptr;  // expired: as if deleted
+EntityPtr detail::WriteEvaluation::Unexpired(EntityPtr e) const {
+  if (e && e->expires && *e->expires <= now) return nullptr;
   return e;
+}
+
+EntityPtr detail::WriteEvaluation::Latest(const EntityKey& key) const {
+  return Unexpired(LatestIncludingExpired(key));
 }
 
 auto detail::WriteEvaluation::FindForWrite(const std::string& id,
@@ -156,17 +159,21 @@ auto detail::WriteEvaluation::FindForWrite(const std::string& id,
     if (EntityPtr e = Latest(key)) return Found{std::move(key), std::move(e)};
     return Fail(Error::NotFound("The requested entity has not been found. Check type and id"));
   }
-  // Candidates: (key, entity). Touched and pending ones are resolved through Latest below.
-  // A committed one is taken as found under the lock: no other evaluation runs meanwhile
-  // (write_mu_), so an entity that was not pending when we looked cannot become pending, and
-  // one that was is a touched-or-pending candidate already.
-  std::vector<Found> candidates;
-  auto consider = [&](const EntityKey& key, EntityPtr e) {
+  // Touched and pending candidates are resolved through Latest below. A committed one is
+  // taken as found under the lock: no other evaluation runs meanwhile (write_mu_), so an
+  // entity that was not pending when we looked cannot become pending, and one that was is
+  // a touched-or-pending candidate already.
+  struct Candidate {
+    EntityKey key;
+    EntityPtr committed;  // null: resolve through Latest
+  };
+  std::vector<Candidate> candidates;
+  auto consider = [&](const EntityKey& key, EntityPtr committed) {
     if (key.id != id || key.service_path != path) return;
-    for (const Found& c : candidates) {
+    for (const Candidate& c : candidates) {
       if (c.key == key) return;
     }
-    candidates.push_back({key, std::move(e)});
+    candidates.push_back({key, std::move(committed)});
   };
   for (const auto& t : touched) consider(t.key, nullptr);
   {
@@ -183,9 +190,9 @@ auto detail::WriteEvaluation::FindForWrite(const std::string& id,
     }
   }
   std::optional<Found> found;
-  for (Found& c : candidates) {
-    EntityPtr e = c.entity ? std::move(c.entity) : Latest(c.key);
-    if (!e || (e->expires && *e->expires <= now)) continue;  // gone, or expired: as if deleted
+  for (Candidate& c : candidates) {
+    EntityPtr e = c.committed ? Unexpired(std::move(c.committed)) : Latest(c.key);
+    if (!e) continue;
     if (found) {
       return Fail(Error::TooManyResults("More than one matching entity. Please refine your query"));
     }
