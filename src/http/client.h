@@ -1,7 +1,10 @@
 // An asynchronous HTTP/1.1 client for outbound calls (subscription notifications, later
 // alert channels). Requests run on the client's own I/O thread so that a slow or dead
 // receiver never occupies a server thread. Every request has a timeout; connections to
-// the same host:port are reused (keep-alive) up to a small pool size.
+// the same scheme, host and port are reused (keep-alive) up to a small pool size.
+// https:// URLs are sent over TLS; the server's certificate must chain to the system's
+// trust store or to `ca_file` and name the URL's host (DNS name or IP address) unless
+// `verify_certificates` is off.
 #pragma once
 
 #include <chrono>
@@ -17,7 +20,7 @@ namespace zc::http {
 
 struct OutboundRequest {
   std::string method = "POST";
-  std::string url;  // "http://host:port/path?query" (https not supported yet)
+  std::string url;  // "http://host:port/path?query" or "https://..."
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{5000};
@@ -31,8 +34,14 @@ struct OutboundResponse {
 struct ClientOptions {
   unsigned threads = 1;
   size_t max_idle_per_host = 8;
-  size_t max_in_flight = 1000;  // further requests fail at once with Unavailable
+  size_t max_in_flight = 1000;      // further requests fail at once with Unavailable
+  std::string ca_file;              // PEM CA certificates trusted besides the system's; "" = none
+  bool verify_certificates = true;  // false: any server certificate is accepted (testing only)
 };
+
+// Whether a Client with `options` can speak TLS: loads `ca_file` the way the client does.
+// The error names the file and says what is wrong with it.
+Status CheckClientOptions(const ClientOptions& options);
 
 class Client {
  public:

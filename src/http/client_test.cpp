@@ -7,11 +7,14 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "http/server.h"
+#include "http/test_certificate.h"
 
 namespace zc::http {
 namespace {
@@ -48,16 +51,22 @@ class SilentServer {
   tcp::acceptor acceptor_;
 };
 
-// A real server on port 0 whose /peer route answers with the caller's address.
+// A real server on port 0 whose /peer route answers with the caller's address; over TLS
+// with `tls`'s certificate and key when given.
 class EchoServer {
  public:
-  EchoServer() {
+  explicit EchoServer(const testing::PemPair* tls = nullptr) {
     router_.Add({Verb::post, "/peer", "", [](RequestContext& ctx, Respond respond) {
                    respond(Response::Text(200, ctx.client_address + " " + ctx.Body() + " " +
                                                    std::string(ctx.Header("X-Test"))));
                  }});
-    server_ = std::make_unique<Server>(ServerOptions{.port = 0, .threads = 1, .access_log = false},
-                                       router_, registry_);
+    ServerOptions options{.port = 0, .threads = 1, .access_log = false};
+    if (tls != nullptr) {
+      options.tls_cert_file = WriteFile(dir_, "cert.pem", tls->certificate);
+      options.tls_key_file = WriteFile(dir_, "key.pem", tls->key);
+      scheme_ = "https";
+    }
+    server_ = std::make_unique<Server>(std::move(options), router_, registry_);
     EXPECT_TRUE(server_->Listen());
     thread_ = std::thread([this] { server_->Run(); });
   }
@@ -65,11 +74,18 @@ class EchoServer {
     server_->Stop();
     thread_.join();
   }
-  std::string Url(std::string_view path) const {
-    return fmt::format("http://127.0.0.1:{}{}", server_->Port(), path);
+  std::string Url(std::string_view path, std::string_view host = "127.0.0.1") const {
+    return fmt::format("{}://{}:{}{}", scheme_, host, server_->Port(), path);
+  }
+  static std::string WriteFile(const TempDir& dir, const char* name, const std::string& text) {
+    const std::string path = (dir.path() / name).string();
+    std::ofstream(path) << text;
+    return path;
   }
 
  private:
+  TempDir dir_{"zc-client-test"};
+  std::string scheme_ = "http";
   Router router_;
   metrics::Registry registry_;
   std::unique_ptr<Server> server_;
@@ -133,7 +149,7 @@ TEST(Client, SilentServerTimesOutWithUnavailable) {
 
 TEST(Client, BadUrlsAreBadRequest) {
   Client client;
-  for (std::string url : {"not a url", "https://example.org/", "ftp://x/", "http:///path", ""}) {
+  for (std::string url : {"not a url", "mailto:ops@example.org", "ftp://x/", "http:///path", ""}) {
     auto result = SendAndWait(client, {.url = url});
     ASSERT_FALSE(result) << url;
     EXPECT_EQ(result.error().code, ErrorCode::kBadRequest) << url;
@@ -188,6 +204,90 @@ TEST(Client, RetriesOnceWhenTheIdleConnectionWentStale) {
     EXPECT_EQ(result->body, "ok");
   }
   server.join();
+}
+
+// HTTPS: the receiver's certificate is self-signed for localhost and 127.0.0.1 unless a
+// test says otherwise; the client trusts it through `ca_file`.
+class ClientTlsTest : public ::testing::Test {
+ protected:
+  std::string TrustFile(const testing::PemPair& pem) {
+    return EchoServer::WriteFile(dir_, "trusted.pem", pem.certificate);
+  }
+  TempDir dir_{"zc-client-tls"};
+  testing::PemPair pem_ = testing::MakeSelfSigned();
+};
+
+TEST_F(ClientTlsTest, PostsOverTlsToAReceiverSignedByTheCaFile) {
+  EchoServer server(&pem_);
+  Client client(ClientOptions{.ca_file = TrustFile(pem_)});
+  std::set<std::string> peers;
+  for (std::string_view host : {"127.0.0.1", "localhost", "127.0.0.1"}) {
+    auto result = SendAndWait(
+        client, {.url = server.Url("/peer", host), .headers = {{"X-Test", "tls"}}, .body = "hi"});
+    ASSERT_TRUE(result) << host << ": " << result.error().message;
+    EXPECT_EQ(result->status, 200u);
+    EXPECT_TRUE(result->body.ends_with(" hi tls")) << result->body;
+    if (host == "127.0.0.1") peers.insert(result->body.substr(0, result->body.find(' ')));
+  }
+  EXPECT_EQ(peers.size(), 1u);  // the first connection was kept alive and reused
+}
+
+TEST_F(ClientTlsTest, RefusesACertificateItDoesNotTrust) {
+  EchoServer server(&pem_);
+  Client client;  // the system's trust store only
+  auto result = SendAndWait(client, {.url = server.Url("/peer"), .body = "x"});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(result.error().message.find("certificate verify failed"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(ClientTlsTest, RefusesACertificateThatNamesAnotherHost) {
+  const testing::PemPair other =
+      testing::MakeSelfSigned("receiver.example", "DNS:receiver.example");
+  EchoServer server(&other);
+  Client client(ClientOptions{.ca_file = TrustFile(other)});
+  for (std::string_view host : {"127.0.0.1", "localhost"}) {
+    auto result = SendAndWait(client, {.url = server.Url("/peer", host), .body = "x"});
+    ASSERT_FALSE(result) << host;
+    EXPECT_NE(result.error().message.find("mismatch"), std::string::npos) << result.error().message;
+  }
+}
+
+TEST_F(ClientTlsTest, AcceptsAnyCertificateWhenVerificationIsOff) {
+  EchoServer server(&pem_);
+  Client client(ClientOptions{.verify_certificates = false});
+  auto result = SendAndWait(client, {.url = server.Url("/peer"), .body = "x"});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 200u);
+}
+
+TEST_F(ClientTlsTest, AnHttpsUrlToAPlainHttpReceiverFailsItsHandshake) {
+  EchoServer plain;
+  Client client(ClientOptions{.ca_file = TrustFile(pem_)});
+  std::string url = plain.Url("/peer");
+  url.replace(0, 4, "https");
+  auto result = SendAndWait(client, {.url = url, .body = "x", .timeout = 3s});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(result.error().message.find("TLS handshake with 127.0.0.1:"), std::string::npos)
+      << result.error().message;
+}
+
+TEST_F(ClientTlsTest, CheckClientOptionsLoadsTheCaFile) {
+  EXPECT_TRUE(CheckClientOptions({}));
+  EXPECT_TRUE(CheckClientOptions({.ca_file = TrustFile(pem_)}));
+  const std::string missing = (dir_.path() / "missing.pem").string();
+  auto absent = CheckClientOptions({.ca_file = missing});
+  ASSERT_FALSE(absent);
+  EXPECT_NE(absent.error().message.find(missing), std::string::npos) << absent.error().message;
+  const std::string garbage = EchoServer::WriteFile(dir_, "garbage.pem", "not a certificate\n");
+  EXPECT_FALSE(CheckClientOptions({.ca_file = garbage}));
+  // A client built with a CA file it cannot load fails https:// calls with that reason.
+  Client client(ClientOptions{.ca_file = garbage});
+  auto result = SendAndWait(client, {.url = "https://127.0.0.1:1/"});
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find(garbage), std::string::npos) << result.error().message;
 }
 
 }  // namespace
