@@ -7,6 +7,8 @@
 #include <toml++/toml.h>
 #include <charconv>
 #include <set>
+#include <type_traits>
+#include <utility>
 
 namespace zc::app {
 namespace {
@@ -33,6 +35,20 @@ Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
   if (!v || *v < 0)
     return Fail(Error::BadRequest(fmt::format("{} must be a non-negative integer", key)));
   out = static_cast<T>(*v);
+  return Ok();
+}
+
+// A key that must hold a value of type T (bool or std::string) when present.
+template <typename T>
+Status ReadTyped(const toml::table& t, std::string_view section, std::string_view key, T& out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Ok();
+  auto v = n->value_exact<T>();
+  if (!v) {
+    constexpr std::string_view kType = std::is_same_v<T, bool> ? "true or false" : "a string";
+    return Fail(Error::BadRequest(fmt::format("[{}] {} must be {}", section, key, kType)));
+  }
+  out = std::move(*v);
   return Ok();
 }
 
@@ -80,9 +96,15 @@ Status ReadContext(const toml::table& t, Config& c) {
 }
 
 Status ReadNotifications(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "notifications", {"timeout_ms", "max_in_flight"}); !s) return s;
+  if (auto s = CheckKeys(t, "notifications",
+                         {"timeout_ms", "max_in_flight", "ca_file", "verify_certificates"});
+      !s) {
+    return s;
+  }
   if (auto s = ReadNumber(t, "timeout_ms", c.notification_timeout_ms); !s) return s;
-  return ReadNumber(t, "max_in_flight", c.notification_max_in_flight);
+  if (auto s = ReadNumber(t, "max_in_flight", c.notification_max_in_flight); !s) return s;
+  if (auto s = ReadTyped(t, "notifications", "ca_file", c.notification_ca_file); !s) return s;
+  return ReadTyped(t, "notifications", "verify_certificates", c.notification_verify_certificates);
 }
 
 Status ReadRate(const toml::table& t, std::string_view key, double& out) {

@@ -188,6 +188,27 @@ void PrintReadyLine(const Config& config, uint16_t port) {
   std::fflush(stdout);
 }
 
+api::ngsi::NotifierOptions NotifierOptionsOf(const Config& config) {
+  api::ngsi::NotifierOptions options;
+  options.client.max_in_flight = config.notification_max_in_flight;
+  options.client.ca_file = config.notification_ca_file;
+  options.client.verify_certificates = config.notification_verify_certificates;
+  return options;
+}
+
+// What can be checked before the data directory is opened: the notifier's CA file.
+Status CheckBeforeStart(const Config& config) {
+  if (auto s = http::CheckClientOptions(NotifierOptionsOf(config).client); !s) {
+    return Fail(Error::BadRequest("[notifications] ca_file: " + s.error().message));
+  }
+  if (!config.notification_verify_certificates) {
+    spdlog::warn(
+        "[notifications] verify_certificates = false: https:// receivers are not "
+        "authenticated");
+  }
+  return Ok();
+}
+
 // Builds the platform on the opened data directory, runs it until a stop signal and shuts
 // it down in order; returns the exit code.
 int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
@@ -202,10 +223,8 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
     return 1;
   }
   spdlog::info("loaded {} entities from {}", service.EntityCount(), config.data_dir.string());
-  api::ngsi::NotifierOptions notifier_options;
-  notifier_options.client.max_in_flight = config.notification_max_in_flight;
   // Destroyed before `subscriptions` (below): its callbacks call into the manager.
-  auto notifier = std::make_unique<api::ngsi::HttpNotifier>(notifier_options);
+  auto notifier = std::make_unique<api::ngsi::HttpNotifier>(NotifierOptionsOf(config));
   context::SubscriptionManager subscriptions(
       writer, *notifier,
       {.default_timeout = std::chrono::milliseconds(config.notification_timeout_ms)}, metrics);
@@ -252,6 +271,10 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
 int Serve(const Config& config) {
   const sigset_t signals = BlockStopSignals();
   log::Init(config.log_level);
+  if (auto s = CheckBeforeStart(config); !s) {
+    spdlog::error("{}", s.error().message);
+    return 1;
+  }
   auto dir = OpenDataDir(config);
   if (!dir) {
     spdlog::error("{}", dir.error().message);

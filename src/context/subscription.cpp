@@ -261,12 +261,14 @@ Status ParseSubject(const bj::value& v, SubscriptionSpec& spec) {
   return Ok();
 }
 
-// Orion's parseUrl as far as notifications need it: http://, a host, an optional numeric
-// port. https:// is refused until the notifier speaks TLS (documented difference).
+// Orion's parseUrl as far as notifications need it: http:// or https://, a host, an
+// optional numeric port.
 bool ValidHttpUrl(std::string_view url) {
   size_t scheme = 0;
   if (url.starts_with("http://")) {
     scheme = 7;
+  } else if (url.starts_with("https://")) {
+    scheme = 8;
   } else {
     return false;
   }

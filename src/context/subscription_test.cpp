@@ -104,6 +104,8 @@ TEST(SubscriptionParse, NotificationErrors) {
   EXPECT_EQ(err("{}"), "http, httpCustom, mqtt or mqttCustom is missing");
   EXPECT_EQ(err(R"({"http":{}})"), "url http notification is missing");
   EXPECT_EQ(err(R"({"http":{"url":"ftp://x"}})"), "Invalid URL parsing notification url");
+  EXPECT_EQ(err(R"({"http":{"url":"https://"}})"), "Invalid URL parsing notification url");
+  EXPECT_EQ(err(R"({"http":{"url":"https://x:port"}})"), "Invalid URL parsing notification url");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"},"attrs":[],"exceptAttrs":[]})"),
             "http notification has attrs and exceptAttrs");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"},"exceptAttrs":[]})"),
@@ -124,6 +126,15 @@ TEST(SubscriptionParse, NotificationErrors) {
             "expires has an invalid format");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"throttling":"5"})"),
             "throttling is not an int");
+}
+
+TEST(SubscriptionParse, HttpsUrlsAreAccepted) {
+  const std::string subject = R"({"subject":{"entities":[{"id":"a"}]},"notification":)";
+  EXPECT_EQ(
+      Make(subject + R"({"http":{"url":"https://receiver.example:8443/notify"}}})").spec->http.url,
+      "https://receiver.example:8443/notify");
+  EXPECT_EQ(Make(subject + R"({"httpCustom":{"url":"https://[::1]/${id}"}}})").spec->http.url,
+            "https://[::1]/${id}");
 }
 
 TEST(SubscriptionParse, RoundTripThroughRender) {
