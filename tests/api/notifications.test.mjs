@@ -374,3 +374,26 @@ test('a deleted subscription stops notifying', async () => {
   await rx.waitFor((r) => r.path === '/deleted-control' && r.json?.data?.[0]?.n?.value === 1);
   assert.equal(rx.matching(onPath('/deleted')).length, 1);
 });
+
+test('entityDelete: a DELETE and the purge of an expired entity notify, and the purged id can be created again', async () => {
+  await subscribe({
+    subject: { entities: [{ idPattern: '^Alert-', type: 'RoadAlert' }], condition: { alterationTypes: ['entityDelete'] } },
+    notification: { http: { url: `${rx.url}/entity-deleted` }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'Alert-deleted', type: 'RoadAlert', level: { type: 'Text', value: 'yellow' } });
+  assert.equal((await srv.del('/v2/entities/Alert-deleted')).status, 204);
+  const deleted = await rx.waitFor((r) => r.path === '/entity-deleted' && r.json?.data?.[0]?.id === 'Alert-deleted');
+  assert.equal(deleted.json.data[0].level, 'yellow');
+
+  // Expires in 1 s; the maintenance thread purges expired entities every 10 s.
+  const expires = new Date(Date.now() + 1000).toISOString();
+  await create({ id: 'Alert-expiring', type: 'RoadAlert', level: { type: 'Text', value: 'red' },
+    dateExpires: { type: 'DateTime', value: expires } });
+  const purged = await rx.waitFor((r) => r.path === '/entity-deleted' && r.json?.data?.[0]?.id === 'Alert-expiring', 30_000);
+  assert.equal(purged.json.data[0].level, 'red');
+  assert.ok(purged.at >= Date.parse(expires), `notified at ${purged.at}, before the expiry ${expires}`);
+  assert.equal((await srv.get('/v2/entities/Alert-expiring')).status, 404);
+  // Before the purge a create of the same id is 422 Already Exists; after it, a new entity.
+  await create({ id: 'Alert-expiring', type: 'RoadAlert', level: { type: 'Text', value: 'green' } });
+  assert.equal(rx.matching((r) => r.path === '/entity-deleted').length, 2);
+});
