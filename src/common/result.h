@@ -20,6 +20,7 @@ enum class ErrorCode {
   kUnprocessable,     // well-formed but cannot be applied (e.g. append on an existing attr)
   kMethodNotAllowed,  // the resource exists, the method does not apply
   kPayloadTooLarge,   // a body or a batch over its limit
+  kNoResources,       // more of a resource than one entity may use (Orion's NoResourcesAvailable)
   kUnsupportedMedia,  // a Content-Type we do not accept
   kLengthRequired,    // a body without Content-Length where one is needed
   kNotAcceptable,     // the Accept header names nothing we can produce
@@ -47,6 +48,7 @@ struct Error {
   static Error PayloadTooLarge(std::string m) {
     return {ErrorCode::kPayloadTooLarge, std::move(m)};
   }
+  static Error NoResources(std::string m) { return {ErrorCode::kNoResources, std::move(m)}; }
   static Error UnsupportedMedia(std::string m) {
     return {ErrorCode::kUnsupportedMedia, std::move(m)};
   }

@@ -376,7 +376,7 @@ Result<std::optional<Geometry>> EntityLocation(const Entity& entity) {
   if (found == nullptr) return std::optional<Geometry>();
   const size_t count = std::ranges::count_if(
       entity.attrs, [](const auto& named) { return CountsAsLocation(named.second); });
-  if (count > 1) return Fail(Error::PayloadTooLarge(std::string(kTooManyLocationsMessage)));
+  if (count > 1) return Fail(Error::NoResources(std::string(kTooManyLocationsMessage)));
   auto location = LocationFromAttribute(found->second);
   if (!location) {
     return Fail(Error::BadRequest("error parsing location attribute " + found->first + ": " +

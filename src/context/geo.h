@@ -85,7 +85,7 @@ Result<Geometry> LocationFromAttribute(const Attribute& attr);
 const std::pair<std::string, Attribute>* FindLocationAttribute(const Entity& entity);
 
 // The entity's location, validated: nullopt when the entity has no location attribute.
-// Errors: PayloadTooLarge with kTooManyLocationsMessage when more than one attribute counts
+// Errors: NoResources with kTooManyLocationsMessage when more than one attribute counts
 // as a location (api/ maps it to 413 NoResourcesAvailable); BadRequest when the location
 // attribute is malformed (the message is prefixed with the attribute name).
 Result<std::optional<Geometry>> EntityLocation(const Entity& entity);

@@ -204,7 +204,7 @@ TEST(GeoLocationTest, FindLocationAttributeFollowsOrion) {
   e.attrs.emplace_back("position", Attr("geo:point", R"("22.8, 112.8")"));
   auto two = EntityLocation(e);
   ASSERT_FALSE(two.has_value());
-  EXPECT_EQ(two.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_EQ(two.error().code, ErrorCode::kNoResources);
   EXPECT_EQ(two.error().message, kTooManyLocationsMessage);
 }
 

@@ -111,6 +111,8 @@ std::string_view ErrorName(ErrorCode code) {
       return "MethodNotAllowed";
     case ErrorCode::kPayloadTooLarge:
       return "RequestEntityTooLarge";
+    case ErrorCode::kNoResources:
+      return "NoResourcesAvailable";
     case ErrorCode::kUnsupportedMedia:
       return "UnsupportedMediaType";
     case ErrorCode::kLengthRequired:
@@ -147,6 +149,7 @@ unsigned StatusFor(ErrorCode code) {
     case ErrorCode::kMethodNotAllowed:
       return 405;
     case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kNoResources:
       return 413;
     case ErrorCode::kUnsupportedMedia:
       return 415;
