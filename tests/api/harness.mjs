@@ -17,6 +17,7 @@ import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -241,22 +242,30 @@ export async function startServer(opts = {}) {
 
 /**
  * A local HTTP server that records every request it gets (the notification receiver).
- * `respond(req)` may return {status, headers, body} or 'hang' (never answer).
+ * `respond(req)` may return {status, headers, body} or 'hang' (never answer). With
+ * `tls: {key, cert}` it is an HTTPS server; `connections` counts the TCP connections it
+ * accepted (a client that refuses the certificate connects but sends no request).
  */
 export class Receiver {
-  constructor({ respond } = {}) {
+  constructor({ respond, tls } = {}) {
     this.requests = [];
     this.respond = respond || (() => ({ status: 200 }));
     this.waiters = [];
     this.hanging = [];
-    this.server = http.createServer((req, res) => this.#onRequest(req, res));
+    this.connections = 0;
+    this.scheme = tls ? 'https' : 'http';
+    const onRequest = (req, res) => this.#onRequest(req, res);
+    this.server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
+    this.server.on('connection', () => { this.connections++; });
+    // A client that refuses the certificate aborts the handshake: expected in TLS tests.
+    if (tls) this.server.on('tlsClientError', () => {});
   }
 
   async start() {
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
     this.port = this.server.address().port;
-    this.url = `http://127.0.0.1:${this.port}`;
+    this.url = `${this.scheme}://127.0.0.1:${this.port}`;
     return this;
   }
 

@@ -1,5 +1,5 @@
 // Notifications delivered to https:// URLs, against the real binary. Certificates are made with
-// the openssl CLI for this run, and the receivers are local HTTPS servers defined here:
+// the openssl CLI for this run, and the receivers are harness.mjs's Receiver over TLS:
 //   - the main receiver serves cert.pem (SAN IP:127.0.0.1, DNS:localhost);
 //   - the "wrong name" receiver serves other.pem (SAN DNS:sensors.elsewhere.example only), a
 //     certificate the trusted bundle contains but whose names do not match 127.0.0.1.
@@ -10,12 +10,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, eventually, deadline, binary, parseJson } from './harness.mjs';
+import { startServer, startReceiver, eventually, binary } from './harness.mjs';
 
 let certDir;
 let bundlePath;
@@ -25,75 +23,6 @@ let srvInsecure; // [notifications] verify_certificates = false
 let rx; // HTTPS receiver with cert.pem
 let rxWrongName; // HTTPS receiver with other.pem (trusted by the bundle, names do not match)
 let rxRejected; // HTTPS receiver with cert.pem, used only by the default server's test
-
-/**
- * A local HTTPS server that records every request it gets, like harness.mjs's Receiver, and
- * counts TCP connections (a connection that never completes its TLS handshake makes no request).
- */
-class HttpsReceiver {
-  constructor({ key, cert, respond } = {}) {
-    this.requests = [];
-    this.connections = 0;
-    this.respond = respond || (() => ({ status: 200 }));
-    this.waiters = [];
-    this.server = https.createServer({ key, cert }, (req, res) => this.#onRequest(req, res));
-    this.server.on('connection', () => { this.connections++; });
-    // A client that refuses the certificate aborts the handshake; that is expected here.
-    this.server.on('tlsClientError', () => {});
-  }
-
-  async start() {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.port = this.server.address().port;
-    this.url = `https://127.0.0.1:${this.port}`;
-    return this;
-  }
-
-  #onRequest(req, res) {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const u = new URL(req.url, this.url);
-      const record = {
-        method: req.method, url: req.url, path: u.pathname, query: Object.fromEntries(u.searchParams),
-        headers: req.headers, text, json: parseJson(text), at: Date.now(),
-      };
-      this.requests.push(record);
-      const answer = this.respond(record);
-      res.writeHead(answer.status || 200, answer.headers || {});
-      res.end(answer.body || '');
-      for (const w of [...this.waiters]) {
-        if (w.predicate(record)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(record);
-        }
-      }
-    });
-  }
-
-  /** Requests received so far that match `predicate`. */
-  matching(predicate = () => true) { return this.requests.filter(predicate); }
-
-  /** Resolves with the first recorded (past or future) request matching `predicate`. */
-  waitFor(predicate = () => true, timeoutMs = 10_000) {
-    const seen = this.requests.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    let waiter;
-    const p = new Promise((resolve) => { waiter = { predicate, resolve }; this.waiters.push(waiter); });
-    return deadline(p, timeoutMs, 'no matching HTTPS notification arrived').catch((err) => {
-      this.waiters.splice(this.waiters.indexOf(waiter), 1);
-      err.message += `; received: ${JSON.stringify(this.requests.map((r) => [r.method, r.url, r.text.slice(0, 200)]))}`;
-      throw err;
-    });
-  }
-
-  async close() {
-    this.server.closeAllConnections?.();
-    this.server.close();
-  }
-}
 
 function makeCert(name, subject, san) {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
@@ -114,9 +43,9 @@ before(async () => {
   bundlePath = path.join(certDir, 'bundle.pem');
   fs.writeFileSync(bundlePath, Buffer.concat([other.cert, main.cert]));
 
-  rx = await new HttpsReceiver(main).start();
-  rxWrongName = await new HttpsReceiver(other).start();
-  rxRejected = await new HttpsReceiver(main).start();
+  rx = await startReceiver({ tls: main });
+  rxWrongName = await startReceiver({ tls: other });
+  rxRejected = await startReceiver({ tls: main });
   // Each server is assigned as soon as it runs, so that `after` closes it even if another failed.
   const starts = [
     startServer({ config: `[notifications]\nca_file = "${bundlePath}"\n` }).then((s) => { srvCa = s; }),
