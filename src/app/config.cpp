@@ -54,11 +54,16 @@ Status ReadTyped(const toml::table& t, std::string_view section, std::string_vie
 
 Status ReadServer(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(t, "server", {"data", "listen", "threads", "log_level"}); !s) return s;
-  if (auto v = t["data"].value<std::string>()) c.data_dir = *v;
-  if (auto v = t["listen"].value<std::string>()) {
-    if (auto s = ParseListen(*v, c); !s) return s;
+  std::string data = c.data_dir.string();
+  std::string listen;
+  for (auto s : {ReadTyped(t, "server", "data", data), ReadTyped(t, "server", "listen", listen),
+                 ReadTyped(t, "server", "log_level", c.log_level)}) {
+    if (!s) return s;
   }
-  if (auto v = t["log_level"].value<std::string>()) c.log_level = *v;
+  c.data_dir = data;
+  if (t.contains("listen")) {
+    if (auto s = ParseListen(listen, c); !s) return s;
+  }
   return ReadNumber(t, "threads", c.threads);
 }
 
@@ -70,8 +75,8 @@ Status ReadHttp(const toml::table& t, Config& c) {
       !s) {
     return s;
   }
-  if (auto v = t["access_log"].value<bool>()) c.access_log = *v;
-  for (auto s : {ReadNumber(t, "max_body_bytes", c.max_body_bytes),
+  for (auto s : {ReadTyped(t, "http", "access_log", c.access_log),
+                 ReadNumber(t, "max_body_bytes", c.max_body_bytes),
                  ReadNumber(t, "max_header_bytes", c.max_header_bytes),
                  ReadNumber(t, "read_timeout_seconds", c.read_timeout_seconds),
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
@@ -89,7 +94,7 @@ Status ReadContext(const toml::table& t, Config& c) {
       !s) {
     return s;
   }
-  if (auto v = t["history"].value<bool>()) c.history = *v;
+  if (auto s = ReadTyped(t, "context", "history", c.history); !s) return s;
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
@@ -124,9 +129,9 @@ Status ReadSecurity(const toml::table& t, Config& c) {
       !s) {
     return s;
   }
-  if (auto v = t["authentication"].value<bool>()) c.authentication = *v;
-  if (auto v = t["admin_token_file"].value<std::string>()) c.admin_token_file = *v;
-  for (auto s : {ReadNumber(t, "token_ttl_seconds", c.token_ttl_seconds),
+  for (auto s : {ReadTyped(t, "security", "authentication", c.authentication),
+                 ReadTyped(t, "security", "admin_token_file", c.admin_token_file),
+                 ReadNumber(t, "token_ttl_seconds", c.token_ttl_seconds),
                  ReadNumber(t, "max_login_failures", c.max_login_failures),
                  ReadNumber(t, "lockout_seconds", c.lockout_seconds),
                  ReadRate(t, "rate_per_token", c.rate_per_token),
@@ -140,8 +145,10 @@ Status ReadSecurity(const toml::table& t, Config& c) {
 
 Status ReadTls(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(t, "tls", {"cert_file", "key_file"}); !s) return s;
-  if (auto v = t["cert_file"].value<std::string>()) c.tls_cert_file = *v;
-  if (auto v = t["key_file"].value<std::string>()) c.tls_key_file = *v;
+  for (auto s : {ReadTyped(t, "tls", "cert_file", c.tls_cert_file),
+                 ReadTyped(t, "tls", "key_file", c.tls_key_file)}) {
+    if (!s) return s;
+  }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
     return Fail(Error::BadRequest("[tls] needs both cert_file and key_file"));
   }

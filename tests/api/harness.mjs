@@ -12,7 +12,8 @@
 // Authentication is on in the binary: each Server starts with a random admin token
 // (ZHICHENG_ADMIN_TOKEN, honoured at the first start of a data directory) and sends it with
 // every request unless the request passes `auth: null` (anonymous) or its own token.
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -321,6 +322,27 @@ export class Receiver {
 
 export async function startReceiver(opts) {
   return new Receiver(opts).start();
+}
+
+/**
+ * Runs `zhicheng serve` with `config` (TOML text) on a fresh directory and expects it to refuse
+ * to start. Returns {status, stdout, stderr}.
+ */
+export function refusedStart(config) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zhicheng-config-'));
+  try {
+    const file = path.join(dir, 'zhicheng.toml');
+    fs.writeFileSync(file, config);
+    const r = spawnSync(binary, ['serve', '--data', path.join(dir, 'data'), '--listen', '127.0.0.1:0', '--config', file],
+      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 20_000 });
+    if (r.error?.code === 'ETIMEDOUT') assert.fail(`the server started with:\n${config}\nstdout: ${r.stdout}`);
+    if (r.error) throw r.error;
+    assert.notEqual(r.status, 0, `the server exited 0 with:\n${config}`);
+    assert.doesNotMatch(r.stdout, /zhicheng listening on/, `the server got ready with:\n${config}`);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A loopback port on which nothing listens (a dead notification receiver). */

@@ -9,11 +9,11 @@
 // is retried twice (200 ms, 400 ms) before it counts, so nothing here sleeps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, startReceiver, eventually, binary } from './harness.mjs';
+import { startServer, startReceiver, eventually, refusedStart } from './harness.mjs';
 
 let certDir;
 let bundlePath;
@@ -189,27 +189,6 @@ test('verify_certificates = false accepts any certificate', async () => {
   const w = await rxWrongName.waitFor((r) => r.path === '/tls-insecure-wrong-name' && r.json?.data?.[0]?.level === 5.1);
   assert.deepEqual(w.json.data, [{ id: 'Gauge-tls-4', type: 'WaterLevelGaugeInsecure', level: 5.1 }]);
 });
-
-/**
- * Runs `zhicheng serve` with `config` (TOML text) on a fresh directory and expects it to refuse
- * to start. Returns {status, stdout, stderr}.
- */
-function refusedStart(config) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zhicheng-notif-tls-config-'));
-  try {
-    const file = path.join(dir, 'zhicheng.toml');
-    fs.writeFileSync(file, config);
-    const r = spawnSync(binary, ['serve', '--data', path.join(dir, 'data'), '--listen', '127.0.0.1:0', '--config', file],
-      { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 20_000 });
-    if (r.error?.code === 'ETIMEDOUT') assert.fail(`the server started with:\n${config}\nstdout: ${r.stdout}`);
-    if (r.error) throw r.error;
-    assert.notEqual(r.status, 0, `the server exited 0 with:\n${config}`);
-    assert.doesNotMatch(r.stdout, /zhicheng listening on/, `the server got ready with:\n${config}`);
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('config: verify_certificates of the wrong type or a missing ca_file refuse the start', () => {
   const wrongType = refusedStart('[notifications]\nverify_certificates = "no"\n');

@@ -1,7 +1,7 @@
 // Operations endpoints: /healthz, /readyz, /metrics (Prometheus text), /version.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './harness.mjs';
+import { startServer, refusedStart } from './harness.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -60,4 +60,20 @@ test('/metrics is Prometheus text with request counts and the entity count', asy
 test('unknown operations paths are 404', async () => {
   const r = await srv.get('/healthzz');
   assert.equal(r.status, 404);
+});
+
+test('a configuration value of the wrong type refuses the start and names the key', () => {
+  const cases = [
+    ['[http]\naccess_log = "no"\n', '[http] access_log must be true or false'],
+    ['[context]\nhistory = 0\n', '[context] history must be true or false'],
+    ['[security]\nauthentication = "false"\n', '[security] authentication must be true or false'],
+    ['[server]\nlisten = 8080\n', '[server] listen must be a string'],
+    ['[tls]\ncert_file = 1\nkey_file = "k.pem"\n', '[tls] cert_file must be a string'],
+    ['[http]\nmax_body_bytes = "1MiB"\n', 'max_body_bytes must be a non-negative integer'],
+    ['[http]\nmax_bodybytes = 1\n', 'unknown configuration key [http] max_bodybytes'],
+  ];
+  for (const [config, message] of cases) {
+    const r = refusedStart(config);
+    assert.ok(r.stderr.includes(message), `${JSON.stringify(config)}: stderr ${r.stderr}`);
+  }
 });
