@@ -9,10 +9,11 @@
 //
 // One watchdog timer per Call covers the whole exchange (resolve + connect + handshake +
 // write + read): when it fires it aborts the Call, which cancels the resolver and closes
-// the TCP socket (under TLS too) so that the pending operation fails at once. The destructor aborts
-// every live Call the same way, with Unavailable, and joins the threads once all callbacks ran. A
-// request that fails on a reused socket (the server closed it while idle) is retried once on a
-// fresh connection. Callbacks run exactly once, on a client thread.
+// the TCP socket (under TLS too) so that the pending operation fails at once. The
+// destructor aborts every live Call the same way, with Unavailable, and joins the threads
+// once all callbacks ran. A request that fails on a reused connection (the server closed
+// it while idle) is retried once on a fresh one. Callbacks run exactly once, on a client
+// thread.
 #include "http/client.h"
 
 #include <fmt/format.h>
@@ -27,7 +28,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
