@@ -25,6 +25,33 @@ namespace {
 
 constexpr const char* kDbFileName = "zhicheng.db";
 
+// History rows go in by statements of this many rows (the rest one by one): one statement
+// step instead of many saves SQLite's per-statement work, which is most of a row's cost
+// besides the B-tree insert itself.
+constexpr size_t kHistoryRowsPerInsert = 32;
+constexpr int kHistoryColumns = 6;
+
+std::string HistoryRowsInsert(size_t rows) {
+  std::string sql = "INSERT INTO history(chunk, series, time, seq, value, metadata) VALUES";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+  return sql;
+}
+
+// Binds one history row to the parameters base+1 .. base+6 of an insert.
+void BindHistoryRow(sqlite3_stmt* st, int base, int64_t chunk, int64_t series, TimeMs time,
+                    int64_t seq, const context::HistoryRow& row) {
+  sqlite3_bind_int64(st, base + 1, chunk);
+  sqlite3_bind_int64(st, base + 2, series);
+  sqlite3_bind_int64(st, base + 3, time);
+  sqlite3_bind_int64(st, base + 4, seq);
+  BindText(st, base + 5, row.value_json);
+  if (row.metadata_json.empty()) {
+    sqlite3_bind_null(st, base + 6);
+  } else {
+    BindText(st, base + 6, row.metadata_json);
+  }
+}
+
 // The series cache key of a row's entity, written into `k` (a reused buffer: no allocation
 // per row).
 void EntityKeyOf(const context::HistoryRow& r, std::string& k) {
@@ -147,6 +174,9 @@ Status SqliteStore::PrepareStatements() {
     if (!st) return Fail(st.error());
     *d.slot = std::move(*st);
   }
+  auto rows = Prepare(writer_.get(), HistoryRowsInsert(kHistoryRowsPerInsert), /*persistent=*/true);
+  if (!rows) return Fail(rows.error());
+  stmts_.insert_history_rows = std::move(*rows);
   return Ok();
 }
 
@@ -274,12 +304,7 @@ Result<int64_t> SqliteStore::ResolveSeries(const context::HistoryRow& row, Entit
 Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
                                  std::vector<TouchedSeries>& touched_series) {
   if (rows.empty()) return Ok();
-  struct Pending {
-    int64_t series;
-    TimeMs time;
-    const context::HistoryRow* row;
-  };
-  std::vector<Pending> pending;
+  std::vector<HistoryInsert> pending;
   pending.reserve(rows.size());
   const context::HistoryRow* previous = nullptr;
   EntitySeries* entity = nullptr;
@@ -294,38 +319,46 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   // the rows of one series keep their batch order, so the newest seq holds the latest write
   // (evaluation times of concurrent requests need not be in their commit order).
   std::stable_sort(pending.begin(), pending.end(),
-                   [](const Pending& a, const Pending& b) { return a.series < b.series; });
-
-  sqlite3* db = writer_.get();
-  sqlite3_stmt* st = stmts_.insert_history.get();
+                   [](const auto& a, const auto& b) { return a.series < b.series; });
   std::vector<ChunkStats> chunks;
-  for (const Pending& p : pending) {
-    const int64_t seq = next_seq_++;
-    const int64_t chunk = ChunkOf(seq);
+  for (HistoryInsert& p : pending) {
+    p.seq = next_seq_++;
+    const int64_t chunk = ChunkOf(p.seq);
     if (chunks.empty() || chunks.back().id != chunk) chunks.push_back({chunk, p.time, p.time, 0});
     ChunkStats& c = chunks.back();
     c.min_time = std::min(c.min_time, p.time);
     c.max_time = std::max(c.max_time, p.time);
     ++c.rows;
-    sqlite3_bind_int64(st, 1, chunk);
-    sqlite3_bind_int64(st, 2, p.series);
-    sqlite3_bind_int64(st, 3, p.time);
-    sqlite3_bind_int64(st, 4, seq);
-    BindText(st, 5, p.row->value_json);
-    if (p.row->metadata_json.empty()) {
-      sqlite3_bind_null(st, 6);
-    } else {
-      BindText(st, 6, p.row->metadata_json);
-    }
-    if (auto s = StepDone(db, st, "insert history"); !s) return s;
   }
+  if (auto s = InsertHistory(pending); !s) return s;
   sqlite3_stmt* up = stmts_.upsert_chunk.get();
   for (const ChunkStats& c : chunks) {
     sqlite3_bind_int64(up, 1, c.id);
     sqlite3_bind_int64(up, 2, c.min_time);
     sqlite3_bind_int64(up, 3, c.max_time);
     sqlite3_bind_int64(up, 4, c.rows);
-    if (auto s = StepDone(db, up, "upsert chunk"); !s) return s;
+    if (auto s = StepDone(writer_.get(), up, "upsert chunk"); !s) return s;
+  }
+  return Ok();
+}
+
+// kHistoryRowsPerInsert rows per statement while that many are left, then one by one.
+Status SqliteStore::InsertHistory(const std::vector<HistoryInsert>& rows) {
+  auto bind = [this](sqlite3_stmt* st, int base, const HistoryInsert& p) {
+    BindHistoryRow(st, base, ChunkOf(p.seq), p.series, p.time, p.seq, *p.row);
+  };
+  sqlite3* db = writer_.get();
+  size_t i = 0;
+  for (; i + kHistoryRowsPerInsert <= rows.size(); i += kHistoryRowsPerInsert) {
+    sqlite3_stmt* st = stmts_.insert_history_rows.get();
+    for (size_t k = 0; k < kHistoryRowsPerInsert; ++k) {
+      bind(st, static_cast<int>(k) * kHistoryColumns, rows[i + k]);
+    }
+    if (auto s = StepDone(db, st, "insert history"); !s) return s;
+  }
+  for (; i < rows.size(); ++i) {
+    bind(stmts_.insert_history.get(), 0, rows[i]);
+    if (auto s = StepDone(db, stmts_.insert_history.get(), "insert history"); !s) return s;
   }
   return Ok();
 }

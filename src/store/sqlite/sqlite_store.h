@@ -87,6 +87,7 @@ class SqliteStore final : public context::ContextStore {
   struct Statements {
     StmtPtr update_entity, insert_entity, delete_entity, upsert_subscription, delete_subscription;
     StmtPtr upsert_series, insert_history, upsert_chunk, set_meta;
+    StmtPtr insert_history_rows;  // kHistoryRowsPerInsert rows in one statement
   };
   // An entity whose stored document is older than its state: the attributes-only writes
   // since are durable as history rows with seq >= first_seq (deferred_documents.cpp).
@@ -148,8 +149,16 @@ class SqliteStore final : public context::ContextStore {
   void PublishDeferredMetrics();
   Status StoreRebuilt(const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt);
   Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
+  // A history row on its way into the table: its series id and seq are resolved.
+  struct HistoryInsert {
+    int64_t series = 0;
+    TimeMs time = 0;
+    const context::HistoryRow* row = nullptr;
+    int64_t seq = 0;
+  };
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
                       std::vector<TouchedSeries>& touched_series);
+  Status InsertHistory(const std::vector<HistoryInsert>& rows);
   EntitySeries& EntitySeriesOf(const context::HistoryRow& row);
   Result<int64_t> ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
                                 std::vector<TouchedSeries>& touched_series);

@@ -178,6 +178,33 @@ TEST_F(SqliteStoreTest, HistoryFiltersByEntityAttrTypeAndTime) {
   EXPECT_TRUE(Query(other_tenant).empty());
 }
 
+// More rows than one multi-row insert takes (32): two full statements and a remainder, in
+// three series whose rows interleave in the batch.
+TEST_F(SqliteStoreTest, EveryRowOfALargeCommitIsStoredInItsSeries) {
+  std::vector<HistoryRow> rows;
+  for (TimeMs t = 1; t <= 25; ++t) {
+    for (const char* room : {"RoomA", "RoomB", "RoomC"}) {
+      rows.push_back(Row(room, "temperature", t, std::string(room) + "-" + std::to_string(t)));
+      if (t % 7 == 0) rows.back().metadata_json = R"({"unit":{"type":"Text","value":"CEL"}})";
+    }
+  }
+  ASSERT_EQ(rows.size(), 75u);
+  CommitRows(std::move(rows));
+  for (const char* room : {"RoomA", "RoomB", "RoomC"}) {
+    HistoryQuery q;
+    q.entity_id = room;
+    auto pts = Query(q);
+    ASSERT_EQ(pts.size(), 25u) << room;
+    for (size_t i = 0; i < pts.size(); ++i) {
+      EXPECT_EQ(pts[i].time, static_cast<TimeMs>(i + 1)) << room;
+      EXPECT_EQ(pts[i].value_json, std::string(room) + "-" + std::to_string(i + 1)) << room;
+    }
+  }
+  HistoryQuery all;
+  all.last_n = 1000;
+  EXPECT_EQ(Query(all).size(), 75u);
+}
+
 TEST_F(SqliteStoreTest, HistoryLastNLimitOffset) {
   CommitSeries();
   HistoryQuery q;
