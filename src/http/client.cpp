@@ -149,7 +149,7 @@ std::string HandshakeFailure(TlsStream& tls, const beast::error_code& ec, bool v
 Status PrepareHandshake(TlsStream& tls, const std::string& host) {
   SSL* ssl_handle = tls.native_handle();
   beast::error_code not_an_address;
-  boost::asio::ip::make_address(host, not_an_address);
+  asio::ip::make_address(host, not_an_address);
   if (not_an_address) {
     if (SSL_set_tlsext_host_name(ssl_handle, host.c_str()) != 1 ||
         SSL_set1_host(ssl_handle, host.c_str()) != 1) {

@@ -5,13 +5,13 @@
 // the checkpoint interval expires with unsigned entries, a failed write is due for retry, or
 // the log stops. Woken by entries, it lets a group form for group_delay (cut short by
 // group_entries, Flush(), Checkpoint() or stopping): nobody waits for these entries, and a
-// commit's fixed cost (transaction, WAL header, fsync) is then shared by many. It then takes
-// the whole queue, chains each entry onto the previous one
-// (seq, time, prev_hash, hash), and hands everything to the store in one Append, with a
-// signed checkpoint when one is due. If the Append fails the chained entries stay in memory
-// and are sent again, ahead of newer ones, with the next group, so the chain in the store
-// never has a hole. Flush() and Checkpoint() wait on tickets: counters of what was queued
-// before they were called, compared with what the thread has tried to write.
+// commit's fixed cost (transaction, WAL header, fsync) is then shared by many. It then
+// takes the whole queue, chains each entry onto the previous one (seq, time, prev_hash,
+// hash), and hands everything to the store in one Append, with a signed checkpoint when
+// one is due. If the Append fails the chained entries stay in memory and are sent again,
+// ahead of newer ones, with the next group, so the chain in the store never has a hole. Flush() and
+// Checkpoint() wait on tickets: counters of what was queued before they were called, compared with
+// what the thread has tried to write.
 //
 // Key file: the 64-byte Ed25519 secret key (seed ‖ public key) as 128 hex characters and a
 // newline, mode 0600.

@@ -323,8 +323,10 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   std::vector<ChunkStats> chunks;
   for (HistoryInsert& p : pending) {
     p.seq = next_seq_++;
-    const int64_t chunk = ChunkOf(p.seq);
-    if (chunks.empty() || chunks.back().id != chunk) chunks.push_back({chunk, p.time, p.time, 0});
+    p.chunk = ChunkOf(p.seq);
+    if (chunks.empty() || chunks.back().id != p.chunk) {
+      chunks.push_back({p.chunk, p.time, p.time, 0});
+    }
     ChunkStats& c = chunks.back();
     c.min_time = std::min(c.min_time, p.time);
     c.max_time = std::max(c.max_time, p.time);
@@ -344,8 +346,8 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
 
 // kHistoryRowsPerInsert rows per statement while that many are left, then one by one.
 Status SqliteStore::InsertHistory(const std::vector<HistoryInsert>& rows) {
-  auto bind = [this](sqlite3_stmt* st, int base, const HistoryInsert& p) {
-    BindHistoryRow(st, base, ChunkOf(p.seq), p.series, p.time, p.seq, *p.row);
+  auto bind = [](sqlite3_stmt* st, int base, const HistoryInsert& p) {
+    BindHistoryRow(st, base, p.chunk, p.series, p.time, p.seq, *p.row);
   };
   sqlite3* db = writer_.get();
   size_t i = 0;
@@ -356,9 +358,10 @@ Status SqliteStore::InsertHistory(const std::vector<HistoryInsert>& rows) {
     }
     if (auto s = StepDone(db, st, "insert history"); !s) return s;
   }
+  sqlite3_stmt* one = stmts_.insert_history.get();
   for (; i < rows.size(); ++i) {
-    bind(stmts_.insert_history.get(), 0, rows[i]);
-    if (auto s = StepDone(db, stmts_.insert_history.get(), "insert history"); !s) return s;
+    bind(one, 0, rows[i]);
+    if (auto s = StepDone(db, one, "insert history"); !s) return s;
   }
   return Ok();
 }

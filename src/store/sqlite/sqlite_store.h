@@ -149,12 +149,13 @@ class SqliteStore final : public context::ContextStore {
   void PublishDeferredMetrics();
   Status StoreRebuilt(const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt);
   Status WriteSubscriptions(const std::vector<context::SubscriptionWrite>& writes);
-  // A history row on its way into the table: its series id and seq are resolved.
+  // A history row on its way into the table: its series id, seq and chunk are resolved.
   struct HistoryInsert {
     int64_t series = 0;
     TimeMs time = 0;
     const context::HistoryRow* row = nullptr;
     int64_t seq = 0;
+    int64_t chunk = 0;  // ChunkOf(seq)
   };
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
                       std::vector<TouchedSeries>& touched_series);
