@@ -92,6 +92,7 @@ Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq)
 // in chunks from `first_chunk` on. (An out parameter: GCC 12 warns falsely about a
 // Result<unordered_map> destroyed on a path.)
 Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t first_chunk, ReplayRows& rows) {
+  // Only history: Init moved every staged row there before (staged_history.cpp).
   auto st = Prepare(db,
                     "SELECT h.seq, h.time, h.value, coalesce(h.metadata, ''), s.tenant, "
                     "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "
@@ -250,6 +251,7 @@ void SqliteStore::ExportMetrics(metrics::Registry& metrics) {
 }
 
 Status SqliteStore::Flush(FlushMode mode) {
+  if (auto s = MoveStagedNow(); !s) return s;  // the writer is idle: a good time
   for (;;) {
     auto n = FlushSome(mode);
     if (!n) return Fail(n.error());

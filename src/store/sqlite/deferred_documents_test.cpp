@@ -141,6 +141,28 @@ TEST_F(DeferredDocumentsTest, AttributesOnlyWriteIsRebuiltFromHistoryAfterACrash
   EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
 }
 
+// The rows a restart replays may have been staged, in the middle of a sweep, or written to
+// history directly (staged_history.cpp): the entity is rebuilt the same from each.
+TEST_F(DeferredDocumentsTest, RebuildReadsRowsWhereverTheyWere) {
+  SqliteOptions sweeping, direct;
+  sweeping.history_staged_rows = 2;    // five one-row commits: sweeps of two rows, one row
+  sweeping.history_move_min_rows = 1;  // each, cut by the crash
+  direct.history_direct_rows = 0;
+  const TimeMs start = 2000;
+  TimeMs t = start;
+  for (const SqliteOptions* options : {&sweeping, &direct}) {
+    Reopen(*options);
+    auto after = Created();
+    Create(after);
+    for (const TimeMs end = t + 5; t < end; ++t) {
+      after = WriteLevel(after, static_cast<double>(t), t);
+    }
+    Reopen(*options);
+    EXPECT_EQ(Loaded(), context::EncodeEntity(*after)) << (options == &direct ? "direct" : "sweep");
+  }
+  ASSERT_EQ(t, start + 10);
+}
+
 TEST_F(DeferredDocumentsTest, MetricsCountDeferredDocumentsAndRowsToReplay) {
   metrics::Registry metrics;
   store_->ExportMetrics(metrics);

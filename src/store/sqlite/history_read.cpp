@@ -2,22 +2,30 @@
 //
 // Both build one SQL statement from the query's filters:
 //   WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series
-//                             WHERE tenant = ? AND <entity/type/attr/scope filters>)
-//   ... FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS h
-//   WHERE <chunk overlaps [from, to]> AND h.chunk = c.id AND h.series = sel.id
-//         AND <h.time in [from, to]>
+//                             WHERE tenant = ? AND <entity/type/attr/scope filters>),
+//   h AS (SELECT <sel's columns>, t.time, t.seq, t.value
+//         FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t
+//         WHERE <chunk overlaps [from, to]> AND t.chunk = c.id AND t.series = sel.id
+//               AND <t.time in [from, to]>
+//         UNION ALL
+//         SELECT <sel's columns>, s.time, s.seq, s.value
+//         FROM history_staged AS s CROSS JOIN sel WHERE sel.id = s.series AND <s.time ...>
+//               AND <not moved by the sweep yet (staged_history.h)>)
+//   SELECT ... FROM h ...
 // CROSS JOIN fixes the loop order: chunks outside the time range are skipped through their
 // min/max times, and every remaining (chunk, series) pair is one seek on history's primary key
-// (chunk, series, time, seq). Point queries put LIMIT in SQL (the sorter keeps only that
-// many rows); instant queries (count_instants) stream rows ordered by (time, entity) and stop
-// after the last wanted instant. Aggregation is a GROUP BY (series, bucket) in SQL, with the
-// bucket computed from the time in UTC and numeric values recognised by their JSON text.
+// (chunk, series, time, seq); the staged rows (a bounded number, see staged_history.cpp) are
+// scanned once. Point queries put LIMIT in SQL (the sorter keeps only that many rows); instant
+// queries (count_instants) stream rows ordered by (time, entity) and stop after the last
+// wanted instant. Aggregation is a GROUP BY (series, bucket) in SQL, with the bucket computed
+// from the time in UTC and numeric values recognised by their JSON text.
 #include <algorithm>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/staged_history.h"
 
 namespace zc::store {
 namespace {
@@ -61,8 +69,21 @@ void AddScopes(const std::vector<std::string>& scopes, Sql& sql) {
   sql.Add(")");
 }
 
-// The WITH clause and the FROM/WHERE of every history read.
-void AddFilter(const context::HistoryQuery& q, Sql& sql) {
+// `column` in [from, to], for the bounds the query has.
+void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& sql) {
+  if (q.from) {
+    sql.Add(std::string(" AND ") + std::string(column) + " >= ");
+    sql.Arg(*q.from);
+  }
+  if (q.to) {
+    sql.Add(std::string(" AND ") + std::string(column) + " <= ");
+    sql.Arg(*q.to);
+  }
+}
+
+// The WITH clause of every history read: `sel`, the series asked for, and `h`, their rows
+// in the time range (sid, entity_id, entity_type, attr, time, seq, value).
+void AddRows(const context::HistoryQuery& q, Sql& sql) {
   sql.Add(
       "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series "
       "WHERE tenant = ");
@@ -77,25 +98,25 @@ void AddFilter(const context::HistoryQuery& q, Sql& sql) {
     sql.Arg(**value);
   }
   AddScopes(q.service_paths, sql);
-  sql.Add(") ");
-}
-
-void AddFromWhere(const context::HistoryQuery& q, Sql& sql) {
   sql.Add(
-      " FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS h "
-      "WHERE h.chunk = c.id AND h.series = sel.id");
+      "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, t.time, t.seq, "
+      "t.value FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t "
+      "WHERE t.chunk = c.id AND t.series = sel.id");
   if (q.from) {
     sql.Add(" AND c.max_time >= ");
-    sql.Arg(*q.from);
-    sql.Add(" AND h.time >= ");
     sql.Arg(*q.from);
   }
   if (q.to) {
     sql.Add(" AND c.min_time <= ");
     sql.Arg(*q.to);
-    sql.Add(" AND h.time <= ");
-    sql.Arg(*q.to);
   }
+  AddTimeRange(q, "t.time", sql);
+  sql.Add(
+      " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, s.time, s.seq, "
+      "s.value FROM history_staged AS s CROSS JOIN sel WHERE sel.id = s.series AND ");
+  sql.Add(kStagedNotMovedSql);
+  AddTimeRange(q, "s.time", sql);
+  sql.Add(") ");
 }
 
 Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql) {
@@ -184,12 +205,11 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
   std::vector<context::HistoryPoint> out;
   if (w.take == 0) return out;
   Sql sql;
-  AddFilter(q, sql);
-  sql.Add("SELECT sel.entity_id, sel.entity_type, sel.attr, h.time, h.value");
-  AddFromWhere(q, sql);
+  AddRows(q, sql);
+  sql.Add("SELECT h.entity_id, h.entity_type, h.attr, h.time, h.value FROM h");
   const char* dir = w.descending ? " DESC" : "";
   if (q.count_instants) {
-    sql.Add(std::string(" ORDER BY h.time") + dir + ", sel.entity_id" + dir + ", sel.entity_type" +
+    sql.Add(std::string(" ORDER BY h.time") + dir + ", h.entity_id" + dir + ", h.entity_type" +
             dir + ", h.seq" + dir);
   } else {
     sql.Add(std::string(" ORDER BY h.time") + dir + ", h.seq" + dir + " LIMIT ");
@@ -231,15 +251,14 @@ Result<std::vector<context::HistoryBucket>> SqliteStore::AggregateHistory(
   std::vector<context::HistoryBucket> out;
   if (w.take == 0) return out;
   Sql sql;
-  AddFilter(q, sql);
+  AddRows(q, sql);
   const bool whole = aq.period == context::AggrPeriod::kNone;
-  sql.Add("SELECT sel.entity_id, sel.entity_type, sel.attr, " +
+  sql.Add("SELECT h.entity_id, h.entity_type, h.attr, " +
           (whole ? std::string("min(h.time)") : BucketSql(aq.period)) + " AS bucket, " +
-          AggregateSql(aq.method));
-  AddFromWhere(q, sql);
+          AggregateSql(aq.method) + " FROM h");
   const char* dir = w.descending ? " DESC" : "";
-  sql.Add(std::string(" GROUP BY sel.id") + (whole ? "" : ", bucket") + " ORDER BY bucket" + dir +
-          ", sel.entity_id, sel.attr LIMIT ");
+  sql.Add(std::string(" GROUP BY h.sid") + (whole ? "" : ", bucket") + " ORDER BY bucket" + dir +
+          ", h.entity_id, h.attr LIMIT ");
   sql.Arg(static_cast<int64_t>(std::min<size_t>(w.take, INT64_MAX)));
   sql.Add(" OFFSET ");
   sql.Arg(static_cast<int64_t>(std::min<size_t>(w.skip, INT64_MAX)));

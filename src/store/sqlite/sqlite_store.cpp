@@ -6,7 +6,8 @@
 // costs one fsync of the WAL (synchronous=FULL). History rows resolve their series through an
 // in-memory cache (series are created with an upsert ... RETURNING id when missing), are
 // sorted by (series, time) so consecutive inserts land on the same page, and get a global
-// sequence number whose quotient by history_chunk_rows is their chunk. A failed commit rolls
+// sequence number whose quotient by history_chunk_rows is their chunk; a small commit's rows
+// are staged first and move into history later (staged_history.cpp). A failed commit rolls
 // back and forgets the series it created or changed, so the cache never names a row that was
 // not committed.
 #include "store/sqlite/sqlite_store.h"
@@ -18,6 +19,7 @@
 
 #include "context/entity_codec.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/staged_history.h"
 #include "store/sqlite/wal_batch_vfs.h"
 
 namespace zc::store {
@@ -31,8 +33,10 @@ constexpr const char* kDbFileName = "zhicheng.db";
 constexpr size_t kHistoryRowsPerInsert = 32;
 constexpr int kHistoryColumns = 6;
 
-std::string HistoryRowsInsert(size_t rows) {
-  std::string sql = "INSERT INTO history(chunk, series, time, seq, value, metadata) VALUES";
+// "INSERT INTO <table>(...) VALUES(?,?,?,?,?,?),..." for `rows` history rows.
+std::string HistoryRowsInsert(const char* table, size_t rows) {
+  std::string sql =
+      std::string("INSERT INTO ") + table + "(chunk, series, time, seq, value, metadata) VALUES";
   for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
   return sql;
 }
@@ -133,6 +137,7 @@ Status SqliteStore::Init() {
   if (!last) return Fail(last.error());
   if (sqlite3_step(last->get()) != SQLITE_ROW) return Fail(SqlError(db, "last chunk"));
   next_seq_ = (sqlite3_column_int64(last->get(), 0) + 1) * options_.history_chunk_rows;
+  if (auto s = MoveAllStaged(); !s) return s;
   return LoadFlushedThrough();
 }
 
@@ -158,9 +163,6 @@ Status SqliteStore::PrepareStatements() {
        "INSERT INTO history_series(tenant, service_path, entity_id, entity_type, attr, "
        "attr_type) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET "
        "attr_type = excluded.attr_type RETURNING id"},
-      {&stmts_.insert_history,
-       "INSERT INTO history(chunk, series, time, seq, value, metadata) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&stmts_.set_meta,
        "INSERT INTO store_meta(key, value) VALUES(?1, ?2) "
        "ON CONFLICT DO UPDATE SET value = excluded.value"},
@@ -174,9 +176,20 @@ Status SqliteStore::PrepareStatements() {
     if (!st) return Fail(st.error());
     *d.slot = std::move(*st);
   }
-  auto rows = Prepare(writer_.get(), HistoryRowsInsert(kHistoryRowsPerInsert), /*persistent=*/true);
-  if (!rows) return Fail(rows.error());
-  stmts_.insert_history_rows = std::move(*rows);
+  const std::pair<StmtPtr*, std::pair<const char*, size_t>> inserts[] = {
+      {&stmts_.insert_history, {"history", 1}},
+      {&stmts_.insert_history_rows, {"history", kHistoryRowsPerInsert}},
+      {&stmts_.insert_staged, {"history_staged", 1}},
+      {&stmts_.insert_staged_rows, {"history_staged", kHistoryRowsPerInsert}}};
+  for (const auto& [slot, shape] : inserts) {
+    auto st = Prepare(writer_.get(), HistoryRowsInsert(shape.first, shape.second),
+                      /*persistent=*/true);
+    if (!st) return Fail(st.error());
+    *slot = std::move(*st);
+  }
+  auto move = Prepare(writer_.get(), MoveStagedRowsSql(), /*persistent=*/true);
+  if (!move) return Fail(move.error());
+  stmts_.move_staged_rows = std::move(*move);
   return Ok();
 }
 
@@ -214,6 +227,7 @@ Status SqliteStore::LoadFlushedThrough() {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
     // Rows after the mark: entities to rebuild (LoadEntities). Until then, no commit may
     // move the mark past them.
+    // (Init moved every staged row into history before.)
     auto newer = Prepare(db, "SELECT EXISTS(SELECT 1 FROM history WHERE chunk >= ?1 AND seq > ?2)");
     if (!newer) return Fail(newer.error());
     sqlite3_bind_int64(newer->get(), 1, ChunkOf(flushed_through_ + 1));
@@ -239,6 +253,9 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
   const int64_t last_seq = first_seq + static_cast<int64_t>(batch.history.size()) - 1;
   EntityPlan plan = PlanEntities(batch.entities, first_seq, last_seq);
   std::vector<TouchedSeries> touched_series;
+  if (staged_stale_) {
+    if (auto s = MoveAllStaged(); !s) return s;
+  }
   Status result = InTransaction(writer_.get(), [&]() -> Status {
     if (auto s = WriteDocuments(plan, last_seq); !s) return s;
     if (auto s = WriteSubscriptions(batch.subscriptions); !s) return s;
@@ -246,6 +263,7 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
     return WriteFlushedThrough(plan.flushed_through);
   });
   if (!result) {
+    staged_stale_ = true;
     for (const TouchedSeries& t : touched_series) {
       std::erase_if(*t.entity, [&](const SeriesInfo& s) { return s.attr == t.attr; });
     }
@@ -332,7 +350,11 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
     c.max_time = std::max(c.max_time, p.time);
     ++c.rows;
   }
-  if (auto s = InsertHistory(pending); !s) return s;
+  const bool staged = rows.size() < options_.history_direct_rows;
+  if (auto s = InsertHistory(pending, staged); !s) return s;
+  if (staged) {
+    if (auto s = StepSweep(pending); !s) return s;
+  }
   sqlite3_stmt* up = stmts_.upsert_chunk.get();
   for (const ChunkStats& c : chunks) {
     sqlite3_bind_int64(up, 1, c.id);
@@ -344,21 +366,22 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
   return Ok();
 }
 
-// kHistoryRowsPerInsert rows per statement while that many are left, then one by one.
-Status SqliteStore::InsertHistory(const std::vector<HistoryInsert>& rows) {
+// kHistoryRowsPerInsert rows per statement while that many are left, then one by one; into
+// history_staged when `staged`.
+Status SqliteStore::InsertHistory(const std::vector<HistoryInsert>& rows, bool staged) {
   auto bind = [](sqlite3_stmt* st, int base, const HistoryInsert& p) {
     BindHistoryRow(st, base, p.chunk, p.series, p.time, p.seq, *p.row);
   };
   sqlite3* db = writer_.get();
   size_t i = 0;
+  sqlite3_stmt* many = staged ? stmts_.insert_staged_rows.get() : stmts_.insert_history_rows.get();
+  sqlite3_stmt* one = staged ? stmts_.insert_staged.get() : stmts_.insert_history.get();
   for (; i + kHistoryRowsPerInsert <= rows.size(); i += kHistoryRowsPerInsert) {
-    sqlite3_stmt* st = stmts_.insert_history_rows.get();
     for (size_t k = 0; k < kHistoryRowsPerInsert; ++k) {
-      bind(st, static_cast<int>(k) * kHistoryColumns, rows[i + k]);
+      bind(many, static_cast<int>(k) * kHistoryColumns, rows[i + k]);
     }
-    if (auto s = StepDone(db, st, "insert history"); !s) return s;
+    if (auto s = StepDone(db, many, "insert history"); !s) return s;
   }
-  sqlite3_stmt* one = stmts_.insert_history.get();
   for (; i < rows.size(); ++i) {
     bind(one, 0, rows[i]);
     if (auto s = StepDone(db, one, "insert history"); !s) return s;
@@ -382,6 +405,8 @@ Status SqliteStore::LoadSubscriptions(
 }
 
 Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
+  // Staged rows first, so that a chunk's rows are all in history when it is pruned.
+  if (auto s = MoveStagedNow(); !s) return Fail(s.error());
   size_t removed = 0;
   bool done = false;
   while (!done) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,7 +31,14 @@ struct SqliteOptions {
   int64_t writer_cache_kib = 64 * 1024;  // page cache of the write connection
   int64_t reader_cache_kib = 8 * 1024;   // page cache of each read connection
   int64_t history_chunk_rows = 20000;    // history rows per chunk (see schema.cpp)
-  size_t max_idle_readers = 4;           // read connections kept open between calls
+  // The history rows of a commit with fewer rows than this go to history_staged (see
+  // staged_history.cpp); once history_staged_rows wait, the following commits move them
+  // into history a few series at a time; all of them move when the writer is idle (Flush)
+  // and before a prune.
+  size_t history_direct_rows = 1000;
+  size_t history_staged_rows = 4096;
+  size_t history_move_min_rows = 256;  // rows a commit moves at least while a sweep runs
+  size_t max_idle_readers = 4;         // read connections kept open between calls
   // The document of an entity changed by attributes-only writes is stored at most about
   // this long after the first of them (meanwhile its history rows keep them durable and
   // a restart replays them); 0 stores every document at once.
@@ -87,7 +95,9 @@ class SqliteStore final : public context::ContextStore {
   struct Statements {
     StmtPtr update_entity, insert_entity, delete_entity, upsert_subscription, delete_subscription;
     StmtPtr upsert_series, insert_history, upsert_chunk, set_meta;
-    StmtPtr insert_history_rows;  // kHistoryRowsPerInsert rows in one statement
+    StmtPtr insert_history_rows;                // kHistoryRowsPerInsert rows in one statement
+    StmtPtr insert_staged, insert_staged_rows;  // the same into history_staged
+    StmtPtr move_staged_rows;                   // kMoveRows staged rows, by seq, → history
   };
   // An entity whose stored document is older than its state: the attributes-only writes
   // since are durable as history rows with seq >= first_seq (deferred_documents.cpp).
@@ -159,7 +169,25 @@ class SqliteStore final : public context::ContextStore {
   };
   Status WriteHistory(const std::vector<context::HistoryRow>& rows,
                       std::vector<TouchedSeries>& touched_series);
-  Status InsertHistory(const std::vector<HistoryInsert>& rows);
+  Status InsertHistory(const std::vector<HistoryInsert>& rows, bool staged);
+  // The staged history (staged_history.cpp). A sweep moves the rows staged before
+  // sweep_seq_ into history in (chunk, series) order, a few series per commit.
+  using SweepKey = std::pair<int64_t, int64_t>;  // (chunk, series)
+  struct StagedRow {
+    SweepKey key;
+    int64_t seq = 0;
+  };
+  // Moves every staged row not in history yet there, in a transaction of its own, and
+  // clears the index: at start (a sweep a crash interrupted), and before the commit after
+  // a failed one (whose rollback left the index ahead of the database).
+  Status MoveAllStaged();
+  // In the commit's transaction, after `rows` were staged: starts a sweep or moves its next
+  // series.
+  Status StepSweep(const std::vector<HistoryInsert>& rows);
+  Status MoveSeqs(const std::vector<int64_t>& seqs);
+  Status WriteSweepMark();
+  // MoveAllStaged when anything is staged, under the write mutex (Flush, PruneHistory).
+  Status MoveStagedNow();
   EntitySeries& EntitySeriesOf(const context::HistoryRow& row);
   Result<int64_t> ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
                                 std::vector<TouchedSeries>& touched_series);
@@ -176,8 +204,15 @@ class SqliteStore final : public context::ContextStore {
   Statements stmts_;                                      // GUARDED_BY(write_mu_)
   std::unordered_map<std::string, EntitySeries> series_;  // by entity key; GUARDED_BY(write_mu_)
   int64_t next_seq_ = 0;                                  // GUARDED_BY(write_mu_)
-  std::string key_buf_;                                   // GUARDED_BY(write_mu_)
-  DeferredList deferred_;                                 // oldest first; GUARDED_BY(write_mu_)
+  // Staged rows outside the sweep, in seq order; the sweep's rows still to move, by key;
+  // the sweep's end (0: none); whether a failed commit left these ahead of the database.
+  // Empty at start: Init moves whatever a previous run staged.
+  std::vector<StagedRow> staged_;                   // GUARDED_BY(write_mu_)
+  std::map<SweepKey, std::vector<int64_t>> sweep_;  // GUARDED_BY(write_mu_)
+  int64_t sweep_seq_ = 0;                           // GUARDED_BY(write_mu_)
+  bool staged_stale_ = false;                       // GUARDED_BY(write_mu_)
+  std::string key_buf_;                             // GUARDED_BY(write_mu_)
+  DeferredList deferred_;                           // oldest first; GUARDED_BY(write_mu_)
   std::unordered_map<std::string, DeferredList::iterator> deferred_index_;  // GUARDED_BY(write_mu_)
   // Every history row with seq <= this is in its entity's stored document.
   int64_t flushed_through_ = -1;  // GUARDED_BY(write_mu_)

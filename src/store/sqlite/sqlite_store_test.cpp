@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <thread>
@@ -357,6 +360,148 @@ TEST_F(SqliteStoreTest, ReadsRunConcurrentlyWithCommits) {
   }
   writer.join();
   EXPECT_EQ(Query({}).size(), 20u * kBatches);
+}
+
+// The rows of a table, read through a connection of the test's own.
+int64_t CountRows(const std::filesystem::path& file, const std::string& table) {
+  auto db = OpenDb(file, SQLITE_OPEN_READONLY, 1000);
+  EXPECT_TRUE(db.has_value());
+  auto st = Prepare(db->get(), "SELECT count(*) FROM " + table);
+  EXPECT_TRUE(st.has_value());
+  EXPECT_EQ(sqlite3_step(st->get()), SQLITE_ROW);
+  return sqlite3_column_int64(st->get(), 0);
+}
+
+// Every read a client can make of the rows below, rendered as one string per read.
+std::vector<std::string> ReadEverything(SqliteStore& store) {
+  std::vector<HistoryQuery> queries(6);
+  queries[1].entity_id = "R1";
+  queries[1].attr = "t";
+  queries[2].last_n = 5;
+  queries[3].from = 10;
+  queries[3].to = 20;
+  queries[3].entity_type = "Room";
+  queries[4].count_instants = true;
+  queries[4].offset = 2;
+  queries[4].limit = 3;
+  queries[5].service_paths = {"/a/#"};
+  std::vector<std::string> out;
+  for (const HistoryQuery& q : queries) {
+    std::string text;
+    const auto points = store.QueryHistory(q);
+    EXPECT_TRUE(points.has_value());
+    for (const auto& p : points.value_or(std::vector<context::HistoryPoint>{})) {
+      text +=
+          fmt::format("{}/{}/{}@{}={} ", p.entity_id, p.entity_type, p.attr, p.time, p.value_json);
+    }
+    out.push_back(text);
+  }
+  for (auto period : {context::AggrPeriod::kNone, context::AggrPeriod::kSecond}) {
+    context::HistoryAggregateQuery aq;
+    aq.method = context::AggrMethod::kAvg;
+    aq.period = period;
+    std::string text;
+    const auto buckets = store.AggregateHistory(aq);
+    EXPECT_TRUE(buckets.has_value());
+    for (const auto& b : buckets.value_or(std::vector<context::HistoryBucket>{})) {
+      text += fmt::format("{}/{}@{}={} ", b.entity_id, b.attr, b.start, b.value.value_or(-1));
+    }
+    out.push_back(text);
+  }
+  return out;
+}
+
+// Small commits stage their rows (staged_history.cpp); the reads must not tell where rows
+// are: staged, in the middle of a sweep, moved into history, or written there directly.
+TEST(SqliteStagedHistoryTest, ReadsAreTheSameWhereverTheRowsAre) {
+  enum Mode { kDirect, kStaged, kSweeping };
+  std::vector<std::vector<std::string>> reads;
+  for (Mode mode : {kDirect, kStaged, kSweeping}) {
+    SqliteOptions options;
+    if (mode == kDirect) options.history_direct_rows = 0;  // no commit is small enough
+    if (mode == kSweeping) {
+      options.history_staged_rows = 20;   // a sweep starts at t = 13 and t = 27
+      options.history_move_min_rows = 1;  // and moves a series or two per commit
+      options.history_chunk_rows = 10;
+    }
+    TempDir dir;
+    auto store = SqliteStore::Open(dir.path(), options);
+    ASSERT_TRUE(store.has_value()) << store.error().message;
+    const auto file = (*store)->File();
+    int64_t sweeping_reads = 0;         // reads made while a sweep had moved some rows, not all
+    for (TimeMs t = 1; t <= 30; ++t) {  // 45 rows in 30 commits of one or two rows
+      WriteBatch b;
+      b.history.push_back(Row("R" + std::to_string(t % 5), "t", t * 500, std::to_string(t)));
+      if (t % 2 == 0) b.history.push_back(Row("R9", "h", t * 500, "\"x\"", "/a/b", "", "Car"));
+      ASSERT_TRUE((*store)->Commit(b).has_value());
+      const int64_t in_history = CountRows(file, "history");
+      const int64_t in_staged = CountRows(file, "history_staged");
+      if (mode == kSweeping && in_history > 0 && in_staged > 0) {
+        ++sweeping_reads;
+        auto everything = (*store)->QueryHistory({});
+        ASSERT_TRUE(everything.has_value());
+        EXPECT_EQ(everything->size(), t + t / 2) << "each row once, at t = " << t;
+      }
+    }
+    reads.push_back(ReadEverything(**store));
+    const int64_t in_history = CountRows(file, "history");
+    const int64_t in_staged = CountRows(file, "history_staged");
+    if (mode == kDirect) {
+      EXPECT_EQ(in_staged, 0);
+      EXPECT_EQ(in_history, 45);
+    }
+    if (mode == kStaged) {
+      EXPECT_EQ(in_history, 0);
+      EXPECT_EQ(in_staged, 45);
+    }
+    if (mode == kSweeping) {
+      EXPECT_GE(sweeping_reads, 4) << "the sweeps took several commits";
+      EXPECT_GT(in_history, 0);
+      ASSERT_TRUE((*store)->Flush(context::ContextStore::FlushMode::kDue).has_value());
+      EXPECT_EQ(CountRows(file, "history_staged"), 0) << "an idle writer moves them all";
+      EXPECT_EQ(CountRows(file, "history"), 45);
+      EXPECT_EQ(ReadEverything(**store), reads.back());
+    }
+  }
+  ASSERT_EQ(reads.size(), 3u);
+  EXPECT_EQ(reads[0], reads[1]);
+  EXPECT_EQ(reads[0], reads[2]);
+  EXPECT_EQ(reads[0][1].substr(0, 16), "R1/Room/t@500=1 ") << reads[0][1];
+  EXPECT_EQ(std::count(reads[0][0].begin(), reads[0][0].end(), '@'), 45);
+}
+
+// A commit of history_direct_rows rows or more writes them to history at once. A restart in
+// the middle of a sweep moves the rest before anything else: nothing lost, nothing twice.
+TEST(SqliteStagedHistoryTest, LargeCommitsGoToHistoryAndARestartFinishesTheSweep) {
+  TempDir dir;
+  SqliteOptions options;
+  options.history_direct_rows = 3;
+  options.history_staged_rows = 4;
+  options.history_move_min_rows = 1;
+  {
+    auto store = SqliteStore::Open(dir.path(), options);
+    ASSERT_TRUE(store.has_value());
+    WriteBatch big;
+    for (TimeMs t = 1; t <= 3; ++t) big.history.push_back(Row("A", "t", t, std::to_string(t)));
+    ASSERT_TRUE((*store)->Commit(big).has_value());
+    EXPECT_EQ(CountRows((*store)->File(), "history"), 3);
+    EXPECT_EQ(CountRows((*store)->File(), "history_staged"), 0);
+    for (TimeMs t = 4; t <= 7; ++t) {  // four series; the fourth row starts a sweep
+      WriteBatch one;
+      one.history = {Row("S" + std::to_string(t), "t", t, std::to_string(t))};
+      ASSERT_TRUE((*store)->Commit(one).has_value());
+    }
+    EXPECT_EQ(CountRows((*store)->File(), "history"), 5) << "the sweep's first step: 2 rows";
+    EXPECT_EQ(CountRows((*store)->File(), "history_staged"), 4);
+    EXPECT_EQ((*store)->QueryHistory({}).value_or(std::vector<context::HistoryPoint>{}).size(), 7u);
+  }  // no Flush: as after a crash
+  auto store = SqliteStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.has_value());
+  EXPECT_EQ(CountRows((*store)->File(), "history_staged"), 0);
+  EXPECT_EQ(CountRows((*store)->File(), "history"), 7);
+  const std::vector<std::string> reads = ReadEverything(**store);
+  EXPECT_EQ(std::count(reads[0].begin(), reads[0].end(), '@'), 7) << reads[0];
+  EXPECT_NE(reads[0].find("S7/Room/t@7=7 "), std::string::npos) << reads[0];
 }
 
 TEST(SqliteMigrationTest, MigratesFreshAndExistingDatabases) {

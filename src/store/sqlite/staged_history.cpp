@@ -1,0 +1,122 @@
+// The staged history of SqliteStore: where the history rows of small commits wait before
+// they go into the history table (schema.cpp says why).
+//
+// A commit of fewer than history_direct_rows rows appends them to history_staged, whose
+// key is the seq: the commit touches the table's last page instead of one page of the
+// chunk per row. The commit that brings history_staged_rows rows outside a sweep starts
+// one: every row staged so far (seq < sweep_seq_) is indexed in memory by (chunk, series),
+// the order of history's key, and each commit from then on moves the rows of the next few
+// series (twice as many rows as it staged, history_move_min_rows at least), so that a step
+// writes a contiguous run of history's pages and no commit waits for a whole move (one
+// statement moving 16,384 rows stalled commits for 25-50 ms: docs/benchmarks.md). Moved
+// rows stay in history_staged until the sweep ends, then go with one range DELETE;
+// meanwhile readers skip them through the mark (sweep_seq, sweep_chunk, sweep_series) in
+// store_meta, written in the same transaction as each step (kStagedNotMovedSql). A start,
+// an idle writer (Flush), a prune and the commit after a failed one move everything at
+// once (MoveAllStaged), so that the in-memory index never outlives a rolled-back
+// transaction.
+#include <algorithm>
+#include <string>
+
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/staged_history.h"
+
+namespace zc::store {
+namespace {
+
+constexpr const char* kMoveRest =
+    "INSERT INTO history(chunk, series, time, seq, value, metadata) "
+    "SELECT chunk, series, time, seq, value, metadata FROM history_staged AS s WHERE ";
+
+// Every staged row that is not in history yet moves there; the table and the mark are
+// cleared. In the open transaction.
+Status MoveRest(sqlite3* db) {
+  const std::string sql = std::string(kMoveRest) + kStagedNotMovedSql +
+                          " ORDER BY chunk, series, time, seq;"
+                          "DELETE FROM history_staged;"
+                          "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
+  return Exec(db, sql.c_str());
+}
+
+}  // namespace
+
+std::string MoveStagedRowsSql() {
+  std::string sql =
+      "INSERT INTO history(chunk, series, time, seq, value, metadata) "
+      "SELECT chunk, series, time, seq, value, metadata FROM history_staged WHERE seq IN (";
+  for (int i = 1; i <= kMoveRows; ++i) sql += (i == 1 ? "?" : ",?") + std::to_string(i);
+  return sql + ") ORDER BY chunk, series, time, seq";
+}
+
+Status SqliteStore::MoveAllStaged() {
+  sqlite3* db = writer_.get();
+  if (auto s = InTransaction(db, [db] { return MoveRest(db); }); !s) {
+    staged_stale_ = true;
+    return s;
+  }
+  staged_.clear();
+  sweep_.clear();
+  sweep_seq_ = 0;
+  staged_stale_ = false;
+  return Ok();
+}
+
+Status SqliteStore::MoveStagedNow() {
+  std::lock_guard lock(write_mu_);
+  if (staged_.empty() && sweep_seq_ == 0 && !staged_stale_) return Ok();
+  return MoveAllStaged();
+}
+
+Status SqliteStore::StepSweep(const std::vector<HistoryInsert>& rows) {
+  for (const HistoryInsert& r : rows) staged_.push_back({{r.chunk, r.series}, r.seq});
+  if (sweep_seq_ == 0) {
+    if (staged_.size() < options_.history_staged_rows) return Ok();
+    for (const StagedRow& r : staged_) sweep_[r.key].push_back(r.seq);
+    staged_.clear();
+    sweep_seq_ = next_seq_;  // every staged row is below it
+  }
+  const size_t budget = std::max(options_.history_move_min_rows, 2 * rows.size());
+  std::vector<int64_t> seqs;
+  while (!sweep_.empty() && seqs.size() < budget) {  // whole series: contiguous pages
+    auto first = sweep_.begin();
+    seqs.insert(seqs.end(), first->second.begin(), first->second.end());
+    sweep_.erase(first);
+  }
+  if (auto s = MoveSeqs(seqs); !s) return s;
+  if (sweep_.empty()) {  // the sweep ends: its rows leave history_staged at once
+    auto clear = Prepare(writer_.get(), "DELETE FROM history_staged WHERE seq < ?1");
+    if (!clear) return Fail(clear.error());
+    sqlite3_bind_int64(clear->get(), 1, sweep_seq_);
+    if (auto s = StepDone(writer_.get(), clear->get(), "end sweep"); !s) return s;
+    sweep_seq_ = 0;
+  }
+  return WriteSweepMark();
+}
+
+Status SqliteStore::MoveSeqs(const std::vector<int64_t>& seqs) {
+  sqlite3_stmt* st = stmts_.move_staged_rows.get();
+  for (size_t i = 0; i < seqs.size(); i += kMoveRows) {
+    for (int k = 0; k < kMoveRows; ++k) {
+      const size_t at = i + static_cast<size_t>(k);
+      sqlite3_bind_int64(st, k + 1, at < seqs.size() ? seqs[at] : -1);
+    }
+    if (auto s = StepDone(writer_.get(), st, "move staged history"); !s) return s;
+  }
+  return Ok();
+}
+
+// The mark readers skip moved rows by: (sweep_seq_, the cursor), or sweep_seq 0.
+Status SqliteStore::WriteSweepMark() {
+  const SweepKey cursor = sweep_.empty() ? SweepKey{0, 0} : sweep_.begin()->first;
+  const std::pair<const char*, int64_t> marks[] = {
+      {"sweep_seq", sweep_seq_}, {"sweep_chunk", cursor.first}, {"sweep_series", cursor.second}};
+  sqlite3_stmt* st = stmts_.set_meta.get();
+  for (const auto& [key, value] : marks) {
+    BindText(st, 1, key);
+    sqlite3_bind_int64(st, 2, value);
+    if (auto s = StepDone(writer_.get(), st, "sweep mark"); !s) return s;
+  }
+  return Ok();
+}
+
+}  // namespace zc::store
