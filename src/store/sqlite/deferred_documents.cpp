@@ -248,6 +248,10 @@ void SqliteStore::ExportMetrics(metrics::Registry& metrics) {
       "zhicheng_store_replay_rows",
       "History rows a start after a crash would read to rebuild entities (upper bound)",
       [this] { return static_cast<double>(replay_rows_.load()); });
+  metrics.AddCallbackGauge(
+      "zhicheng_store_staged_history_rows",
+      "History rows of small commits not yet moved into the history table (a few thousand)",
+      [this] { return static_cast<double>(staged_waiting_.load()); });
 }
 
 Status SqliteStore::Flush(FlushMode mode) {

@@ -270,6 +270,7 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
     return result;
   }
   AfterCommit(plan, first_seq);
+  staged_waiting_ = staged_.size() + sweep_left_;
   return result;
 }
 

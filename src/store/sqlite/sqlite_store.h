@@ -75,7 +75,8 @@ class SqliteStore final : public context::ContextStore {
   const std::filesystem::path& File() const { return file_; }
 
   // Registers gauges of the deferred documents (how many, and how many history rows a
-  // restart after a crash would read) in `metrics`, which must outlive the store's use.
+  // restart after a crash would read) and of the staged history rows not moved yet in
+  // `metrics`, which must outlive the store's use.
   void ExportMetrics(metrics::Registry& metrics);
 
  private:
@@ -209,6 +210,7 @@ class SqliteStore final : public context::ContextStore {
   // Empty at start: Init moves whatever a previous run staged.
   std::vector<StagedRow> staged_;                   // GUARDED_BY(write_mu_)
   std::map<SweepKey, std::vector<int64_t>> sweep_;  // GUARDED_BY(write_mu_)
+  size_t sweep_left_ = 0;                           // rows in sweep_; GUARDED_BY(write_mu_)
   int64_t sweep_seq_ = 0;                           // GUARDED_BY(write_mu_)
   bool staged_stale_ = false;                       // GUARDED_BY(write_mu_)
   std::string key_buf_;                             // GUARDED_BY(write_mu_)
@@ -221,6 +223,7 @@ class SqliteStore final : public context::ContextStore {
   // Copies for the metrics, which must not wait for a commit.
   std::atomic<size_t> deferred_count_ = 0;
   std::atomic<int64_t> replay_rows_ = 0;
+  std::atomic<size_t> staged_waiting_ = 0;  // staged rows not moved yet, after the last commit
 
   std::mutex readers_mu_;
   std::vector<DbPtr> idle_readers_;  // GUARDED_BY(readers_mu_)

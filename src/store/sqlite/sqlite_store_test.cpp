@@ -372,6 +372,14 @@ int64_t CountRows(const std::filesystem::path& file, const std::string& table) {
   return sqlite3_column_int64(st->get(), 0);
 }
 
+// The value of zhicheng_store_staged_history_rows in `metrics` (-1 when absent).
+int64_t StagedGauge(metrics::Registry& metrics) {
+  const std::string text = metrics.Render();
+  const std::string name = "\nzhicheng_store_staged_history_rows ";
+  const size_t at = text.find(name);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size()));
+}
+
 // Every read a client can make of the rows below, rendered as one string per read.
 std::vector<std::string> ReadEverything(SqliteStore& store) {
   std::vector<HistoryQuery> queries(6);
@@ -427,6 +435,8 @@ TEST(SqliteStagedHistoryTest, ReadsAreTheSameWhereverTheRowsAre) {
     TempDir dir;
     auto store = SqliteStore::Open(dir.path(), options);
     ASSERT_TRUE(store.has_value()) << store.error().message;
+    metrics::Registry metrics;
+    (*store)->ExportMetrics(metrics);
     const auto file = (*store)->File();
     int64_t sweeping_reads = 0;         // reads made while a sweep had moved some rows, not all
     for (TimeMs t = 1; t <= 30; ++t) {  // 45 rows in 30 commits of one or two rows
@@ -436,6 +446,7 @@ TEST(SqliteStagedHistoryTest, ReadsAreTheSameWhereverTheRowsAre) {
       ASSERT_TRUE((*store)->Commit(b).has_value());
       const int64_t in_history = CountRows(file, "history");
       const int64_t in_staged = CountRows(file, "history_staged");
+      EXPECT_EQ(StagedGauge(metrics), t + t / 2 - in_history) << "at t = " << t;
       if (mode == kSweeping && in_history > 0 && in_staged > 0) {
         ++sweeping_reads;
         auto everything = (*store)->QueryHistory({});
@@ -459,6 +470,7 @@ TEST(SqliteStagedHistoryTest, ReadsAreTheSameWhereverTheRowsAre) {
       EXPECT_GT(in_history, 0);
       ASSERT_TRUE((*store)->Flush(context::ContextStore::FlushMode::kDue).has_value());
       EXPECT_EQ(CountRows(file, "history_staged"), 0) << "an idle writer moves them all";
+      EXPECT_EQ(StagedGauge(metrics), 0);
       EXPECT_EQ(CountRows(file, "history"), 45);
       EXPECT_EQ(ReadEverything(**store), reads.back());
     }

@@ -56,8 +56,10 @@ Status SqliteStore::MoveAllStaged() {
   }
   staged_.clear();
   sweep_.clear();
+  sweep_left_ = 0;
   sweep_seq_ = 0;
   staged_stale_ = false;
+  staged_waiting_ = 0;
   return Ok();
 }
 
@@ -72,6 +74,7 @@ Status SqliteStore::StepSweep(const std::vector<HistoryInsert>& rows) {
   if (sweep_seq_ == 0) {
     if (staged_.size() < options_.history_staged_rows) return Ok();
     for (const StagedRow& r : staged_) sweep_[r.key].push_back(r.seq);
+    sweep_left_ = staged_.size();
     staged_.clear();
     sweep_seq_ = next_seq_;  // every staged row is below it
   }
@@ -83,6 +86,7 @@ Status SqliteStore::StepSweep(const std::vector<HistoryInsert>& rows) {
     sweep_.erase(first);
   }
   if (auto s = MoveSeqs(seqs); !s) return s;
+  sweep_left_ -= seqs.size();
   if (sweep_.empty()) {  // the sweep ends: its rows leave history_staged at once
     auto clear = Prepare(writer_.get(), "DELETE FROM history_staged WHERE seq < ?1");
     if (!clear) return Fail(clear.error());
