@@ -15,7 +15,7 @@
 //       WITHOUT ROWID; value is the attribute value as JSON text, metadata the attribute's
 //       metadata (context::EncodeMetadataJson, NULL when none).
 //   history_staged(seq INTEGER PK, chunk, series, time, value, metadata)  history rows of
-//       small commits, in seq order, until they move into history in one sorted batch.
+//       small commits, in seq order, until a sweep moves them into history.
 //   store_meta(key PK, value)                      'flushed_through': every history row up
 //       to that seq is in its entity's document.
 //

@@ -166,6 +166,7 @@ Status SqliteStore::PrepareStatements() {
       {&stmts_.set_meta,
        "INSERT INTO store_meta(key, value) VALUES(?1, ?2) "
        "ON CONFLICT DO UPDATE SET value = excluded.value"},
+      {&stmts_.end_sweep, "DELETE FROM history_staged WHERE seq < ?1"},
       {&stmts_.upsert_chunk,
        "INSERT INTO history_chunks(id, min_time, max_time, rows) VALUES(?1, ?2, ?3, ?4) "
        "ON CONFLICT DO UPDATE SET min_time = min(min_time, excluded.min_time), "

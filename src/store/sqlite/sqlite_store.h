@@ -99,6 +99,7 @@ class SqliteStore final : public context::ContextStore {
     StmtPtr insert_history_rows;                // kHistoryRowsPerInsert rows in one statement
     StmtPtr insert_staged, insert_staged_rows;  // the same into history_staged
     StmtPtr move_staged_rows;                   // kMoveRows staged rows, by seq, → history
+    StmtPtr end_sweep;                          // the staged rows below a seq go
   };
   // An entity whose stored document is older than its state: the attributes-only writes
   // since are durable as history rows with seq >= first_seq (deferred_documents.cpp).

@@ -428,7 +428,7 @@ TEST(SqliteStagedHistoryTest, ReadsAreTheSameWhereverTheRowsAre) {
     SqliteOptions options;
     if (mode == kDirect) options.history_direct_rows = 0;  // no commit is small enough
     if (mode == kSweeping) {
-      options.history_staged_rows = 20;   // a sweep starts at t = 13 and t = 27
+      options.history_staged_rows = 20;   // a sweep starts once 20 rows wait
       options.history_move_min_rows = 1;  // and moves a series or two per commit
       options.history_chunk_rows = 10;
     }

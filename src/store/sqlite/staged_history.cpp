@@ -24,14 +24,14 @@
 namespace zc::store {
 namespace {
 
-constexpr const char* kMoveRest =
-    "INSERT INTO history(chunk, series, time, seq, value, metadata) "
-    "SELECT chunk, series, time, seq, value, metadata FROM history_staged AS s WHERE ";
-
 // Every staged row that is not in history yet moves there; the table and the mark are
 // cleared. In the open transaction.
 Status MoveRest(sqlite3* db) {
-  const std::string sql = std::string(kMoveRest) + kStagedNotMovedSql +
+  const std::string sql = std::string(
+                              "INSERT INTO history(chunk, series, time, seq, value, metadata) "
+                              "SELECT chunk, series, time, seq, value, metadata "
+                              "FROM history_staged AS s WHERE ") +
+                          kStagedNotMovedSql +
                           " ORDER BY chunk, series, time, seq;"
                           "DELETE FROM history_staged;"
                           "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
@@ -88,10 +88,9 @@ Status SqliteStore::StepSweep(const std::vector<HistoryInsert>& rows) {
   if (auto s = MoveSeqs(seqs); !s) return s;
   sweep_left_ -= seqs.size();
   if (sweep_.empty()) {  // the sweep ends: its rows leave history_staged at once
-    auto clear = Prepare(writer_.get(), "DELETE FROM history_staged WHERE seq < ?1");
-    if (!clear) return Fail(clear.error());
-    sqlite3_bind_int64(clear->get(), 1, sweep_seq_);
-    if (auto s = StepDone(writer_.get(), clear->get(), "end sweep"); !s) return s;
+    sqlite3_stmt* clear = stmts_.end_sweep.get();
+    sqlite3_bind_int64(clear, 1, sweep_seq_);
+    if (auto s = StepDone(writer_.get(), clear, "end sweep"); !s) return s;
     sweep_seq_ = 0;
   }
   return WriteSweepMark();
