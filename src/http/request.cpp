@@ -3,8 +3,11 @@
 // Decoding is deliberately lenient about characters and strict about escapes: real NGSI
 // clients (curl, scripts) send characters such as '>' or '"' unencoded in `q=` queries,
 // which a strict RFC 3986 parser would reject, while a malformed "%zz" escape is an error.
-// Boost.URL's pct_string_view validates and decodes each piece; its default options keep
-// '+' as a literal '+', as NGSI needs ("q=temperature>+20" is not a space).
+// Boost.URL's pct_string_view validates and decodes each piece. In the query, '+' is a
+// space, as in HTML forms and in Orion (libmicrohttpd decodes it so): Python's requests,
+// URLSearchParams and curl --data-urlencode send "q=name=='a b'" as "q=name%3D%3D'a+b'". A
+// literal '+' in a query (a time zone such as +08:00) is sent as %2B. In the path, '+' is
+// itself.
 #include <boost/url/pct_string_view.hpp>
 
 #include <boost/beast/core/string.hpp>
@@ -17,14 +20,22 @@
 namespace zc::http {
 namespace {
 
-Result<std::string> PercentDecode(std::string_view encoded) {
-  // Without a '%' there is nothing to check or decode ('+' stays '+' in both cases).
-  if (encoded.find('%') == std::string_view::npos) return std::string(encoded);
+enum class Plus { kItself, kSpace };
+
+Result<std::string> PercentDecode(std::string_view encoded, Plus plus) {
+  // Without a '%' there is nothing to check or decode.
+  if (encoded.find('%') == std::string_view::npos) {
+    std::string out(encoded);
+    if (plus == Plus::kSpace) std::ranges::replace(out, '+', ' ');
+    return out;
+  }
   auto checked = boost::urls::make_pct_string_view(encoded);
   if (!checked) {
     return Fail(Error::BadRequest("invalid percent-encoding in URL"));
   }
-  return checked->decode();
+  boost::urls::encoding_opts options;
+  options.space_as_plus = plus == Plus::kSpace;
+  return checked->decode(options);
 }
 
 // "a=1&b&c=" -> (a,1) (b,"") (c,""); empty pieces ("&&") are skipped.
@@ -35,9 +46,9 @@ Status DecodeQuery(std::string_view query, DecodedTarget& out) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (piece.empty()) continue;
     const size_t eq = piece.find('=');
-    auto name = PercentDecode(piece.substr(0, eq));
-    auto value =
-        PercentDecode(eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1));
+    auto name = PercentDecode(piece.substr(0, eq), Plus::kSpace);
+    auto value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), Plus::kSpace);
     if (!name) return Fail(name.error());
     if (!value) return Fail(value.error());
     out.query.emplace_back(std::move(*name), std::move(*value));
@@ -53,7 +64,7 @@ Result<DecodedTarget> DecodeTarget(std::string_view target) {
   }
   const size_t question = target.find('?');
   DecodedTarget decoded;
-  auto path = PercentDecode(target.substr(0, question));
+  auto path = PercentDecode(target.substr(0, question), Plus::kItself);
   if (!path) return Fail(path.error());
   decoded.path = std::move(*path);
   if (question != std::string_view::npos) {

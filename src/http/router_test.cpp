@@ -142,13 +142,24 @@ TEST(StatusFor, MapsEveryErrorCode) {
   EXPECT_EQ(StatusFor(ErrorCode::kInternal), 500u);
 }
 
-TEST(DecodeTarget, DecodesPathAndQueryKeepingPlus) {
-  auto decoded = DecodeTarget("/v2/entities/Room%201?q=temperature>+20&id=a%2Cb&flag&&x=");
+TEST(DecodeTarget, DecodesPathAndQuery) {
+  auto decoded = DecodeTarget("/v2/entities/Room%201?q=temperature>20&id=a%2Cb&flag&&x=");
   ASSERT_TRUE(decoded);
   EXPECT_EQ(decoded->path, "/v2/entities/Room 1");
   using Pair = std::pair<std::string, std::string>;
   EXPECT_EQ(decoded->query,
-            (std::vector<Pair>{{"q", "temperature>+20"}, {"id", "a,b"}, {"flag", ""}, {"x", ""}}));
+            (std::vector<Pair>{{"q", "temperature>20"}, {"id", "a,b"}, {"flag", ""}, {"x", ""}}));
+}
+
+// As in HTML forms and Orion: '+' in the query is a space, %2B a plus; the path keeps '+'.
+TEST(DecodeTarget, PlusIsASpaceInTheQueryOnly) {
+  auto decoded = DecodeTarget("/v2/entities/a+b?q=name=='a+b'&t=12:00%2B08:00&a+b=c&n=1+%41");
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->path, "/v2/entities/a+b");
+  using Pair = std::pair<std::string, std::string>;
+  EXPECT_EQ(
+      decoded->query,
+      (std::vector<Pair>{{"q", "name=='a b'"}, {"t", "12:00+08:00"}, {"a b", "c"}, {"n", "1 A"}}));
 }
 
 TEST(DecodeTarget, RejectsMalformedEscapesAndRelativeTargets) {

@@ -270,13 +270,13 @@ TEST_F(ServerTest, DecodesPathAndQueryForTheHandler) {
   RawConnection connection(Port());
   const std::string body = "hello";
   connection.Write(fmt::format(
-      "POST /echo?q=temperature>+20%3B HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{}",
+      "POST /echo?q=temperature>%2B20%3B+x HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{}",
       body.size(), body));
   auto response = connection.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->result_int(), 201u);
   EXPECT_EQ(response->body(), "hello");
-  EXPECT_EQ((*response)["X-Query"], "temperature>+20;");
+  EXPECT_EQ((*response)["X-Query"], "temperature>+20; x");
 }
 
 TEST_F(ServerTest, UnknownPathIsJsonNotFound) {

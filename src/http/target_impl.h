@@ -16,9 +16,9 @@ struct DecodedTarget {
   std::vector<std::pair<std::string, std::string>> query;  // percent-decoded, in order
 };
 
-// Splits an origin-form target ("/v2/entities?q=a>1&limit=10") and decodes %XX escapes.
-// '+' stays a literal '+' (NGSI queries use it in values). BadRequest when the target does
-// not start with '/' or holds a malformed escape.
+// Splits an origin-form target ("/v2/entities?q=a>1&limit=10") and decodes %XX escapes;
+// in the query '+' is a space (as in forms and Orion), in the path it is '+'. BadRequest
+// when the target does not start with '/' or holds a malformed escape.
 Result<DecodedTarget> DecodeTarget(std::string_view target);
 
 }  // namespace zc::http
