@@ -5,7 +5,7 @@
 const REQUEST_LINE = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S+)\s*$/;
 const HEADER_LINE = /^([A-Za-z0-9-]+):\s?(.*)$/;
 // A line that starts a new expectation also ends a multi-line JSON expectation.
-const EXPECTATION_START = /^(@|###|ids=|idset=|count=|text=|empty\s*$|==|~=|[A-Za-z0-9-]+:\s)/;
+const EXPECTATION_START = /^(@|###|ids=|idset=|keys=|count=|text=|empty\s*$|==|~=|[A-Za-z0-9-]+:\s)/;
 
 export function parseCase(text, file = '<case>') {
   const lines = text.split('\n');
@@ -69,6 +69,7 @@ export function parseCase(text, file = '<case>') {
       else if (l.trim() === 'empty') step.expect.push({ kind: 'empty' });
       else if ((e = /^(ids|idset)=\s*(.*)$/.exec(l))) step.expect.push({ kind: e[1], value: e[2].trim() === '' ? [] : e[2].split(',').map((x) => x.trim()) });
       else if ((e = /^count=\s*(\d+)$/.exec(l))) step.expect.push({ kind: 'count', value: Number(e[1]) });
+      else if ((e = /^keys=\s*(.*)$/.exec(l))) step.expect.push({ kind: 'keys', value: e[1].trim() === '' ? [] : e[1].split(',').map((x) => x.trim()) });
       else if ((e = /^@capture\s+(\w+)\s*=\s*header\s+([A-Za-z0-9-]+)(?:\s+\/(.*)\/)?\s*$/.exec(l))) step.expect.push({ kind: 'capture-header', name: e[1], header: e[2], re: e[3] });
       else if ((e = /^@capture\s+(\w+)\s*=\s*json\s+(\S+)\s*$/.exec(l))) step.expect.push({ kind: 'capture-json', name: e[1], path: e[2] });
       else if ((e = HEADER_LINE.exec(l))) step.expect.push({ kind: 'header', name: e[1], value: e[2] });

@@ -21,6 +21,7 @@
 //   ids= AQ-1,AQ-2                             body is an array whose `id`s are these, in order
 //   idset= AQ-2,AQ-1                           … these, in any order (`ids=` alone: empty array)
 //   count= 3                                   body is an array of this length
+//   keys= name,open,location                   body is an object with these keys, in this order
 //   @capture loc = header Location             store a header value in variable `loc`
 //   @capture sid = header Location /\/v2\/subscriptions\/(.+)$/   … the first regex group
 //   @capture n = json 0.temperature.value      … a value from the JSON body (dot path)
@@ -99,6 +100,12 @@ function checkStep(step, res, vars) {
       case 'count':
         if (!Array.isArray(res.json) || res.json.length !== e.value) problems.push(`count: expected an array of ${e.value}, got ${res.text.slice(0, 300)}`);
         break;
+      case 'keys': {
+        const got = res.json && typeof res.json === 'object' && !Array.isArray(res.json) ? Object.keys(res.json) : null;
+        if (!got) problems.push(`keys: body is not an object: ${res.text.slice(0, 300)}`);
+        else if (JSON.stringify(got) !== JSON.stringify(e.value)) problems.push(`keys: expected ${e.value.join(',')}, got ${got.join(',')}`);
+        break;
+      }
       case 'ids':
       case 'idset': {
         if (!Array.isArray(res.json)) { problems.push(`${e.kind}: body is not an array: ${res.text.slice(0, 300)}`); break; }

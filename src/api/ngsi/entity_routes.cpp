@@ -85,9 +85,9 @@ void GetAttrs(ContextService& service, RequestContext& ctx, const Respond& respo
   if (!entity) return ReplyError(ctx, respond, entity.error());
   auto render = RenderOptionsOf(ctx, *options);
   bj::value v = context::RenderEntity(**entity, render);
-  if (auto* o = v.if_object()) {
-    o->erase("id");
-    o->erase("type");
+  if (auto* o = v.if_object()) {  // stable_erase: erase() would move the last attribute up
+    o->stable_erase("id");
+    o->stable_erase("type");
   }
   Reply(ctx, respond, JsonResponse(200, v));
 }
