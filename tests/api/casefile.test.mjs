@@ -29,6 +29,7 @@ test('a step parses into request, headers, body and expectations', () => {
     'ids= A,B',
     'idset=',
     'count= 2',
+    'keys= b,a',
     'text= hi',
     'empty',
     '### next',
@@ -43,9 +44,10 @@ test('a step parses into request, headers, body and expectations', () => {
   assert.deepEqual(s.headers, [['Content-Type', 'application/json']]);
   assert.equal(s.body, '{"id": "R1",\n "type": "${t}"}');
   assert.equal(s.status, 201);
-  assert.deepEqual(s.expect.map((e) => e.kind), ['header', 'header', 'capture-header', 'subset', 'ids', 'idset', 'count', 'text', 'empty']);
+  assert.deepEqual(s.expect.map((e) => e.kind), ['header', 'header', 'capture-header', 'subset', 'ids', 'idset', 'count', 'keys', 'text', 'empty']);
   assert.deepEqual(s.expect[3].value, { a: 1 });
   assert.deepEqual(s.expect[5].value, []);
+  assert.deepEqual(s.expect[7].value, ['b', 'a']);
   assert.equal(steps[2].body, undefined);
 });
 
