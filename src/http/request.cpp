@@ -5,7 +5,7 @@
 // which a strict RFC 3986 parser would reject, while a malformed "%zz" escape is an error.
 // Boost.URL's pct_string_view validates and decodes each piece. In the query, '+' is a
 // space, as in HTML forms and in Orion (libmicrohttpd decodes it so): Python's requests,
-// URLSearchParams and curl --data-urlencode send "q=name=='a b'" as "q=name%3D%3D'a+b'". A
+// URLSearchParams and curl --data-urlencode send "q=name=='a b'" as "q=name%3D%3D%27a+b%27". A
 // literal '+' in a query (a time zone such as +08:00) is sent as %2B. In the path, '+' is
 // itself.
 #include <boost/url/pct_string_view.hpp>

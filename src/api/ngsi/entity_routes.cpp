@@ -2,6 +2,8 @@
 // the request completely (tenancy headers, parameters, body) before calling the context
 // service, so that invalid input changes nothing; writes answer once they are durable.
 #include <fmt/format.h>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
 
 #include "api/ngsi/common.h"
 #include "api/ngsi/entity_ops.h"
@@ -23,8 +25,16 @@ const std::set<std::string_view> kWriteOptions{"keyValues", "append", "upsert", 
                                                "overrideMetadata"};
 const std::set<std::string_view> kReadOptions{"keyValues", "values", "unique", "count"};
 
+// Where a created entity can be read: the id and type as they are, as in Orion (non-ASCII
+// ones too, such as a plate 粤E1234). Names cannot hold '&', '?', '/', '#' or spaces; of
+// the characters they can hold, '%' and, in the type, '+' are encoded, since a client
+// following the header would read "%zz" as an escape and a bare '+' in a query as a space.
 std::string LocationOf(const std::string& id, const std::string& type) {
-  return fmt::format("/v2/entities/{}?type={}", id, type);
+  namespace urls = boost::urls;
+  static constexpr urls::grammar::lut_chars kIdKept([](char c) { return c != '%'; });
+  static constexpr urls::grammar::lut_chars kTypeKept([](char c) { return c != '%' && c != '+'; });
+  return fmt::format("/v2/entities/{}?type={}", urls::encode(id, kIdKept),
+                     urls::encode(type, kTypeKept));
 }
 
 void ListEntities(ContextService& service, RequestContext& ctx, const Respond& respond) {
