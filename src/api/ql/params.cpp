@@ -32,8 +32,11 @@ Result<std::optional<TimeMs>> ParseDate(const http::RequestContext& ctx, std::st
   if (!text) return std::optional<TimeMs>{};
   auto t = ParseIso8601(*text);
   if (!t) {
-    return Fail(Error::BadRequest("'" + std::string(name) +
-                                  "' is not an ISO 8601 date-time: " + std::string(*text)));
+    // "…T08:00:00 08:00" is almost always a time zone whose '+' was not encoded.
+    const bool space = text->find(' ') != std::string_view::npos;
+    return Fail(Error::BadRequest(
+        "'" + std::string(name) + "' is not an ISO 8601 date-time: " + std::string(*text) +
+        (space ? " (a '+' in a URL query is a space: write a time zone as %2B08:00)" : "")));
   }
   text_out = *text;
   return std::optional<TimeMs>(*t);
