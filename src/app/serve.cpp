@@ -108,7 +108,8 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
 }
 
 // Authentication (unless switched off for benchmarks), rate limits and the audit observer.
-void Secure(http::Server& server, const Config& config, const Security& security) {
+void Secure(http::Server& server, const Config& config, const Security& security,
+            metrics::Registry& metrics) {
   if (config.authentication) {
     server.SetAuthorizer(api::identity::TokenAuthorizer(
         *security.directory, {.per_token = config.rate_per_token,
@@ -120,7 +121,7 @@ void Secure(http::Server& server, const Config& config, const Security& security
         "authentication is OFF ([security] authentication = false): every caller is "
         "an anonymous administrator");
   }
-  server.SetRequestObserver(api::identity::AuditObserver(*security.audit));
+  server.SetRequestObserver(api::identity::AuditObserver(*security.audit, metrics));
 }
 
 // Runs the server until a stop signal; SIGUSR1 (sent by ourselves) ends the waiter when
@@ -244,7 +245,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
                  identity_api);
   http::Server server(ServerOptionsOf(config), router, metrics);
-  Secure(server, config, security);
+  Secure(server, config, security, metrics);
   if (auto s = server.Listen(); !s) {
     spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);
     return 1;

@@ -877,6 +877,33 @@ test('audit: denied requests are audited with who tried (401 anonymous, 403 the 
   assert.equal(e403.actor, 'u-viewer', `actor of a 403: ${JSON.stringify(e403)}`);
 });
 
+test('audit: a flood of 429s from one address writes a bounded number of entries and counts the rest', async () => {
+  const s = await startServer({ config: '[security]\nrate_per_address = 20\nburst_per_address = 20\n' });
+  try {
+    const auditor = await userWithToken(s, 'auditor-flood', ['security_auditor']);
+    // 200 requests at once from 127.0.0.2: its bucket holds 20, so most are refused with 429.
+    const t0 = Date.now();
+    const flood = await Promise.all(Array.from({ length: 200 }, () => requestFrom(s, '127.0.0.2', 'GET', '/v2/entities')));
+    const elapsed = (Date.now() - t0) / 1000;
+    const refused = flood.filter((r) => r.status === 429).length;
+    assert.ok(refused >= 100, `most of the flood is refused: ${refused} of 200`);
+    // Read the log and the counter from a third address, whose bucket is untouched.
+    const asAuditor = { headers: { Authorization: `Bearer ${auditor}` } };
+    const log = await requestFrom(s, '127.0.0.3', 'GET', `/api/audit?action=${encodeURIComponent('GET /v2/entities')}&limit=1000`, asAuditor);
+    assert.equal(log.status, 200, log.text);
+    const entries429 = log.json.filter((e) => e.outcome === '429' && e.clientAddress.startsWith('127.0.0.2:'));
+    // A burst of 10 entries per address, then 10 a minute.
+    const allowance = 10 + Math.ceil((elapsed + 1) * 10 / 60);
+    assert.ok(entries429.length >= 1 && entries429.length <= allowance,
+      `${entries429.length} entries for ${refused} refusals in ${elapsed} s (allowance ${allowance})`);
+    const metrics = await requestFrom(s, '127.0.0.3', 'GET', '/metrics', { headers: { Authorization: `Bearer ${s.adminToken}` } });
+    const unrecorded = Number(/^zhicheng_audit_unrecorded_total (\d+)$/m.exec(metrics.text)?.[1]);
+    assert.ok(unrecorded >= refused - entries429.length, `counted ${unrecorded}, refused ${refused}, written ${entries429.length}`);
+  } finally {
+    await s.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 10. Offline admin commands respect the data-directory lock
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <memory>
 
 #include "api/identity/handler_util.h"
+#include "common/metrics.h"
+#include "http/rate_limiter.h"
 #include "identity/roles.h"
 
 namespace zc::api::identity {
@@ -102,9 +105,30 @@ void RegisterAuditRoutes(http::Router& router, IdentityApi& api) {
               }});
 }
 
-http::RequestObserver AuditObserver(zi::AuditLog& audit) {
-  return [&audit](const http::RequestContext& ctx, const http::Route* route, unsigned status) {
+// Which 429 answers get an entry of their own: up to kRateLimitedBurst per client address at
+// once, then one every 60 / kRateLimitedPerMinute s. A flood from one address is refused at
+// tens of thousands of requests a second; one entry (~0.4 KB) each would fill the disk. The
+// rest are counted on /metrics.
+struct RateLimitedSampling {
+  static constexpr double kRateLimitedPerMinute = 10;
+  static constexpr double kRateLimitedBurst = 10;
+  explicit RateLimitedSampling(metrics::Counter& counter) : unrecorded(counter) {}
+  http::RateLimiter per_address{kRateLimitedPerMinute / 60, kRateLimitedBurst};
+  metrics::Counter& unrecorded;
+};
+
+http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metrics) {
+  auto sampling = std::make_shared<RateLimitedSampling>(
+      metrics.GetCounter("zhicheng_audit_unrecorded_total",
+                         "429 answers without an audit entry of their own (at most 10 a "
+                         "minute per client address get one)"));
+  return [&audit, sampling](const http::RequestContext& ctx, const http::Route* route,
+                            unsigned status) {
     if (route == nullptr) return;
+    if (status == 429 && !sampling->per_address.Take(http::ClientIp(ctx.client_address)).allowed) {
+      sampling->unrecorded.Add();
+      return;
+    }
     const bool denied = status == 401 || status == 403 || status == 429;
     if (!denied && IsRead(ctx.Method())) return;
     const std::string_view pattern = route->pattern;

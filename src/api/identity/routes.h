@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "identity/audit.h"
@@ -51,7 +52,9 @@ void RegisterAuditRoutes(http::Router& router, IdentityApi& api);
 
 // Writes an audit entry for every request to a matched route that changes state (not
 // GET/HEAD/OPTIONS) and for every denied request (401/403/429), except the identity and
-// OAuth routes, whose handlers write richer entries themselves.
-http::RequestObserver AuditObserver(zc::identity::AuditLog& audit);
+// OAuth routes, whose handlers write richer entries themselves. 429s are sampled per client
+// address (10 a minute after a burst of 10), the others counted as
+// zhicheng_audit_unrecorded_total in `metrics`.
+http::RequestObserver AuditObserver(zc::identity::AuditLog& audit, metrics::Registry& metrics);
 
 }  // namespace zc::api::identity
