@@ -92,6 +92,18 @@ bool IsRead(http::Verb v) {
   return v == http::Verb::get || v == http::Verb::head || v == http::Verb::options;
 }
 
+// Which 429 answers get an entry of their own: up to kRateLimitedBurst per client address at
+// once, then one every 60 / kRateLimitedPerMinute s. A flood from one address is refused at
+// tens of thousands of requests a second; one entry (~0.4 KB) each would fill the disk. The
+// rest are counted on /metrics.
+struct RateLimitedSampling {
+  static constexpr double kRateLimitedPerMinute = 10;
+  static constexpr double kRateLimitedBurst = 10;
+  explicit RateLimitedSampling(metrics::Counter& counter) : unrecorded(counter) {}
+  http::RateLimiter per_address{kRateLimitedPerMinute / 60, kRateLimitedBurst};
+  metrics::Counter& unrecorded;
+};
+
 }  // namespace
 
 void RegisterAuditRoutes(http::Router& router, IdentityApi& api) {
@@ -104,18 +116,6 @@ void RegisterAuditRoutes(http::Router& router, IdentityApi& api) {
                 OnWorker(api, respond, [&api, &ctx] { return List(api, ctx, true); });
               }});
 }
-
-// Which 429 answers get an entry of their own: up to kRateLimitedBurst per client address at
-// once, then one every 60 / kRateLimitedPerMinute s. A flood from one address is refused at
-// tens of thousands of requests a second; one entry (~0.4 KB) each would fill the disk. The
-// rest are counted on /metrics.
-struct RateLimitedSampling {
-  static constexpr double kRateLimitedPerMinute = 10;
-  static constexpr double kRateLimitedBurst = 10;
-  explicit RateLimitedSampling(metrics::Counter& counter) : unrecorded(counter) {}
-  http::RateLimiter per_address{kRateLimitedPerMinute / 60, kRateLimitedBurst};
-  metrics::Counter& unrecorded;
-};
 
 http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metrics) {
   auto sampling = std::make_shared<RateLimitedSampling>(
