@@ -93,6 +93,9 @@ struct EntityQuery {
   std::optional<Filter> q;
   std::optional<Filter> mq;
   std::optional<GeoQuery> geo;
+  // Non-empty: only entities that hold at least one of these attributes (the deprecated
+  // "attributes" of POST /v2/op/query, as Orion reads it).
+  std::vector<std::string> with_any_attr;
   std::optional<OrderBy> order_by;
   size_t limit = 20;
   size_t offset = 0;

@@ -109,6 +109,10 @@ bool PassesFilters(const detail::TenantState& t, const PathScope& scope, const E
   if (!AnySelectorMatches(q.selectors, e)) return false;
   if (q.q && !q.q->Matches(e)) return false;
   if (q.mq && !q.mq->Matches(e)) return false;
+  if (!q.with_any_attr.empty() &&
+      std::ranges::none_of(q.with_any_attr, [&e](const std::string& a) { return e.Find(a); })) {
+    return false;
+  }
   if (q.geo) {
     auto loc = t.locations.find(no);
     if (loc == t.locations.end() || !Matches(*q.geo, loc->second.geometry)) return false;

@@ -289,6 +289,23 @@ TEST_F(ServiceTest, DeleteRemovesFromQueriesAndIndexes) {
   EXPECT_EQ(service_.EntityCount(), 1u);
 }
 
+TEST_F(ServiceTest, WithAnyAttrKeepsEntitiesHoldingOneOfTheAttributes) {
+  ASSERT_TRUE(Apply(One(Create("S1", 1))).get());
+  EntityOp other{.kind = WriteKind::kCreate, .id = "S2", .type = "Sensor"};
+  other.attrs.emplace_back("level", Num(2));
+  ASSERT_TRUE(Apply(One(std::move(other))).get());
+  EntityQuery q;
+  q.with_any_attr = {"level", "absent"};
+  auto r = service_.Query("", PathScope::All(), q);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->entities.size(), 1u);
+  EXPECT_EQ(r->entities[0]->id, "S2");
+  q.with_any_attr = {"t", "level"};
+  EXPECT_EQ(service_.Query("", PathScope::All(), q)->entities.size(), 2u);
+  q.with_any_attr = {"absent"};
+  EXPECT_TRUE(service_.Query("", PathScope::All(), q)->entities.empty());
+}
+
 TEST_F(ServiceTest, ExpiredEntitiesAreAbsentAndGetPurged) {
   EntityOp op = Create("Old", 1);
   op.set_expires = true;

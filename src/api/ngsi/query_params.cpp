@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+
 #include "api/ngsi/common.h"
 
 namespace zc::api::ngsi {
@@ -189,12 +192,42 @@ Status ParseBodyExpression(const bj::object& body, context::EntityQuery& query) 
                          view(parts[4]));
 }
 
+// Orion's checks of an op/query body, in its order: not empty, at least one field that
+// selects something, and no field it does not know.
+Status CheckQueryBodyFields(const bj::object& o) {
+  if (o.empty()) return Fail(Error::BadRequest("empty payload"));
+  if (!o.contains("entities") && !o.contains("attributes") && !o.contains("attrs") &&
+      !o.contains("expression")) {
+    return Fail(Error::BadRequest("Invalid JSON payload, no relevant fields found"));
+  }
+  constexpr std::array<std::string_view, 5> kKnown = {"entities", "attributes", "attrs",
+                                                      "expression", "metadata"};
+  for (const auto& field : o) {
+    const std::string_view key(field.key().data(), field.key().size());
+    if (std::ranges::find(kKnown, key) == kKnown.end()) {
+      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
+    }
+  }
+  return Ok();
+}
+
+// The deprecated "attributes" (ngsijs still documents it): entities holding at least one of
+// them, rendered with those attributes unless "attrs" says otherwise (as in Orion).
+Status ParseDeprecatedAttributes(const bj::object& o, ListRequest& out) {
+  auto attributes = StringArray(o, "attributes");
+  if (!attributes) return Fail(attributes.error());
+  if (!o.contains("attrs")) out.render.attrs = *attributes;
+  out.query.with_any_attr = std::move(*attributes);
+  return Ok();
+}
+
 }  // namespace
 
 Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::value& body) {
   ListRequest out;
   const auto* o = body.if_object();
   if (!o) return Fail(Error::BadRequest("the payload must be a JSON object"));
+  if (auto s = CheckQueryBodyFields(*o); !s) return Fail(s.error());
   auto options = Options(ctx, kListOptions);
   if (!options) return Fail(options.error());
   out.options = std::move(*options);
@@ -217,6 +250,7 @@ Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::va
   auto metadata = StringArray(*o, "metadata");
   if (!metadata) return Fail(metadata.error());
   out.render.metadata = std::move(*metadata);
+  if (auto s = ParseDeprecatedAttributes(*o, out); !s) return Fail(s.error());
   if (auto s = ParseOrderAndPage(ctx, out); !s) return Fail(s.error());
   return out;
 }
