@@ -92,6 +92,10 @@ test('ngsijs: batchUpdate appends and updates, batchQuery finds them', async () 
   ]);
   const q = await conn.v2.batchQuery({ entities: [{ idPattern: '^Gauge' }], expression: { q: 'level>3' } }, { keyValues: true });
   assert.deepEqual(q.results.map((e) => e.id), ['Gauge-2']);
+  // The query of ngsijs's own batchQuery example: "attributes" selects the entities holding one.
+  const withLevel = await conn.v2.batchQuery({ entities: [{ idPattern: '.*' }], attributes: ['level'] }, { keyValues: true });
+  assert.deepEqual(withLevel.results.map((e) => e.id).sort(), ['Gauge-1', 'Gauge-2']);
+  assert.deepEqual(Object.keys(withLevel.results[0]).sort(), ['id', 'level', 'type']);
   await assert.rejects(conn.v2.batchUpdate({ actionType: 'sideways', entities: [{ id: 'Gauge-1', type: 'WaterLevelGauge' }] }), NGSI.BadRequestError);
 });
 
