@@ -2,7 +2,7 @@
 // (actor, action, target — exact, or a prefix ending in '*' —, from, to as ISO 8601,
 // afterSeq, limit ≤ 1000) as a JSON array, and GET /api/audit/export as JSON lines
 // (limit ≤ 10000 per request; page with afterSeq). Also the request observer that audits
-// every state-changing request.
+// every state-changing request and every denied one (429s sampled per client address).
 #include <fmt/format.h>
 
 #include <charconv>

@@ -214,6 +214,7 @@ Status CheckQueryBodyFields(const bj::object& o) {
 // The deprecated "attributes" (ngsijs still documents it): entities holding at least one of
 // them, rendered with those attributes unless "attrs" says otherwise (as in Orion).
 Status ParseDeprecatedAttributes(const bj::object& o, ListRequest& out) {
+  if (!o.contains("attributes")) return Ok();
   auto attributes = StringArray(o, "attributes");
   if (!attributes) return Fail(attributes.error());
   if (!o.contains("attrs")) out.render.attrs = *attributes;
