@@ -14,6 +14,9 @@
 #include <cctype>
 #include <cstdint>
 
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
 #include "common/ascii.h"
 #include "common/json.h"
 #include "context/ngsi_format.h"
@@ -859,20 +862,10 @@ bj::value SubstituteJson(const bj::value& tmpl, const Entity& entity, std::strin
   return tmpl;
 }
 
+// A query-string key or value: every byte outside RFC 3986's unreserved set is escaped, so
+// '+', '&', '=' and spaces reach the receiver as written in the subscription.
 std::string PercentEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    }
-  }
-  return out;
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
 // The entity as notified: with onlyChangedAttrs only the relevant attributes; with the

@@ -300,6 +300,14 @@ TEST(SubscriptionNotify, CustomTemplates) {
   EXPECT_TRUE(saw_name);
 }
 
+TEST(SubscriptionNotify, QueryStringIsEscapedBeyondUnreserved) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x/n","qs":{"k y":"a+b&c d/中~_.-"}}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.url, "http://x/n?k%20y=a%2Bb%26c%20d%2F%E4%B8%AD~_.-");
+}
+
 TEST(SubscriptionNotify, JsonTemplateKeepsTypes) {
   Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
       "httpCustom":{"url":"http://x","json":{"t":"${temperature}","label":"room ${id}"}}}})");
