@@ -17,6 +17,7 @@
 #include "context/ngsi_format.h"
 
 #include "common/json.h"
+#include "context/update_operators.h"
 
 #include <fmt/format.h>
 
@@ -216,6 +217,10 @@ Result<Attribute> ParseAttributeObject(const bj::object& obj) {
       return Fail(Bad("unrecognized property for context attribute"));
     }
   }
+  if (IsUpdateOperator(attr.value)) {
+    if (!type_given) attr.type.clear();  // the writer takes it from the current or new value
+    return attr;
+  }
   if (auto s = NormalizeDateTime(attr.type, attr.value); !s) return Fail(s.error());
   if (!type_given) attr.type = std::string(InferType(attr.value));
   return attr;
@@ -258,7 +263,8 @@ Status CheckLocation(const Attribute& attr) {
 
 // Orion's ContextAttribute::check, minus the name (checked by the caller, URL or body).
 Status CheckAttribute(const Attribute& attr) {
-  if (auto s = ValidateName(attr.type, "attribute type"); !s) return s;
+  const bool type_deferred = attr.type.empty() && IsUpdateOperator(attr.value);
+  if (auto s = ValidateName(attr.type, "attribute type"); !s && !type_deferred) return s;
   if (attr.type != kTypeTextUnrestricted && ValueHasForbiddenChars(attr.value)) {
     return Fail(Bad("Invalid characters in attribute value"));
   }
@@ -273,7 +279,7 @@ Result<Attribute> ParseMember(std::string_view name, const bj::value& body, bool
     auto v = NormalizedCopy(body);
     if (!v) return Fail(v.error());
     attr.value = std::move(*v);
-    attr.type = std::string(InferType(attr.value));
+    if (!IsUpdateOperator(attr.value)) attr.type = std::string(InferType(attr.value));
   } else {
     const auto* obj = body.if_object();
     if (!obj) return Fail(Bad("attribute must be a JSON object, unless keyValues option is used"));
@@ -430,6 +436,15 @@ bj::array RenderValues(const std::vector<std::pair<std::string_view, const Attri
 }
 
 }  // namespace
+
+Status NormalizeOperatorDates(std::string_view type, bj::value& op) {
+  if (!IsDateTimeType(type)) return Ok();
+  for (auto& kv : op.get_object()) {
+    if (!kv.value().is_string()) continue;
+    if (auto s = NormalizeDateTime(type, kv.value()); !s) return s;
+  }
+  return Ok();
+}
 
 // ---- public -----------------------------------------------------------------------------
 

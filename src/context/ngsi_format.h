@@ -75,6 +75,11 @@ Result<std::optional<TimeMs>> DateExpiresOf(const Attribute& attr);
 // Infers the NGSI type of a plain JSON value (keyValues mode, /value updates).
 std::string_view InferType(const boost::json::value& value);
 
+// The string arguments of an update operator (context/update_operators.h) on an attribute of
+// type DateTime rewritten in Orion's form, so that they compare with stored values:
+// {"$max": "2026-06-01T08:00:00+08:00"} -> {"$max": "2026-06-01T00:00:00.000Z"}.
+Status NormalizeOperatorDates(std::string_view type, boost::json::value& op);
+
 // What to include when rendering.
 struct RenderOptions {
   Representation representation = Representation::kNormalized;

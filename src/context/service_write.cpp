@@ -10,7 +10,9 @@
 
 #include "common/json.h"
 #include "context/entity_codec.h"
+#include "context/ngsi_format.h"
 #include "context/service_impl.h"
+#include "context/update_operators.h"
 
 namespace zc::context {
 namespace {
@@ -36,27 +38,57 @@ void MergeMetadata(NamedList<Metadata>& into, const NamedList<Metadata>& from) {
   }
 }
 
+// `incoming` with an update operator in its value ({"$inc": 1}) evaluated against the
+// attribute as it is (`existing`, null when absent); without a type it keeps the existing
+// attribute's type or, for a new one, takes the default of the value it gets. Empty when the
+// attribute is not to be written ($pull and the like on an absent attribute).
+Result<std::optional<Attribute>> Evaluated(const Attribute& incoming, const Attribute* existing) {
+  const std::string_view type = !incoming.type.empty() ? std::string_view(incoming.type)
+                                : existing             ? std::string_view(existing->type)
+                                                       : std::string_view();
+  bj::value op = incoming.value;
+  if (auto s = NormalizeOperatorDates(type, op); !s) return Fail(s.error());
+  auto value =
+      ApplyUpdateOperator(existing ? &existing->value : nullptr, op, type == kTypeDateTime);
+  if (!value) return Fail(value.error());
+  if (!*value) return std::optional<Attribute>();
+  Attribute out = incoming;
+  out.value = std::move(**value);
+  out.type = type.empty() ? std::string(InferType(out.value)) : std::string(type);
+  return std::optional<Attribute>(std::move(out));
+}
+
 // Writes `incoming` into `entity` (add or overwrite), recording what changed.
-void WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming, TimeMs now,
-                    bool override_metadata, EntityChange& change) {
+Status WriteAttribute(Entity& entity, const std::string& name, const Attribute& incoming,
+                      TimeMs now, bool override_metadata, EntityChange& change) {
+  Attribute* existing = entity.Find(name);
+  std::optional<Attribute> evaluated;
+  if (IsUpdateOperator(incoming.value)) {
+    auto e = Evaluated(incoming, existing);
+    if (!e) return Fail(e.error());
+    if (!*e) return Ok();
+    evaluated = std::move(*e);
+  }
+  const Attribute& source = evaluated ? *evaluated : incoming;
   change.updated_attrs.push_back(name);
-  if (Attribute* existing = entity.Find(name)) {
-    Attribute next = incoming;
+  if (existing) {
+    Attribute next = source;
     if (!override_metadata) {
       next.metadata = existing->metadata;
-      MergeMetadata(next.metadata, incoming.metadata);
+      MergeMetadata(next.metadata, source.metadata);
     }
     next.created = existing->created;
     next.modified = now;
     if (!SameValue(*existing, next)) change.changed_attrs.push_back(name);
     *existing = std::move(next);
-    return;
+    return Ok();
   }
-  Attribute next = incoming;
+  Attribute next = source;
   next.created = now;
   next.modified = now;
   entity.attrs.emplace_back(name, std::move(next));
   change.changed_attrs.push_back(name);
+  return Ok();
 }
 
 Status CheckAttrsExist(const Entity& e, const EntityOp& op, bool must_exist) {
@@ -123,7 +155,9 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
       break;
   }
   for (const auto& [name, attr] : op.attrs) {
-    WriteAttribute(e, name, attr, now, op.override_metadata, change);
+    if (auto s = WriteAttribute(e, name, attr, now, op.override_metadata, change); !s) {
+      return Fail(s.error());
+    }
   }
   if (op.set_expires) e.expires = op.expires;
   e.modified = now;
