@@ -124,7 +124,7 @@ bool NormalizeNumbers(bj::value& v) {
 
 Result<bj::value> NormalizedCopy(const bj::value& v) {
   bj::value out = v;
-  if (!NormalizeNumbers(out)) return Fail(Bad(kParseError));
+  if (!NormalizeNumbers(out)) return Fail(Error::ParseError(std::string(kParseError)));
   return out;
 }
 
@@ -481,7 +481,7 @@ std::string_view InferType(const bj::value& value) {
 
 Result<Entity> ParseEntity(const bj::value& body, bool key_values) {
   const auto* obj = body.if_object();
-  if (!obj) return Fail(Bad(kParseError));
+  if (!obj) return Fail(Error::ParseError(std::string(kParseError)));
   if (obj->empty()) return Fail(Bad("empty payload"));
   Entity entity;
   if (auto s = ParseEntityIdentity(*obj, entity); !s) return Fail(s.error());
@@ -496,7 +496,7 @@ Result<Entity> ParseEntity(const bj::value& body, bool key_values) {
 
 Result<ParsedAttributes> ParseAttributes(const bj::value& body, bool key_values) {
   const auto* obj = body.if_object();
-  if (!obj) return Fail(Bad(kParseError));
+  if (!obj) return Fail(Error::ParseError(std::string(kParseError)));
   if (obj->contains("id")) return Fail(Bad("entity id specified in payload"));
   if (obj->contains("type")) return Fail(Bad("entity type specified in payload"));
   if (obj->empty()) return Fail(Bad("empty payload"));
@@ -509,7 +509,7 @@ Result<ParsedAttributes> ParseAttributes(const bj::value& body, bool key_values)
 
 Result<Attribute> ParseAttribute(const bj::value& body) {
   const auto* obj = body.if_object();
-  if (!obj) return Fail(Bad(kParseError));
+  if (!obj) return Fail(Error::ParseError(std::string(kParseError)));
   auto attr = ParseAttributeObject(*obj);
   if (!attr) return attr;
   if (auto s = CheckAttribute(*attr); !s) return Fail(s.error());

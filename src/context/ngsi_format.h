@@ -5,9 +5,9 @@
 // by subscriptions (notification payloads); knows nothing about HTTP.
 //
 // Errors are BadRequest with Orion's `description` wording (Orion 3.x/4.x, src/lib/
-// jsonParseV2 and ngsi/*::check). A body that is not a JSON object gets Orion's ParseError
-// text "Errors found in incoming JSON buffer", the same prefix common/json.h uses for
-// syntax errors, so api/ can map both to {"error":"ParseError"}.
+// jsonParseV2 and ngsi/*::check). A body that is not a JSON object is a ParseError with
+// Orion's text "Errors found in incoming JSON buffer", as common/json.h gives for syntax
+// errors, so both reach the client as {"error":"ParseError"}.
 #pragma once
 
 #include <boost/json.hpp>

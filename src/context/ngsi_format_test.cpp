@@ -20,7 +20,8 @@ bj::value J(std::string_view text) {
 std::string EntityError(std::string_view text, bool key_values = false) {
   auto e = ParseEntity(J(text), key_values);
   if (e) return "";
-  EXPECT_EQ(e.error().code, ErrorCode::kBadRequest);
+  const bool parse_error = e.error().message == "Errors found in incoming JSON buffer";
+  EXPECT_EQ(e.error().code, parse_error ? ErrorCode::kParseError : ErrorCode::kBadRequest);
   return e.error().message;
 }
 

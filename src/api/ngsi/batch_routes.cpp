@@ -8,6 +8,7 @@
 #include "api/ngsi/entity_ops.h"
 #include "api/ngsi/query_params.h"
 #include "api/ngsi/routes.h"
+#include "common/ascii.h"
 #include "context/ngsi_format.h"
 
 namespace zc::api::ngsi {
@@ -22,13 +23,15 @@ using http::Response;
 
 const std::set<std::string_view> kBatchOptions{"keyValues", "forcedUpdate", "overrideMetadata"};
 
+// Orion's action types, and as a last resort its NGSIv1 names in any case ("APPEND_STRICT").
 Result<WriteKind> ActionKind(std::string_view action) {
-  if (action == "append") return WriteKind::kUpsert;
-  if (action == "appendStrict") return WriteKind::kUpsertStrict;
-  if (action == "update") return WriteKind::kUpdate;
-  if (action == "replace") return WriteKind::kReplace;
-  if (action == "delete") return WriteKind::kDeleteEntity;
-  return Fail(Error::BadRequest(fmt::format("invalid update action type: /{}/", action)));
+  if (IEquals(action, "append")) return WriteKind::kUpsert;
+  if (action == "appendStrict" || IEquals(action, "append_strict")) return WriteKind::kUpsertStrict;
+  if (IEquals(action, "update")) return WriteKind::kUpdate;
+  if (IEquals(action, "replace")) return WriteKind::kReplace;
+  if (IEquals(action, "delete")) return WriteKind::kDeleteEntity;
+  return Fail(Error::BadRequest(
+      "invalid update action type: right ones are: append, appendStrict, delete, replace, update"));
 }
 
 // One entity of the batch as an operation. For update/replace/delete a missing "type"
@@ -57,23 +60,38 @@ Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values,
   return op;
 }
 
+// Orion's checks of an op/update body, in its order (jsonParseV2/parseBatchUpdate.cpp).
+Status CheckBatchBodyFields(const bj::object& o) {
+  if (o.empty()) return Fail(Error::BadRequest("empty payload"));
+  for (std::string_view field : {"entities", "actionType"}) {
+    if (!o.contains(field)) {
+      return Fail(Error::BadRequest(
+          fmt::format("Invalid JSON payload, mandatory field /{}/ not found", field)));
+    }
+  }
+  for (const auto& field : o) {
+    const std::string_view key(field.key().data(), field.key().size());
+    if (key != "entities" && key != "actionType") {
+      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
+    }
+  }
+  return Ok();
+}
+
 Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
                                        const std::set<std::string>& options) {
   const auto* o = body.if_object();
-  if (!o) return Fail(Error::BadRequest("the payload must be a JSON object"));
-  const bj::value* action = o->if_contains("actionType");
-  const bj::value* entities = o->if_contains("entities");
-  if (!action || !action->is_string()) {
-    return Fail(Error::BadRequest("actionType: mandatory field missing or not a string"));
-  }
-  if (!entities || !entities->is_array()) {
-    return Fail(Error::BadRequest("entities: mandatory field missing or not an array"));
-  }
-  auto kind = ActionKind(action->get_string());
+  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
+  if (auto s = CheckBatchBodyFields(*o); !s) return Fail(s.error());
+  const bj::value& action = o->at("actionType");
+  const bj::value& entities = o->at("entities");
+  if (!action.is_string()) return Fail(Error::BadRequest("actionType: must be a string"));
+  if (!entities.is_array()) return Fail(Error::BadRequest("entities: must be an array"));
+  auto kind = ActionKind(action.get_string());
   if (!kind) return Fail(kind.error());
   std::vector<EntityOp> ops;
-  ops.reserve(entities->get_array().size());
-  for (const auto& item : entities->get_array()) {
+  ops.reserve(entities.get_array().size());
+  for (const auto& item : entities.get_array()) {
     auto op = BatchOp(item, *kind, options.contains("keyValues"), options.contains("forcedUpdate"),
                       options.contains("overrideMetadata"));
     if (!op) return Fail(op.error());
@@ -120,6 +138,9 @@ void ListTypes(ContextService& service, RequestContext& ctx, const Respond& resp
   if (!scope) return ReplyError(ctx, respond, scope.error());
   auto options = Options(ctx, {"count", "values"});
   if (!options) return ReplyError(ctx, respond, options.error());
+  if (options->contains("noAttrDetail")) {  // not implemented: 400 rather than ignored
+    return ReplyError(ctx, respond, Error::BadRequest("Invalid value for URI param /options/"));
+  }
   auto page = PageParams(ctx);
   if (!page) return ReplyError(ctx, respond, page.error());
   auto types = service.Types(*tenant, *scope);

@@ -111,13 +111,25 @@ std::vector<std::string> SplitList(std::string_view text) {
   return out;
 }
 
+// Orion checks `options` against one list for all routes (rest/ConnectionInfo.cpp), so an
+// option a route has no use for is accepted and ignored there.
+bool IsOrionOption(std::string_view item) {
+  constexpr std::array<std::string_view, 15> kAll = {
+      "count",          "normalized",       "values",
+      "keyValues",      "append",           "unique",
+      "dateCreated",    "dateModified",     "noAttrDetail",
+      "upsert",         "forcedUpdate",     "flowControl",
+      "skipForwarding", "overrideMetadata", "skipInitialNotification"};
+  return std::ranges::find(kAll, item) != kAll.end();
+}
+
 Result<std::set<std::string>> Options(const http::RequestContext& ctx,
                                       const std::set<std::string_view>& allowed) {
   std::set<std::string> out;
   auto raw = ctx.Query("options");
   if (!raw) return out;
   for (auto& item : SplitList(*raw)) {
-    if (!allowed.contains(item)) {
+    if (!allowed.contains(item) && !IsOrionOption(item)) {
       return Fail(Error::BadRequest("Invalid value for URI param /options/"));
     }
     out.insert(std::move(item));
@@ -135,7 +147,10 @@ Result<Page> PageParams(const http::RequestContext& ctx) {
   Page page;
   if (auto l = ctx.Query("limit")) {
     auto v = ParseSize(*l);
-    if (!v || *v == 0)
+    if (v && *v == 0) {
+      return Fail(Error::BadRequest("Bad pagination limit: /0/ [a value of ZERO is unacceptable]"));
+    }
+    if (!v)
       return Fail(Error::BadRequest("Bad pagination limit: /" + std::string(*l) +
                                     "/ [must be a decimal number]"));
     if (*v > kMaxLimit)

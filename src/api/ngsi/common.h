@@ -54,7 +54,8 @@ Result<std::string> WritePath(const http::RequestContext& ctx);
 // Content-Type is application/json, 400 when empty or malformed.
 Result<bj::value> JsonBody(const http::RequestContext& ctx);
 
-// `options=a,b`: every item must be in `allowed` (400 otherwise).
+// `options=a,b`: every item must be in `allowed` or one of the options Orion knows (which
+// the route then ignores); anything else, or two representations, is 400.
 Result<std::set<std::string>> Options(const http::RequestContext& ctx,
                                       const std::set<std::string_view>& allowed);
 

@@ -51,7 +51,7 @@ void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& r
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
   if (!body->is_object()) {
-    return ReplyError(ctx, respond, Error::BadRequest("the payload must be a JSON object"));
+    return ReplyError(ctx, respond, Error::ParseError("Errors found in incoming JSON buffer"));
   }
   auto entity = context::ParseEntity(*body, options->contains("keyValues"));
   if (!entity) return ReplyError(ctx, respond, entity.error());
@@ -122,7 +122,7 @@ void WriteAttrs(ContextService& service, RequestContext& ctx, const Respond& res
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
   if (!body->is_object()) {
-    return ReplyError(ctx, respond, Error::BadRequest("the payload must be a JSON object"));
+    return ReplyError(ctx, respond, Error::ParseError("Errors found in incoming JSON buffer"));
   }
   auto attrs = context::ParseAttributes(*body, options->contains("keyValues"));
   if (!attrs) return ReplyError(ctx, respond, attrs.error());

@@ -140,7 +140,8 @@ Result<context::EntitySelector> SelectorFromJson(const bj::value& v) {
   for (const auto* r : {&id, &id_pattern, &type, &type_pattern}) {
     if (!*r) return Fail(r->error());
   }
-  if (*id && *id_pattern) return Fail(Error::BadRequest("Incompatible parameters: id, IdPattern"));
+  if (*id && *id_pattern) return Fail(Error::BadRequest("both /id/ and /idPattern/ present"));
+  if (!*id && !*id_pattern) return Fail(Error::BadRequest("nor /id/ nor /idPattern/ present"));
   if (*type && *type_pattern) {
     return Fail(Error::BadRequest("Incompatible parameters: type, typePattern"));
   }
@@ -176,8 +177,9 @@ Result<std::vector<std::string>> StringArray(const bj::object& o, std::string_vi
 Status ParseBodyExpression(const bj::object& body, context::EntityQuery& query) {
   const bj::value* e = body.if_contains("expression");
   if (!e) return Ok();
-  if (!e->is_object()) return Fail(Error::BadRequest("expression must be a JSON object"));
+  if (!e->is_object()) return Fail(Error::BadRequest("expression is not an object"));
   const auto& o = e->get_object();
+  if (o.empty()) return Fail(Error::BadRequest("expression is empty"));
   std::optional<std::string> parts[5];
   const char* keys[5] = {"q", "mq", "georel", "geometry", "coords"};
   for (int i = 0; i < 5; ++i) {
@@ -227,7 +229,7 @@ Status ParseDeprecatedAttributes(const bj::object& o, ListRequest& out) {
 Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::value& body) {
   ListRequest out;
   const auto* o = body.if_object();
-  if (!o) return Fail(Error::BadRequest("the payload must be a JSON object"));
+  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
   if (auto s = CheckQueryBodyFields(*o); !s) return Fail(s.error());
   auto options = Options(ctx, kListOptions);
   if (!options) return Fail(options.error());
@@ -268,6 +270,14 @@ context::RenderOptions RenderOptionsOf(const http::RequestContext& ctx,
   context::RenderOptions render{.representation = RepresentationOf(options)};
   if (auto attrs = ctx.Query("attrs")) render.attrs = SplitList(*attrs);
   if (auto md = ctx.Query("metadata")) render.metadata = SplitList(*md);
+  // The deprecated options=dateCreated,dateModified of Orion: attrs=*,dateCreated,...
+  for (const char* builtin : {"dateCreated", "dateModified"}) {
+    if (!options.contains(builtin)) continue;
+    if (render.attrs.empty()) render.attrs.emplace_back("*");
+    if (std::ranges::find(render.attrs, builtin) == render.attrs.end()) {
+      render.attrs.emplace_back(builtin);
+    }
+  }
   return render;
 }
 
