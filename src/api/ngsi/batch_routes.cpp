@@ -1,4 +1,4 @@
-// NGSI-v2 batch operations (POST /v2/op/update, POST /v2/op/query), the type catalogue
+// NGSI-v2 batch operations (POST /v2/op/update, /v2/op/query, /v2/op/notify), the type catalogue
 // (GET /v2/types, /v2/types/{entityType}) and the API entry point (GET /v2).
 // A batch update is all-or-nothing (a deliberate difference from Orion, which applies
 // the entities it can: see docs/api/ngsi-v2.md).
@@ -113,6 +113,49 @@ void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& re
   ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops));
 }
 
+// A notification body sent to POST /v2/op/notify ({"subscriptionId", "data": [entity, ...]})
+// as the operations of an op/update with actionType append.
+Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
+                                        const std::set<std::string>& options) {
+  const auto* o = body.if_object();
+  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
+  if (o->empty()) return Fail(Error::BadRequest("empty payload"));
+  for (const auto& field : *o) {
+    const std::string_view key(field.key().data(), field.key().size());
+    if (key != "subscriptionId" && key != "data") {
+      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
+    }
+  }
+  const bj::value* data = o->if_contains("data");
+  if (!data) {
+    return Fail(Error::BadRequest("Invalid JSON payload, mandatory field /data/ not found"));
+  }
+  if (!data->is_array()) return Fail(Error::BadRequest("data: must be an array"));
+  if (data->get_array().empty()) return Fail(Error::BadRequest("data: empty array"));
+  std::vector<EntityOp> ops;
+  ops.reserve(data->get_array().size());
+  for (const auto& item : data->get_array()) {
+    auto op = BatchOp(item, WriteKind::kUpsert, options.contains("keyValues"), false, false);
+    if (!op) return Fail(op.error());
+    ops.push_back(std::move(*op));
+  }
+  return ops;
+}
+
+// POST /v2/op/notify: what another NGSI-v2 broker notifies is stored as op/update append
+// does it (federation); 200 once durable, as in Orion.
+void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  auto options = Options(ctx, {"keyValues"});
+  if (!options) return ReplyError(ctx, respond, options.error());
+  auto wctx = WriteContextOf(ctx);
+  if (!wctx) return ReplyError(ctx, respond, wctx.error());
+  auto body = JsonBody(ctx);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  auto ops = NotifyOps(*body, *options);
+  if (!ops) return ReplyError(ctx, respond, ops.error());
+  ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops), 200);
+}
+
 void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
@@ -188,6 +231,7 @@ void RegisterBatchRoutes(http::Router& router, ContextService& service) {
   router.Add({Verb::get, "/v2", "", [](RequestContext& ctx, Respond r) { EntryPoint(ctx, r); }});
   router.Add({Verb::post, "/v2/op/update", kPermWrite, bind(BatchUpdate)});
   router.Add({Verb::post, "/v2/op/query", kPermRead, bind(BatchQuery)});
+  router.Add({Verb::post, "/v2/op/notify", kPermWrite, bind(BatchNotify)});
   router.Add({Verb::get, "/v2/types", kPermRead, bind(ListTypes)});
   router.Add({Verb::get, "/v2/types/{entityType}", kPermRead, bind(GetType)});
 }
