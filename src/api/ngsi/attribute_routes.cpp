@@ -80,31 +80,69 @@ void DeleteAttribute(ContextService& service, RequestContext& ctx, const Respond
   ApplyAndReply(service, ctx, respond, *wctx, std::move(ops));
 }
 
+bool AcceptsText(const RequestContext& ctx) {
+  const std::string_view accept = ctx.Header("Accept");
+  return accept.empty() || accept.find("text/plain") != std::string_view::npos ||
+         accept.find("*/*") != std::string_view::npos ||
+         accept.find("text/*") != std::string_view::npos;
+}
+
+// Orion's text/plain form of a value: JSON text, strings quoted, except a DateTime as its
+// bare ISO 8601 text.
+std::string ValueAsText(const context::Attribute& attr) {
+  if (attr.type == context::kTypeDateTime && attr.value.is_string()) {
+    return std::string(attr.value.get_string());
+  }
+  return json::Dump(attr.value);
+}
+
+bool AnswerAsText(const RequestContext& ctx, bool compound) {
+  if (compound) return !AcceptsJson(ctx) && AcceptsText(ctx);
+  const std::string_view accept = ctx.Header("Accept");
+  const bool json_only = accept.find("application/json") != std::string_view::npos &&
+                         accept.find("text/plain") == std::string_view::npos;
+  return AcceptsText(ctx) && !json_only;
+}
+
+// As Orion: a plain value (string, number, boolean, null) is text/plain when that is
+// acceptable, an object or array application/json (text/plain when only that is); a client
+// that names application/json and not text/plain gets plain values as JSON too.
 void GetValue(ContextService& service, RequestContext& ctx, const Respond& respond) {
   auto entity = FindEntity(service, ctx);
   if (!entity) return ReplyError(ctx, respond, entity.error());
   auto attr = FindAttribute(*entity, ctx.Param("attrName"));
   if (!attr) return ReplyError(ctx, respond, attr.error());
   const bj::value& v = (*attr)->value;
-  const std::string_view accept = ctx.Header("Accept");
-  const bool text_wanted = accept.find("text/plain") != std::string_view::npos &&
-                           accept.find("json") == std::string_view::npos;
-  if (!text_wanted) return Reply(ctx, respond, JsonResponse(200, v));
-  if (v.is_object() || v.is_array()) {
-    return ReplyError(ctx, respond, Error::NotAcceptable("accepted MIME types: application/json"));
+  const bool compound = v.is_object() || v.is_array();
+  if (AnswerAsText(ctx, compound)) {
+    return Reply(ctx, respond, Response::Text(200, ValueAsText(**attr)));
   }
-  // text/plain: strings as they are, other scalars as their JSON text.
-  Reply(ctx, respond,
-        Response::Text(200, v.is_string() ? std::string(v.get_string()) : json::Dump(v)));
+  if (AcceptsJson(ctx)) return Reply(ctx, respond, JsonResponse(200, v));
+  ReplyError(ctx, respond,
+             Error::NotAcceptable(compound ? "accepted MIME types: application/json, text/plain"
+                                           : "accepted MIME types: text/plain"));
 }
 
-// A text/plain value: a JSON number, true/false/null or a "quoted string" are taken as
-// such; anything else is the string itself (Orion's rules).
-bj::value ValueFromText(const std::string& text) {
-  if (auto parsed = json::Parse(text); parsed && !parsed->is_object() && !parsed->is_array()) {
-    return *parsed;
+// A text/plain value as Orion reads it (parse/textParse.cpp): a "quoted string", true,
+// false or null (also capitalised or in capitals) or a number; anything else is 400.
+Result<bj::value> ValueFromText(std::string_view text) {
+  if (text.starts_with('"')) {
+    if (text.size() < 2 || !text.ends_with('"')) {
+      return Fail(Error::BadRequest("Missing citation-mark at end of string"));
+    }
+    return bj::value(bj::string(text.substr(1, text.size() - 2)));
   }
-  return bj::string(text);
+  for (std::string_view t : {"true", "True", "TRUE"}) {
+    if (text == t) return bj::value(true);
+  }
+  for (std::string_view f : {"false", "False", "FALSE"}) {
+    if (text == f) return bj::value(false);
+  }
+  for (std::string_view n : {"null", "Null", "NULL"}) {
+    if (text == n) return bj::value(nullptr);
+  }
+  if (auto number = json::Parse(text); number && number->is_number()) return *number;
+  return Fail(Error::BadRequest("attribute value type not recognized"));
 }
 
 void PutValue(ContextService& service, RequestContext& ctx, const Respond& respond) {
@@ -112,7 +150,9 @@ void PutValue(ContextService& service, RequestContext& ctx, const Respond& respo
   bj::value value;
   if (type.starts_with("text/plain")) {
     if (ctx.Body().empty()) return ReplyError(ctx, respond, Error::BadRequest("empty payload"));
-    value = ValueFromText(ctx.Body());
+    auto parsed = ValueFromText(ctx.Body());
+    if (!parsed) return ReplyError(ctx, respond, parsed.error());
+    value = std::move(*parsed);
   } else {
     auto body = JsonBody(ctx);
     if (!body) return ReplyError(ctx, respond, body.error());
