@@ -123,6 +123,29 @@ bool IsOrionOption(std::string_view item) {
   return std::ranges::find(kAll, item) != kAll.end();
 }
 
+// Orion's checks of URI parameters (rest/rest.cpp, uriArgumentGet): none may be empty, and
+// none may hold its forbidden characters, except the query languages and patterns; the geo
+// parameters may hold the '=' and ';' of their own syntax.
+Status CheckUriParams(const http::RequestContext& ctx) {
+  constexpr std::string_view kForbidden = "<>\"'=;()";
+  for (const auto& [key, value] : ctx.query) {
+    if (value.empty()) {
+      return Fail(Error::BadRequest(fmt::format("Empty right-hand-side for URI param /{}/", key)));
+    }
+    std::string_view forbidden = kForbidden;
+    if (key == "q" || key == "mq" || key == "idPattern" || key == "typePattern") continue;
+    if (key == "georel" || key == "geometry") forbidden = "<>\"'()";
+    if (key == "coords") forbidden = "<>\"'=()";
+    const auto bad = [&](std::string_view text) {
+      return text.find_first_of(forbidden) != std::string_view::npos;
+    };
+    if (bad(key) || bad(value)) {
+      return Fail(Error::BadRequest("invalid character in URI parameter"));
+    }
+  }
+  return Ok();
+}
+
 Result<std::set<std::string>> Options(const http::RequestContext& ctx,
                                       const std::set<std::string_view>& allowed) {
   std::set<std::string> out;

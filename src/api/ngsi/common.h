@@ -54,6 +54,11 @@ Result<std::string> WritePath(const http::RequestContext& ctx);
 // Content-Type is application/json, 400 when empty or malformed.
 Result<bj::value> JsonBody(const http::RequestContext& ctx);
 
+// Orion's URI parameter checks: `400 Empty right-hand-side for URI param /name/`, and
+// `400 invalid character in URI parameter` for `< > " ' = ; ( )` outside q, mq, idPattern
+// and typePattern ('=' and ';' allowed in georel and geometry, ';' in coords).
+Status CheckUriParams(const http::RequestContext& ctx);
+
 // `options=a,b`: every item must be in `allowed` or one of the options Orion knows (which
 // the route then ignores); anything else, or two representations, is 400.
 Result<std::set<std::string>> Options(const http::RequestContext& ctx,

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "api/ngsi/common.h"
 #include "api/ngsi/query_params.h"
 #include "context/service.h"
 #include "http/request.h"
@@ -25,11 +26,13 @@ void ApplyAndReply(context::ContextService& service, const http::RequestContext&
 void RunQuery(const context::ContextService& service, const http::RequestContext& ctx,
               const http::Respond& respond, const ListRequest& req);
 
-// Adapts `fn(service, ctx, respond)` to a route handler bound to `service`.
+// Adapts `fn(service, ctx, respond)` to a route handler bound to `service`, after Orion's
+// URI parameter checks.
 inline http::Handler BindService(context::ContextService& service,
                                  void (*fn)(context::ContextService&, http::RequestContext&,
                                             const http::Respond&)) {
   return [&service, fn](http::RequestContext& ctx, http::Respond respond) {
+    if (auto s = CheckUriParams(ctx); !s) return ReplyError(ctx, respond, s.error());
     fn(service, ctx, respond);
   };
 }

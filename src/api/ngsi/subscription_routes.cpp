@@ -108,8 +108,10 @@ void DeleteSubscription(SubscriptionManager& manager, RequestContext& ctx, const
 using Handler = void (*)(SubscriptionManager&, RequestContext&, const Respond&);
 
 http::Handler Bind(SubscriptionManager& manager, Handler handler) {
-  return
-      [&manager, handler](RequestContext& ctx, Respond respond) { handler(manager, ctx, respond); };
+  return [&manager, handler](RequestContext& ctx, Respond respond) {
+    if (auto s = CheckUriParams(ctx); !s) return ReplyError(ctx, respond, s.error());
+    handler(manager, ctx, respond);
+  };
 }
 
 }  // namespace
