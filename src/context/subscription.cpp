@@ -212,7 +212,7 @@ Status ParseExpression(const bj::value& v, SubscriptionSpec& spec) {
   return Ok();
 }
 
-Result<uint8_t> ParseAlterations(const bj::value& v) {
+Status ParseAlterations(const bj::value& v, SubscriptionSpec& spec) {
   auto names = StringVector(v, "alterationTypes");
   if (!names) return Fail(names.error());
   static constexpr std::array<std::pair<std::string_view, uint8_t>, 4> kNames = {{
@@ -227,7 +227,9 @@ Result<uint8_t> ParseAlterations(const bj::value& v) {
     if (it == kNames.end()) return Fail(Bad("unknown subscription alterationType: " + name));
     bits |= it->second;
   }
-  return bits != 0 ? bits : kDefaultAlterations;  // [] means the default, as in Orion
+  spec.alterations = bits != 0 ? bits : kDefaultAlterations;  // [] means the default, as in Orion
+  spec.alteration_names = std::move(*names);
+  return Ok();
 }
 
 Status ParseCondition(const bj::value& v, SubscriptionSpec& spec) {
@@ -243,12 +245,11 @@ Status ParseCondition(const bj::value& v, SubscriptionSpec& spec) {
     if (auto s = ParseExpression(*expr, spec); !s) return s;
   }
   if (const auto* alt = c.if_contains("alterationTypes")) {
-    auto bits = ParseAlterations(*alt);
-    if (!bits) return Fail(bits.error());
-    spec.alterations = *bits;
-    spec.alterations_given = true;
+    if (auto s = ParseAlterations(*alt, spec); !s) return s;
   }
-  if (auto b = OptBool(c, "notifyOnMetadataChange"); !b) return Fail(b.error());
+  auto on_metadata = OptBool(c, "notifyOnMetadataChange");
+  if (!on_metadata) return Fail(on_metadata.error());
+  spec.notify_on_metadata_change = on_metadata->value_or(true);
   return Ok();
 }
 
@@ -286,17 +287,23 @@ bool ValidHttpUrl(std::string_view url) {
   return true;
 }
 
+// Orion's parseTimeout: "timeout is not an int" (getInt64Opt), then the range.
 Status ParseTimeout(const bj::object& o, HttpTarget& http) {
-  const bj::value* v = o.if_contains("timeout");
-  if (v == nullptr) return Ok();
-  if (!v->is_int64() && !v->is_uint64()) return Fail(Bad("timeout is not a number"));
-  const int64_t ms = v->is_int64() ? v->get_int64() : INT64_MAX;
+  auto timeout = OptInt(o, "timeout");
+  if (!timeout) return Fail(timeout.error());
+  if (!*timeout) return Ok();
+  const int64_t ms = **timeout;
   if (ms < 0 || ms > kMaxNotificationTimeoutMs) {
-    return Fail(Bad("timeout field must be an integer value between 0 and " +
+    return Fail(Bad("timeout field must be an integer between 0 and " +
                     std::to_string(kMaxNotificationTimeoutMs)));
   }
   if (ms > 0) http.timeout_ms = ms;
   return Ok();
+}
+
+// An mqtt:// URL that Orion's parseUrl accepts, which http notifications refuse.
+bool IsMqttUrl(std::string_view url) {
+  return url.starts_with("mqtt://") && ValidHttpUrl("http://" + std::string(url.substr(7)));
 }
 
 Status ParsePlainHttp(const bj::value& v, HttpTarget& http) {
@@ -306,11 +313,13 @@ Status ParsePlainHttp(const bj::value& v, HttpTarget& http) {
   if (!url) return Fail(url.error());
   if (!*url) return Fail(Bad("url http notification is missing"));
   if (HasForbidden(**url)) return Fail(Bad("forbidden characters in http field /url/"));
+  if (auto s = ParseTimeout(o, http); !s) return s;  // before the URL, as in Orion
+  if (IsMqttUrl(**url)) return Fail(Bad("mqtt URL cannot be used in http notifications"));
   if ((*url)->size() > kMaxTemplateBytes || !ValidHttpUrl(**url)) {
     return Fail(Bad("Invalid URL parsing notification url"));
   }
   http.url = std::move(**url);
-  return ParseTimeout(o, http);
+  return Ok();
 }
 
 // Orion's parseDictionary for httpCustom headers and qs.
@@ -366,8 +375,8 @@ Status ParseMethod(const bj::object& o, HttpTarget& http) {
   auto method = OptString(o, "method", "method httpCustom notification");
   if (!method) return Fail(method.error());
   if (!*method) return Ok();
-  static constexpr std::array<std::string_view, 7> kVerbs = {"POST",   "PUT",  "PATCH",  "GET",
-                                                             "DELETE", "HEAD", "OPTIONS"};
+  static constexpr std::array<std::string_view, 9> kVerbs = {
+      "POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"};
   if (std::ranges::find(kVerbs, **method) == kVerbs.end()) {
     return Fail(Bad("unknown method httpCustom notification"));
   }
@@ -383,6 +392,9 @@ Status ParseCustomHttp(const bj::value& v, HttpTarget& http) {
   if (!*url) return Fail(Bad("url httpCustom notification is missing"));
   if (HasForbidden(**url)) return Fail(Bad("forbidden characters in custom /url/"));
   if ((*url)->size() > kMaxTemplateBytes) return Fail(Bad("invalid custom /url/"));
+  if ((*url)->find("${") == std::string::npos && IsMqttUrl(**url)) {
+    return Fail(Bad("mqtt URL cannot be used in http notifications"));
+  }
   if ((*url)->find("${") == std::string::npos && !ValidHttpUrl(**url)) {
     return Fail(Bad("invalid custom /url/"));
   }
@@ -504,8 +516,8 @@ Status ParseTopLevelScalars(const bj::object& body, SubscriptionSpec& spec) {
   }
   auto throttling = OptInt(body, "throttling");
   if (!throttling) return Fail(throttling.error());
-  if (*throttling && **throttling < 0) return Fail(Bad("throttling is not an int"));  // Orion: uint
-  spec.throttling_s = throttling->value_or(0);
+  // Orion takes any integer; a negative one throttles nothing and is not rendered.
+  spec.throttling_s = std::max<int64_t>(throttling->value_or(0), 0);
   return Ok();
 }
 
@@ -571,14 +583,9 @@ bj::object RenderSubject(const SubscriptionSpec& spec) {
   if (!spec.geometry.empty()) expression["geometry"] = spec.geometry;
   if (!spec.coords.empty()) expression["coords"] = spec.coords;
   if (!expression.empty()) condition["expression"] = std::move(expression);
-  if (spec.alterations_given) {
-    bj::array types;
-    if (spec.alterations & kAlterationCreate) types.emplace_back("entityCreate");
-    if (spec.alterations & kAlterationChange) types.emplace_back("entityChange");
-    if (spec.alterations & kAlterationUpdate) types.emplace_back("entityUpdate");
-    if (spec.alterations & kAlterationDelete) types.emplace_back("entityDelete");
-    condition["alterationTypes"] = std::move(types);
-  }
+  if (!spec.alteration_names.empty())
+    condition["alterationTypes"] = StringArray(spec.alteration_names);
+  condition["notifyOnMetadataChange"] = spec.notify_on_metadata_change;
   return {{"entities", std::move(entities)}, {"condition", std::move(condition)}};
 }
 
@@ -613,6 +620,7 @@ bj::object RenderNotification(const SubscriptionSpec& spec) {
   n[spec.except_attrs ? "exceptAttrs" : "attrs"] = StringArray(spec.attrs);
   n["onlyChangedAttrs"] = spec.only_changed_attrs;
   n["attrsFormat"] = FormatName(spec.attrs_format);
+  n["covered"] = false;  // Orion always renders it; true is not supported
   n[spec.http.custom ? "httpCustom" : "http"] = RenderTarget(spec.http);
   if (!spec.metadata.empty()) n["metadata"] = StringArray(spec.metadata);
   if (spec.max_fails_limit) n["maxFailsLimit"] = *spec.max_fails_limit;
@@ -825,6 +833,12 @@ bool Triggers(const Subscription& sub, const PathScope& scope, const EntityChang
 
 namespace {
 
+// The macros that are not attributes.
+bool IsEntityMacro(std::string_view name) {
+  return name == "id" || name == "type" || name == "service" || name == "servicePath" ||
+         name == "authToken";
+}
+
 // The macro value of `name` for `entity` (see SubstituteMacros).
 std::string MacroValue(std::string_view name, const Entity& entity, std::string_view tenant) {
   if (name == "id") return entity.id;
@@ -839,13 +853,15 @@ std::string MacroValue(std::string_view name, const Entity& entity, std::string_
 }
 
 // A JSON template: a string leaf that is exactly "${name}" becomes the attribute's JSON
-// value (so numbers stay numbers, as Orion's `json` does); other strings are substituted.
+// value (so numbers stay numbers, as Orion's `json` does), or null when the entity lacks
+// the attribute; other strings are substituted.
 bj::value SubstituteJson(const bj::value& tmpl, const Entity& entity, std::string_view tenant) {
   if (const auto* s = tmpl.if_string()) {
     std::string_view text = *s;
     if (text.starts_with("${") && text.ends_with("}") && text.find('}') == text.size() - 1) {
       std::string_view name = text.substr(2, text.size() - 3);
       if (const Attribute* attr = entity.Find(name)) return attr->value;
+      if (!IsEntityMacro(name)) return nullptr;  // Orion: a missing attribute is null
     }
     return bj::string(SubstituteMacros(text, entity, tenant));
   }
@@ -868,28 +884,95 @@ std::string PercentEncode(std::string_view text) {
   return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
-// The entity as notified: with onlyChangedAttrs only the relevant attributes; with the
-// metadata filter naming them, Orion's notification metadata previousValue and actionType.
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Orion's curl_unescape of payloads and header values: "%XX" (two hex digits) becomes that
+// byte, anything else (a lone '%', '+') stays as written.
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int hi = text[i] == '%' && i + 2 < text.size() ? HexDigit(text[i + 1]) : -1;
+    const int lo = hi >= 0 ? HexDigit(text[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view kAlterationTypeAttr = "alterationType";
+constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";  // Orion's
+
+std::string_view AlterationName(const EntityChange& change) {
+  switch (change.kind) {
+    case ChangeKind::kCreate:
+      return "entityCreate";
+    case ChangeKind::kDelete:
+      return "entityDelete";
+    case ChangeKind::kUpdate:
+      break;
+  }
+  return change.forced || !change.changed_attrs.empty() ? "entityChange" : "entityUpdate";
+}
+
+// The attributes the triggering request wrote, as Orion's notification metadata sees them:
+// every attribute of a creation, the written ones of an update, none of a deletion (an
+// attribute deleted by the request is no longer in the entity).
+std::vector<std::string> TouchedAttrs(const EntityChange& change) {
+  switch (change.kind) {
+    case ChangeKind::kCreate:
+      return change.after ? AttrNames(*change.after) : std::vector<std::string>{};
+    case ChangeKind::kDelete:
+      return {};
+    case ChangeKind::kUpdate:
+      break;
+  }
+  return change.updated_attrs;
+}
+
+// Orion's notification metadata previousValue (the value before an update) and actionType
+// ("append" for a new attribute, "update" for an existing one), on touched attributes only.
+void AddNotificationMetadata(const SubscriptionSpec& spec, const EntityChange& change, Entity& e) {
+  const bool previous = Contains(spec.metadata, "previousValue");
+  const bool action = Contains(spec.metadata, "actionType");
+  if (!previous && !action) return;
+  const auto touched = TouchedAttrs(change);
+  for (auto& [name, attr] : e.attrs) {
+    if (!Contains(touched, name)) continue;
+    const Attribute* before = change.before ? change.before->Find(name) : nullptr;
+    if (previous && before != nullptr && change.kind == ChangeKind::kUpdate) {
+      attr.metadata.emplace_back("previousValue", Metadata{before->type, before->value});
+    }
+    if (action) {
+      std::string_view kind = before != nullptr ? "update" : "append";
+      attr.metadata.emplace_back("actionType", Metadata{std::string(kTypeText), bj::string(kind)});
+    }
+  }
+}
+
+// The entity as notified: with onlyChangedAttrs only the relevant attributes; Orion's
+// notification metadata; the builtin attribute alterationType when notification.attrs
+// names it (kept by onlyChangedAttrs, never added by "*" alone, a user attribute wins).
 Entity NotifiedEntity(const SubscriptionSpec& spec, const EntityChange& change) {
   Entity e = *SubjectEntity(change);
   if (spec.only_changed_attrs) {
     const auto relevant = RelevantAttrs(change);
     std::erase_if(e.attrs, [&](const auto& a) { return !Contains(relevant, a.first); });
   }
-  const bool previous = Contains(spec.metadata, "previousValue");
-  const bool action = Contains(spec.metadata, "actionType");
-  if (!previous && !action) return e;
-  for (auto& [name, attr] : e.attrs) {
-    const Attribute* before = change.before ? change.before->Find(name) : nullptr;
-    if (previous && before != nullptr && change.kind == ChangeKind::kUpdate) {
-      attr.metadata.emplace_back("previousValue", Metadata{before->type, before->value});
-    }
-    if (action) {
-      std::string_view kind = change.kind == ChangeKind::kDelete ? "delete"
-                              : before != nullptr                ? "update"
-                                                                 : "append";
-      attr.metadata.emplace_back("actionType", Metadata{std::string(kTypeText), bj::string(kind)});
-    }
+  AddNotificationMetadata(spec, change, e);
+  if (!spec.except_attrs && Contains(spec.attrs, kAlterationTypeAttr) &&
+      SubjectEntity(change)->Find(kAlterationTypeAttr) == nullptr) {
+    e.attrs.emplace_back(std::string(kAlterationTypeAttr),
+                         Attribute{std::string(kTypeText), bj::string(AlterationName(change)), {}});
   }
   return e;
 }
@@ -917,34 +1000,62 @@ void SetHeader(NotificationRequest& req, std::string name, std::string value) {
   }
 }
 
-// httpCustom: method, url with qs, custom headers (never overriding Fiware-Correlator and
-// Ngsiv2-AttrsFormat, as Orion) and the payload template.
-void ApplyCustom(const HttpTarget& http, const Entity& e, std::string_view tenant,
-                 NotificationRequest& req) {
-  if (!http.method.empty()) req.method = http.method;
-  req.url = SubstituteMacros(http.url, e, tenant);
-  char sep = req.url.find('?') == std::string::npos ? '?' : '&';
-  for (const auto& [k, v] : http.qs) {
-    req.url += sep + PercentEncode(SubstituteMacros(k, e, tenant)) + "=" +
-               PercentEncode(SubstituteMacros(v, e, tenant));
-    sep = '&';
-  }
+// Whether the notification carries the NGSI body: `http`, or `httpCustom` without a
+// template or with `"payload": ""` (Orion: the same as omitting it).
+bool UsesDefaultBody(const HttpTarget& http) {
+  return !http.custom || http.payload_kind == HttpTarget::Payload::kDefault ||
+         (http.payload_kind == HttpTarget::Payload::kText && http.payload.empty());
+}
+
+void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_view tenant,
+                        NotificationRequest& req) {
+  if (UsesDefaultBody(http)) return;
   if (http.payload_kind == HttpTarget::Payload::kText) {
-    req.body = SubstituteMacros(http.payload, e, tenant);
-    SetHeader(req, "Content-Type", "text/plain");
+    req.body = PercentDecode(SubstituteMacros(http.payload, e, tenant));
+    SetHeader(req, "Content-Type", "text/plain; charset=utf-8");
   } else if (http.payload_kind == HttpTarget::Payload::kJson) {
     req.body = DumpJson(SubstituteJson(http.json, e, tenant));
   } else if (http.payload_kind == HttpTarget::Payload::kNone) {
     req.body.clear();
     std::erase_if(req.headers, [](const auto& h) { return IEquals(h.first, "Content-Type"); });
   }
-  if (http.payload_kind != HttpTarget::Payload::kDefault)
-    SetHeader(req, "Ngsiv2-AttrsFormat", "custom");
+  SetHeader(req, "Ngsiv2-AttrsFormat", "custom");
+}
+
+// Custom headers after substitution: an empty name is skipped, an empty value removes the
+// header (defaults such as Accept included), any other value is URL-decoded. Never
+// Fiware-Correlator or Ngsiv2-AttrsFormat, as in Orion.
+void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_view tenant,
+                        NotificationRequest& req) {
   for (const auto& [k, v] : http.headers) {
     std::string name = SubstituteMacros(k, e, tenant);
-    if (!IEquals(name, "Fiware-Correlator") && !IEquals(name, "Ngsiv2-AttrsFormat"))
-      SetHeader(req, std::move(name), SubstituteMacros(v, e, tenant));
+    if (name.empty() || IEquals(name, "Fiware-Correlator") || IEquals(name, "Ngsiv2-AttrsFormat"))
+      continue;
+    std::string value = SubstituteMacros(v, e, tenant);
+    if (value.empty()) {
+      std::erase_if(req.headers, [&](const auto& h) { return IEquals(h.first, name); });
+    } else {
+      SetHeader(req, std::move(name), PercentDecode(value));
+    }
   }
+}
+
+// httpCustom: method, url with qs (an entry empty after substitution is left out, as in
+// Orion), the payload template and the custom headers.
+void ApplyCustom(const HttpTarget& http, const Entity& e, std::string_view tenant,
+                 NotificationRequest& req) {
+  if (!http.method.empty()) req.method = http.method;
+  req.url = SubstituteMacros(http.url, e, tenant);
+  char sep = req.url.find('?') == std::string::npos ? '?' : '&';
+  for (const auto& [k, v] : http.qs) {
+    std::string key = SubstituteMacros(k, e, tenant);
+    std::string value = SubstituteMacros(v, e, tenant);
+    if (key.empty() || value.empty()) continue;
+    req.url += sep + PercentEncode(key) + "=" + PercentEncode(value);
+    sep = '&';
+  }
+  ApplyCustomPayload(http, e, tenant, req);
+  ApplyCustomHeaders(http, e, tenant, req);
 }
 
 }  // namespace
@@ -977,16 +1088,15 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
   req.url = spec.http.url;
   req.timeout =
       spec.http.timeout_ms ? std::chrono::milliseconds(*spec.http.timeout_ms) : default_timeout;
-  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back("Accept", "application/json");
+  req.headers.emplace_back("Content-Type", std::string(kJsonContentType));
   if (!change.tenant.empty()) req.headers.emplace_back("Fiware-Service", change.tenant);
   req.headers.emplace_back("Fiware-ServicePath", entity.service_path);
   req.headers.emplace_back("Fiware-Correlator",
                            change.correlator + "; cbnotif=" + std::to_string(cbnotif));
   req.headers.emplace_back("Ngsiv2-AttrsFormat", std::string(FormatName(spec.attrs_format)));
   if (spec.http.custom) ApplyCustom(spec.http, entity, change.tenant, req);
-  if (!spec.http.custom || spec.http.payload_kind == HttpTarget::Payload::kDefault) {
-    req.body = DefaultBody(sub, entity);
-  }
+  if (UsesDefaultBody(spec.http)) req.body = DefaultBody(sub, entity);
   return req;
 }
 

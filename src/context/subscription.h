@@ -99,7 +99,10 @@ struct SubscriptionSpec {
   Filter filter;  // q AND mq
   std::optional<GeoQuery> geo;
   uint8_t alterations = kDefaultAlterations;
-  bool alterations_given = false;  // render alterationTypes only when the client set them
+  // alterationTypes as given, in the client's order (rendered back as given; empty when
+  // absent or [], which Orion does not render).
+  std::vector<std::string> alteration_names;
+  bool notify_on_metadata_change = true;  // accepted and rendered; no effect
   HttpTarget http;
   std::vector<std::string> attrs;  // notification.attrs, or exceptAttrs when except_attrs
   bool except_attrs = false;
@@ -174,11 +177,13 @@ struct NotificationRequest {
   std::chrono::milliseconds timeout{5000};
 };
 
-// Builds the notification for a change that Triggers(): headers Content-Type,
-// Fiware-Service (non-default tenant), Fiware-ServicePath, Fiware-Correlator
-// ("<correlator>; cbnotif=<n>") and Ngsiv2-AttrsFormat; the body
-// {"subscriptionId":..,"data":[entity]} per attrsFormat, attrs/exceptAttrs,
-// onlyChangedAttrs and metadata, or the custom template.
+// Builds the notification for a change that Triggers(): Orion's headers Accept and
+// Content-Type ("application/json; charset=utf-8"), Fiware-Service (non-default tenant),
+// Fiware-ServicePath, Fiware-Correlator ("<correlator>; cbnotif=<n>") and
+// Ngsiv2-AttrsFormat; the body {"subscriptionId":..,"data":[entity]} per attrsFormat,
+// attrs/exceptAttrs (which may name the builtin alterationType), onlyChangedAttrs and
+// metadata (previousValue/actionType on the attributes the request wrote), or the custom
+// template (payload and header values URL-decoded after substitution, as Orion does).
 NotificationRequest BuildNotification(const Subscription& sub, const EntityChange& change,
                                       int cbnotif, std::chrono::milliseconds default_timeout);
 

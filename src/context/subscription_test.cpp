@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "common/json.h"
 
 namespace zc::context {
@@ -126,6 +128,48 @@ TEST(SubscriptionParse, NotificationErrors) {
             "expires has an invalid format");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"throttling":"5"})"),
             "throttling is not an int");
+}
+
+TEST(SubscriptionParse, OrionTimeoutMethodUrlAndThrottlingRules) {
+  const std::string subject = R"({"subject":{"entities":[{"id":"a"}]},"notification":)";
+  auto err = [&](std::string_view n) { return ErrorOf(subject + std::string(n) + "}"); };
+  const std::string range = "timeout field must be an integer between 0 and 1800000";
+  EXPECT_EQ(err(R"({"http":{"url":"http://x","timeout":-1}})"), range);
+  EXPECT_EQ(err(R"({"http":{"url":"http://x","timeout":1800001}})"), range);
+  EXPECT_EQ(err(R"({"httpCustom":{"url":"http://x","timeout":1.5}})"), "timeout is not an int");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x","timeout":"5"}})"), "timeout is not an int");
+  // Orion checks the http timeout before the URL.
+  EXPECT_EQ(err(R"({"http":{"url":"ftp://x","timeout":-1}})"), range);
+  EXPECT_EQ(err(R"({"http":{"url":"mqtt://broker:1883"}})"),
+            "mqtt URL cannot be used in http notifications");
+  EXPECT_EQ(err(R"({"httpCustom":{"url":"mqtt://broker"}})"),
+            "mqtt URL cannot be used in http notifications");
+  for (std::string_view method : {"TRACE", "CONNECT"}) {
+    auto spec = ParseSubscription(J(subject + R"({"httpCustom":{"url":"http://x","method":")" +
+                                    std::string(method) + R"("}}})"));
+    ASSERT_TRUE(spec.has_value()) << spec.error().message;
+    EXPECT_EQ(spec->http.method, method);
+  }
+  Subscription negative = Make(subject + R"({"http":{"url":"http://x"}},"throttling":-1})");
+  EXPECT_EQ(negative.spec->throttling_s, 0);
+  EXPECT_FALSE(RenderSpec(*negative.spec).contains("throttling"));
+}
+
+TEST(SubscriptionRender, OrionDefaultsAndAlterationOrder) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"a"}],
+      "condition":{"alterationTypes":["entityDelete","entityCreate"]}},
+      "notification":{"http":{"url":"http://x"}}})");
+  bj::object r = RenderSpec(*sub.spec);
+  EXPECT_EQ(json::Dump(r["subject"].at("condition")),
+            R"({"attrs":[],"alterationTypes":["entityDelete","entityCreate"],)"
+            R"("notifyOnMetadataChange":true})");
+  EXPECT_EQ(r["notification"].at("covered"), false);
+  Subscription empty = Make(R"({"subject":{"entities":[{"id":"a"}],
+      "condition":{"alterationTypes":[],"notifyOnMetadataChange":false}},
+      "notification":{"http":{"url":"http://x"}}})");
+  EXPECT_EQ(empty.spec->alterations, kDefaultAlterations);
+  EXPECT_EQ(json::Dump(RenderSpec(*empty.spec)["subject"].at("condition")),
+            R"({"attrs":[],"notifyOnMetadataChange":false})");
 }
 
 TEST(SubscriptionParse, HttpsUrlsAreAccepted) {
@@ -254,7 +298,8 @@ TEST(SubscriptionNotify, DefaultPayloadAndHeaders) {
     }
     return std::string("<none>");
   };
-  EXPECT_EQ(header("Content-Type"), "application/json");
+  EXPECT_EQ(header("Accept"), "application/json");
+  EXPECT_EQ(header("Content-Type"), "application/json; charset=utf-8");
   EXPECT_EQ(header("Fiware-Service"), "city");
   EXPECT_EQ(header("Fiware-ServicePath"), "/");
   EXPECT_EQ(header("Fiware-Correlator"), "corr-1; cbnotif=2");
@@ -275,6 +320,69 @@ TEST(SubscriptionNotify, OnlyChangedAttrsAndPreviousValue) {
       1);
 }
 
+TEST(SubscriptionNotify, AlterationTypeOnlyWhenNamed) {
+  auto notified = [](std::string_view notification, const EntityChange& c) {
+    Subscription sub = Make(std::string(R"({"subject":{"entities":[{"id":"Room1"}],
+        "condition":{"alterationTypes":["entityUpdate","entityDelete"]}},"notification":{)") +
+                            std::string(notification) + "}}");
+    return J(BuildNotification(sub, c, 1, std::chrono::milliseconds(5000)).body)
+        .at("data")
+        .at(0)
+        .as_object();
+  };
+  EntityChange del;
+  del.kind = ChangeKind::kDelete;
+  del.before = Room("Room1", 1);
+  const std::string http = R"("http":{"url":"http://x"})";
+  auto all = notified(http + R"(,"attrs":["alterationType","*"])", del);
+  EXPECT_EQ(json::Dump(all.at("alterationType")),
+            R"({"type":"Text","value":"entityDelete","metadata":{}})");
+  EXPECT_TRUE(all.contains("temperature"));
+  // Named attributes come in the order given; keyValues gives the bare string.
+  auto kv = notified(http + R"(,"attrs":["alterationType","name"],"attrsFormat":"keyValues")",
+                     Update(Room("Room1", 1), Room("Room1", 1), {}));
+  EXPECT_EQ(json::Dump(kv), R"({"id":"Room1","type":"Room","alterationType":"entityUpdate",)"
+                            R"("name":"kitchen"})");
+  // onlyChangedAttrs keeps it (Orion's rule for builtins).
+  auto changed =
+      notified(http + R"(,"attrs":["temperature","alterationType"],"onlyChangedAttrs":true)",
+               Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}));
+  EXPECT_EQ(changed.at("alterationType").at("value").as_string(), "entityChange");
+  EXPECT_FALSE(notified(http + R"(,"attrs":["*"])", del).contains("alterationType"));
+  EXPECT_FALSE(notified(http, del).contains("alterationType"));
+}
+
+TEST(SubscriptionNotify, ActionTypeAndPreviousValueOnTouchedAttrsOnly) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}],
+      "condition":{"alterationTypes":["entityCreate","entityChange","entityDelete"]}},
+      "notification":{"http":{"url":"http://x"},"metadata":["actionType","previousValue"]}})");
+  auto metadata_of = [&](const EntityChange& c, std::string_view attr) {
+    auto body = J(BuildNotification(sub, c, 1, std::chrono::milliseconds(5000)).body);
+    return json::Dump(body.at("data").at(0).at(attr).at("metadata"));
+  };
+  auto after = std::make_shared<Entity>(*Room("Room1", 2));
+  after->attrs.emplace_back("humidity", Attribute{"Number", 40, {}});
+  EntityChange update = Update(Room("Room1", 1), after, {"temperature", "humidity"});
+  EXPECT_EQ(metadata_of(update, "temperature"), R"({"actionType":{"type":"Text","value":"update"},)"
+                                                R"("previousValue":{"type":"Number","value":1}})");
+  EXPECT_EQ(metadata_of(update, "humidity"), R"({"actionType":{"type":"Text","value":"append"}})");
+  EXPECT_EQ(metadata_of(update, "name"), "{}");  // not in the request
+  EntityChange create = Update(nullptr, Room("Room1", 1), {"temperature", "name"});
+  create.kind = ChangeKind::kCreate;
+  EXPECT_EQ(metadata_of(create, "name"), R"({"actionType":{"type":"Text","value":"append"}})");
+  // Deleting an attribute touches no remaining attribute; deleting the entity, none (Orion
+  // reserves actionType "delete" and never sends it).
+  auto without_name = std::make_shared<Entity>(*Room("Room1", 1));
+  without_name->attrs.pop_back();
+  EntityChange attr_delete = Update(Room("Room1", 1), without_name, {});
+  attr_delete.changed_attrs = {"name"};
+  EXPECT_EQ(metadata_of(attr_delete, "temperature"), "{}");
+  EntityChange del;
+  del.kind = ChangeKind::kDelete;
+  del.before = Room("Room1", 1);
+  EXPECT_EQ(metadata_of(del, "temperature"), "{}");
+}
+
 TEST(SubscriptionNotify, CustomTemplates) {
   Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
       "httpCustom":{"url":"http://x/${type}/${id}","method":"PUT","qs":{"t":"${temperature}"},
@@ -291,7 +399,7 @@ TEST(SubscriptionNotify, CustomTemplates) {
       EXPECT_EQ(v, "corr-1; cbnotif=1");
     }
     if (k == "Content-Type") {
-      EXPECT_EQ(v, "text/plain");
+      EXPECT_EQ(v, "text/plain; charset=utf-8");
     }
     if (k == "Ngsiv2-AttrsFormat") {
       EXPECT_EQ(v, "custom");
@@ -314,6 +422,57 @@ TEST(SubscriptionNotify, JsonTemplateKeepsTypes) {
   auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 3), {"temperature"}), 1,
                                std::chrono::milliseconds(5000));
   EXPECT_EQ(req.body, R"({"t":3,"label":"room Room1"})");
+}
+
+TEST(SubscriptionNotify, PayloadAndHeaderValuesAreUrlDecoded) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","payload":"%22${name}%22 %3D a+b %zz 100%",
+      "headers":{"Authorization":"Basic QUJD%3D%3D","X-Name":"%28${name}%29"}}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.body, R"("kitchen" = a+b %zz 100%)");
+  std::map<std::string, std::string> headers(req.headers.begin(), req.headers.end());
+  EXPECT_EQ(headers["Authorization"], "Basic QUJD==");
+  EXPECT_EQ(headers["X-Name"], "(kitchen)");
+}
+
+TEST(SubscriptionNotify, EmptyPayloadSendsTheNgsiBody) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","method":"PUT","payload":"","headers":{"X-A":"1"}},
+      "attrs":["temperature"]}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.method, "PUT");
+  EXPECT_EQ(req.body,
+            R"({"subscriptionId":"5f0000000000000000000001","data":[{"id":"Room1",)"
+            R"("type":"Room","temperature":{"type":"Number","value":2,"metadata":{}}}]})");
+  std::map<std::string, std::string> headers(req.headers.begin(), req.headers.end());
+  EXPECT_EQ(headers["Content-Type"], "application/json; charset=utf-8");
+  EXPECT_EQ(headers["Ngsiv2-AttrsFormat"], "normalized");
+  EXPECT_EQ(headers["X-A"], "1");
+}
+
+TEST(SubscriptionNotify, EmptyQsEntriesAndHeadersAfterSubstitution) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x/n","qs":{"a":"${missing}","${missing}":"1","t":"${temperature}"},
+      "headers":{"${missing}":"v","Accept":"","X-Gone":"${missing}","X-Kept":"k"}}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.url, "http://x/n?t=2");
+  std::map<std::string, std::string> headers(req.headers.begin(), req.headers.end());
+  EXPECT_FALSE(headers.contains("Accept"));  // an empty value removes a default header
+  EXPECT_FALSE(headers.contains("X-Gone"));
+  EXPECT_FALSE(headers.contains(""));
+  EXPECT_EQ(headers["X-Kept"], "k");
+  EXPECT_EQ(headers["Content-Type"], "application/json; charset=utf-8");
+}
+
+TEST(SubscriptionNotify, JsonTemplateMissingAttributeIsNull) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","json":{"m":"${missing}","i":"${id}","s":"x${missing}"}}}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 3), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.body, R"({"m":null,"i":"Room1","s":"x"})");
 }
 
 TEST(SubscriptionMacros, Substitution) {

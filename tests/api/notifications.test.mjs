@@ -397,3 +397,53 @@ test('entityDelete: a DELETE and the purge of an expired entity notify, and the 
   await create({ id: 'Alert-expiring', type: 'RoadAlert', level: { type: 'Text', value: 'green' } });
   assert.equal(rx.matching((r) => r.path === '/entity-deleted').length, 2);
 });
+
+test('alterationType when named, actionType only on the attributes the request wrote, Orion default headers', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Alt-1', type: 'AltType' }] },
+    notification: { http: { url: `${rx.url}/alteration` }, attrs: ['alterationType', '*'], metadata: ['actionType'] },
+  });
+  await create({ id: 'Alt-1', type: 'AltType', a: { type: 'Number', value: 0 }, b: { type: 'Number', value: 0 } });
+  await patchKv('Alt-1', { a: 1 });
+  const n = await rx.waitFor((r) => r.path === '/alteration' && r.json?.data?.[0]?.a?.value === 1);
+  assert.equal(n.headers.accept, 'application/json');
+  assert.equal(n.headers['content-type'], 'application/json; charset=utf-8');
+  assert.deepEqual(n.json.data[0], {
+    id: 'Alt-1', type: 'AltType',
+    a: { type: 'Number', value: 1, metadata: { actionType: { type: 'Text', value: 'update' } } },
+    b: { type: 'Number', value: 0, metadata: {} },
+    alterationType: { type: 'Text', value: 'entityChange', metadata: {} },
+  });
+  const created = await rx.waitFor((r) => r.path === '/alteration' && r.json?.data?.[0]?.alterationType?.value === 'entityCreate');
+  assert.deepEqual(created.json.data[0].b.metadata, { actionType: { type: 'Text', value: 'append' } });
+});
+
+test('httpCustom: payload and header values URL-decoded, empty qs and headers left out, "payload": "" is the NGSI body', async () => {
+  await subscribe({
+    subject: { entities: [{ id: 'Dec-1', type: 'Decoded' }] },
+    notification: {
+      httpCustom: {
+        url: `${rx.url}/decoded`,
+        headers: { Authorization: 'Basic QUJD%3D%3D', Accept: '' },
+        qs: { lvl: '${level}', none: '${missing}' },
+        payload: 'level %3D %22${level}%22 a+b',
+      },
+    },
+  });
+  await subscribe({
+    subject: { entities: [{ id: 'Dec-1', type: 'Decoded' }] },
+    notification: { httpCustom: { url: `${rx.url}/empty-payload`, method: 'PUT', payload: '' }, attrsFormat: 'keyValues' },
+  });
+  await create({ id: 'Dec-1', type: 'Decoded', level: { type: 'Number', value: 1 } });
+  await patchKv('Dec-1', { level: 7 });
+  const n = await rx.waitFor((r) => r.path === '/decoded' && r.text.includes('"7"'));
+  assert.equal(n.text, 'level = "7" a+b');
+  assert.equal(n.headers.authorization, 'Basic QUJD==');
+  assert.equal(n.headers.accept, undefined);
+  assert.equal(n.headers['content-type'], 'text/plain; charset=utf-8');
+  assert.deepEqual(n.query, { lvl: '7' });
+  const e = await rx.waitFor((r) => r.path === '/empty-payload' && r.json?.data?.[0]?.level === 7);
+  assert.equal(e.method, 'PUT');
+  assert.equal(e.headers['ngsiv2-attrsformat'], 'keyValues');
+  assert.equal(e.headers['content-type'], 'application/json; charset=utf-8');
+});
