@@ -94,8 +94,11 @@ Result<bj::value> JsonBody(const http::RequestContext& ctx) {
   }
   const std::string_view type = ctx.Header("Content-Type");
   if (!type.starts_with("application/json")) {
-    return Fail(Error::UnsupportedMedia(
-        fmt::format("not supported content type: {}", type.empty() ? "none" : type)));
+    if (type.empty()) {  // Orion's text for a body without Content-Type
+      return Fail(Error::UnsupportedMedia(
+          "Content-Type header not used, default application/octet-stream is not supported"));
+    }
+    return Fail(Error::UnsupportedMedia(fmt::format("not supported content type: {}", type)));
   }
   return json::Parse(ctx.Body());
 }
