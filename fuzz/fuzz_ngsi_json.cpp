@@ -10,6 +10,8 @@
 // after one normalization; the text is compared, so 21 vs 21.0 cannot differ; doubles may
 // differ in their last bits, see SameJson). A keyValues
 // entity without an expiration must also survive keyValues rendering and re-parsing.
+// Every update operator of a body ({"$inc": ...}, context/update_operators.h) is also
+// evaluated against no value and against each value of the body, for sanitizer reports.
 // A broken property is reported with abort() and the offending texts on stderr.
 //
 // The re-parse allows deeper nesting than a request body (kRenderDepth): rendering wraps a
@@ -26,6 +28,7 @@
 
 #include "common/json.h"
 #include "context/ngsi_format.h"
+#include "context/update_operators.h"
 
 namespace {
 
@@ -106,9 +109,22 @@ void RenderOtherViews(const Entity& e) {
   (void)DumpJson(zc::context::RenderEntity(e, options));
 }
 
+void ApplyOperators(const Entity& e) {
+  for (const auto& [name, op] : e.attrs) {
+    if (!zc::context::IsUpdateOperator(op.value)) continue;
+    for (bool date_time : {false, true}) {
+      (void)zc::context::ApplyUpdateOperator(nullptr, op.value, date_time);
+      for (const auto& [other, attr] : e.attrs) {
+        (void)zc::context::ApplyUpdateOperator(&attr.value, op.value, date_time);
+      }
+    }
+  }
+}
+
 void EntityRoundTrip(const boost::json::value& body, bool key_values) {
   auto e1 = zc::context::ParseEntity(body, key_values);
   if (!e1) return;
+  ApplyOperators(*e1);
   RenderOtherViews(*e1);
   const std::string r1 = Render(*e1, Representation::kNormalized);
   auto e2 = zc::context::ParseEntity(Reparse(r1, DumpJson(body)), /*key_values=*/false);

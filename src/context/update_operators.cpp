@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -20,6 +21,9 @@ constexpr std::array<std::string_view, 10> kOperators = {
     "$inc", "$mul", "$min", "$max", "$push", "$addToSet", "$pull", "$pullAll", "$set", "$unset"};
 
 constexpr std::string_view kEpoch = "1970-01-01T00:00:00.000Z";
+
+// Repeated $push/$addToSet could grow a value past any request's size; this bounds it.
+constexpr size_t kMaxArrayItems = 10000;
 
 using NewValue = Result<std::optional<bj::value>>;
 
@@ -75,7 +79,11 @@ NewValue Numeric(std::string_view op, const bj::value* current, const bj::value&
   const bj::value zero = int64_t{0};
   const bj::value& base = current ? *current : zero;
   if (!base.is_number()) return Fail(Bad(op, "the attribute value is not a number"));
-  return bj::value(Arithmetic(base, arg, op == "$mul"));
+  bj::value out = Arithmetic(base, arg, op == "$mul");
+  if (out.is_double() && !std::isfinite(out.get_double())) {
+    return Fail(Bad(op, "the result is too large for a number"));
+  }
+  return out;
 }
 
 NewValue MinMax(std::string_view op, const bj::value* current, const bj::value& arg,
@@ -130,6 +138,10 @@ NewValue Insert(std::string_view op, const bj::value* current, const bj::value& 
   at = std::clamp(at < 0 ? size + at : at, int64_t{0}, size);
   for (auto& item : insertion->items) {
     if (op == "$addToSet" && std::ranges::find(*array, item) != array->end()) continue;
+    if (array->size() == kMaxArrayItems) {
+      return Fail(Error::PayloadTooLarge(fmt::format(
+          "update operator {}: an array value holds at most {} items", op, kMaxArrayItems)));
+    }
     array->insert(array->begin() + at++, std::move(item));
   }
   return bj::value(std::move(*array));

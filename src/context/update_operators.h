@@ -13,6 +13,8 @@
 // $min/$max of a DateTime, [] for $push/$addToSet, {} for $set; $pull, $pullAll and $unset
 // then leave the attribute out. An operator that cannot apply ($inc of a text, $push to a
 // number) is a BadRequest that changes nothing; Orion answers these with MongoDB's 500.
+// $push and $addToSet stop at 10,000 items (PayloadTooLarge), so that a value cannot grow
+// without bound one request at a time.
 #pragma once
 
 #include <boost/json.hpp>

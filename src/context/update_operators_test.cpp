@@ -96,6 +96,13 @@ TEST(UpdateOperators, ErrorsNameTheOperatorAndTheProblem) {
             "update operator $inc: the argument must be a number");
   EXPECT_EQ(ErrorOf(R"("abc")", R"({"$mul": 2})"),
             "update operator $mul: the attribute value is not a number");
+  EXPECT_EQ(ErrorOf("1e308", R"({"$mul": 10})"),
+            "update operator $mul: the result is too large for a number");
+  std::string full = "[0";
+  for (int i = 1; i < 10000; ++i) full += ",0";
+  full += "]";
+  EXPECT_EQ(ErrorOf(full.c_str(), R"({"$push": 1})"),
+            "update operator $push: an array value holds at most 10000 items");
   EXPECT_EQ(ErrorOf("10", R"({"$push": 1})"),
             "update operator $push: the attribute value is not an array");
   EXPECT_EQ(ErrorOf("[1]", R"({"$pullAll": 1})"),
