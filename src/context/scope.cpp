@@ -160,4 +160,15 @@ PathScope PathScope::Restrict(const std::vector<std::string>& prefixes) const {
   return out;
 }
 
+PathScope PathScope::Subtrees() const {
+  PathScope out;
+  for (const Item& item : items_) {
+    if (item.path == "/") out.all_ = true;
+    out.patterns_.push_back(item.path == "/" ? "/#" : item.path + "/#");
+    out.items_.push_back({item.path, true});
+  }
+  out.all_ = out.all_ || all_;
+  return out;
+}
+
 }  // namespace zc::context

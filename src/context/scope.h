@@ -33,6 +33,9 @@ class PathScope {
   // The intersection with the subtrees of `prefixes` (paths such as "/" or "/a/b"): what a
   // caller granted only those prefixes may see of this scope.
   PathScope Restrict(const std::vector<std::string>& prefixes) const;
+  // Every scope widened to its subtree ("/a" as "/a/#"): how QuantumLeap reads
+  // Fiware-ServicePath, as a prefix.
+  PathScope Subtrees() const;
   const std::vector<std::string>& Patterns() const { return patterns_; }  // as given
 
  private:

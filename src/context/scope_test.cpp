@@ -40,6 +40,18 @@ TEST(Scope, ReadScopesMatchExactAndSubtree) {
   EXPECT_FALSE(PathScope::Parse("/").value().Matches("/a"));
 }
 
+TEST(Scope, SubtreesReadEveryPathAsAPrefix) {
+  auto s = PathScope::Parse("/a, /c/#").value().Subtrees();
+  EXPECT_TRUE(s.Matches("/a"));
+  EXPECT_TRUE(s.Matches("/a/b"));
+  EXPECT_FALSE(s.Matches("/ab"));
+  EXPECT_TRUE(s.Matches("/c/d"));
+  EXPECT_FALSE(s.Matches("/"));
+  EXPECT_EQ(s.Patterns(), (std::vector<std::string>{"/a/#", "/c/#"}));
+  EXPECT_TRUE(PathScope::Parse("/").value().Subtrees().IsAll());
+  EXPECT_TRUE(PathScope::Parse("").value().Subtrees().IsAll());
+}
+
 TEST(Scope, ReadScopeErrors) {
   EXPECT_FALSE(PathScope::Parse("/a#"));
   EXPECT_FALSE(PathScope::Parse("/a,/b,/c,/d,/e,/f,/g,/h,/i,/j,/k"));

@@ -10,6 +10,8 @@
 // [] (or [fromDate, toDate] on the types endpoint when `id` is given) and there is one value.
 #include "api/ql/handlers.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -232,6 +234,11 @@ http::Response GetEntity(context::ContextStore& store, const http::RequestContex
                          Shape shape) {
   auto r = ParseRequest(ctx);
   if (!r) return ErrorResponse(r.error());
+  if (r->aggr_method && r->attrs.empty()) {  // QuantumLeap's _validate_query_params
+    return ErrorResponse(
+        Error::BadRequest(fmt::format("Specified aggrMethod = {} but missing attrs parameter.",
+                                      ctx.Query("aggrMethod").value_or(""))));
+  }
   const std::string_view id = ctx.Param("entityId");
   r->query.entity_id = std::string(id);
   r->query.count_instants = true;  // QL's limit/lastN count rows of the entity

@@ -133,10 +133,17 @@ TEST_F(QlTest, AggregatesPerPeriod) {
       << r.body;
   r = Attr({{"aggrMethod", "sum"}, {"aggrPeriod", "day"}, {"lastN", "2"}});
   EXPECT_NE(r.body.find(R"(,"values":[28,29]})"), std::string::npos) << r.body;
-  r = Call(&GetEntity, {{"entityId", "Room0"}}, {{"aggrMethod", "count"}});
+  r = Call(&GetEntity, {{"entityId", "Room0"}},
+           {{"aggrMethod", "count"}, {"attrs", "name,temperature"}});
   EXPECT_NE(r.body.find(R"("index":[],"attributes":[{"attrName":"name","values":[1]},)"),
             std::string::npos)
       << r.body;
+  // As QuantumLeap: aggregating an entity needs attrs.
+  r = Call(&GetEntity, {{"entityId", "Room0"}}, {{"aggrMethod", "count"}});
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(
+      r.body,
+      R"({"error":"Bad Request","description":"Specified aggrMethod = count but missing attrs parameter."})");
 }
 
 TEST_F(QlTest, NumericAggregationOfTextIsNotApplicable) {
@@ -191,6 +198,7 @@ TEST_F(QlTest, TenancyHeadersScopeTheQuery) {
   EXPECT_EQ(in({{"Fiware-ServicePath", "/b"}}), 200u);
   EXPECT_EQ(in({{"Fiware-ServicePath", "/#"}}), 200u);
   EXPECT_EQ(in({{"Fiware-ServicePath", "/a"}}), 404u);
+  EXPECT_EQ(in({{"Fiware-ServicePath", "/"}}), 200u);  // QuantumLeap: a prefix of /b
   EXPECT_EQ(in({{"Fiware-ServicePath", "/a/#, /b"}}), 200u);
   EXPECT_EQ(in({{"Fiware-Service", "other"}}), 404u);
   EXPECT_EQ(in({{"Fiware-ServicePath", "no-slash"}}), 400u);

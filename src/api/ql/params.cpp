@@ -23,6 +23,9 @@ Result<std::optional<size_t>> ParseCount(const http::RequestContext& ctx, std::s
   if (text->empty() || ec != std::errc{} || p != end) {
     return Fail(Error::BadRequest("'" + std::string(name) + "' must be a non-negative integer"));
   }
+  if (v == 0 && name != "offset") {  // QuantumLeap's spec: minimum 1
+    return Fail(Error::BadRequest("'" + std::string(name) + "' must be at least 1"));
+  }
   return std::optional<size_t>(v);
 }
 
@@ -30,6 +33,9 @@ Result<std::optional<TimeMs>> ParseDate(const http::RequestContext& ctx, std::st
                                         std::string& text_out) {
   auto text = ctx.Query(name);
   if (!text) return std::optional<TimeMs>{};
+  if (text->size() >= 2 && text->starts_with('"') && text->ends_with('"')) {
+    *text = text->substr(1, text->size() - 2);  // QuantumLeap strips the quotes too
+  }
   auto t = ParseIso8601(*text);
   if (!t) {
     // "…T08:00:00 08:00" is almost always a time zone whose '+' was not encoded.
@@ -74,14 +80,15 @@ Status ParseAggregation(const http::RequestContext& ctx, QlRequest& r) {
   return Ok();
 }
 
-// Tenant and service paths, narrowed to the caller's grants; Forbidden when nothing of
-// the request is granted.
+// Tenant and service paths (each with its subtree, as QuantumLeap reads them), narrowed to
+// the caller's grants; Forbidden when nothing of the request is granted.
 Status ParseTenancy(const http::RequestContext& ctx, context::HistoryQuery& q) {
   auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
   if (!tenant) return Fail(tenant.error());
   q.tenant = std::move(*tenant);
   auto scope = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
   if (!scope) return Fail(scope.error());
+  *scope = scope->Subtrees();  // QuantumLeap matches a service path as a prefix
   const auto granted = ctx.identity.PathsFor(q.tenant, false);
   if (!(granted.size() == 1 && granted[0] == "/")) *scope = scope->Restrict(granted);
   if (scope->IsEmpty()) {
