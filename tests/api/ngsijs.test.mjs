@@ -58,6 +58,24 @@ test('ngsijs: createEntity, duplicate, getEntity', async () => {
   await assert.rejects(conn.v2.getEntity('Nope'), NGSI.NotFoundError);
 });
 
+test('ngsijs: attribute values of every kind, read and replaced', async () => {
+  await conn.v2.createEntity({
+    id: 'Gaoming-WS-9', type: 'WeatherStation',
+    temperature: { value: 21.5 }, station: { value: '荷城' },
+    observedAt: { type: 'DateTime', value: '2026-12-06T08:00:00+08:00' }, wind: { value: { speed: 3 } },
+  });
+  const cases = [['temperature', 21.5], ['station', '荷城'], ['observedAt', '2026-12-06T00:00:00.000Z'],
+    ['wind', { speed: 3 }]];
+  for (const [attribute, expected] of cases) {
+    const got = await conn.v2.getEntityAttributeValue({ id: 'Gaoming-WS-9', attribute });
+    assert.deepEqual(got.value, expected, attribute);
+  }
+  // ngsijs sends a number as application/json, which Orion refuses (orion#2696).
+  await conn.v2.replaceEntityAttributeValue({ id: 'Gaoming-WS-9', attribute: 'temperature', value: 19 });
+  const after = await conn.v2.getEntityAttributeValue({ id: 'Gaoming-WS-9', attribute: 'temperature' });
+  assert.equal(after.value, 19);
+});
+
 test('ngsijs: updateEntityAttributes and listEntities with q and count', async () => {
   await conn.v2.updateEntityAttributes({ id: 'Gaoming-WS-1', temperature: { type: 'Number', value: 33.1 } });
   await conn.v2.createEntity({ id: 'Gaoming-WS-2', type: 'WeatherStation', temperature: 18 }, { keyValues: true });

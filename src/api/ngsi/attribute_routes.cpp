@@ -96,17 +96,17 @@ std::string ValueAsText(const context::Attribute& attr) {
   return json::Dump(attr.value);
 }
 
+// A client that names application/json gets JSON (ngsijs sends "application/json,
+// text/plain" and parses the answer as JSON, which a bare DateTime text is not).
 bool AnswerAsText(const RequestContext& ctx, bool compound) {
   if (compound) return !AcceptsJson(ctx) && AcceptsText(ctx);
-  const std::string_view accept = ctx.Header("Accept");
-  const bool json_only = accept.find("application/json") != std::string_view::npos &&
-                         accept.find("text/plain") == std::string_view::npos;
-  return AcceptsText(ctx) && !json_only;
+  const bool json_named = ctx.Header("Accept").find("application/json") != std::string_view::npos;
+  return AcceptsText(ctx) && !json_named;
 }
 
 // As Orion: a plain value (string, number, boolean, null) is text/plain when that is
 // acceptable, an object or array application/json (text/plain when only that is); a client
-// that names application/json and not text/plain gets plain values as JSON too.
+// that names application/json gets plain values as JSON.
 void GetValue(ContextService& service, RequestContext& ctx, const Respond& respond) {
   auto entity = FindEntity(service, ctx);
   if (!entity) return ReplyError(ctx, respond, entity.error());
@@ -154,13 +154,10 @@ void PutValue(ContextService& service, RequestContext& ctx, const Respond& respo
     if (!parsed) return ReplyError(ctx, respond, parsed.error());
     value = std::move(*parsed);
   } else {
+    // Any JSON value: Orion takes only objects and arrays here, which fails clients such as
+    // ngsijs that send a number as JSON (telefonicaid/fiware-orion#2696).
     auto body = JsonBody(ctx);
     if (!body) return ReplyError(ctx, respond, body.error());
-    if (!body->is_object() && !body->is_array()) {
-      return ReplyError(ctx, respond,
-                        Error::BadRequest("attribute value must be a JSON object or array with "
-                                          "application/json; use text/plain for simple values"));
-    }
     value = std::move(*body);
   }
   auto entity = FindEntity(service, ctx);
