@@ -25,14 +25,17 @@ const std::set<std::string_view> kWriteOptions{"keyValues", "append", "upsert", 
                                                "overrideMetadata"};
 const std::set<std::string_view> kReadOptions{"keyValues", "values", "unique", "count"};
 
-// Where a created entity can be read: the id and type as they are, as in Orion (non-ASCII
-// ones too, such as a plate 粤E1234). Names cannot hold '&', '?', '/', '#' or spaces; of
-// the characters they can hold, '%' and, in the type, '+' are encoded, since a client
-// following the header would read "%zz" as an escape and a bare '+' in a query as a space.
+// Where a created entity can be read, as an ASCII URI reference (RFC 9110): the id and type
+// as they are, as in Orion, except for the bytes a client following the header would read
+// otherwise: '%' (an escape), in the type '+' (a space in a query), and the UTF-8 of
+// non-ASCII names such as a plate 粤E1234, which clients read from a header as Latin-1.
+// Names cannot hold '&', '?', '/', '#' or spaces.
 std::string LocationOf(const std::string& id, const std::string& type) {
   namespace urls = boost::urls;
-  static constexpr urls::grammar::lut_chars kIdKept([](char c) { return c != '%'; });
-  static constexpr urls::grammar::lut_chars kTypeKept([](char c) { return c != '%' && c != '+'; });
+  static constexpr urls::grammar::lut_chars kIdKept(
+      [](char c) { return static_cast<unsigned char>(c) < 0x80 && c != '%'; });
+  static constexpr urls::grammar::lut_chars kTypeKept(
+      [](char c) { return static_cast<unsigned char>(c) < 0x80 && c != '%' && c != '+'; });
   return fmt::format("/v2/entities/{}?type={}", urls::encode(id, kIdKept),
                      urls::encode(type, kTypeKept));
 }
