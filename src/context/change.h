@@ -18,8 +18,11 @@ struct EntityChange {
   EntityPtr after;   // nullptr on delete
   // Attributes the request wrote (whether or not the value changed).
   std::vector<std::string> updated_attrs;
-  // Attributes whose value or type actually changed, were added or were removed.
+  // Attributes whose value, type or metadata actually changed, were added or were removed.
   std::vector<std::string> changed_attrs;
+  // Those of changed_attrs whose value and type stayed and only metadata changed (which a
+  // subscription with notifyOnMetadataChange false does not count as a change).
+  std::vector<std::string> metadata_changed_attrs;
   bool forced = false;     // options=forcedUpdate: notify even without a change
   std::string correlator;  // Fiware-Correlator of the request
   TimeMs time = 0;

@@ -79,7 +79,12 @@ Status WriteAttribute(Entity& entity, const std::string& name, const Attribute& 
     }
     next.created = existing->created;
     next.modified = now;
-    if (!SameValue(*existing, next)) change.changed_attrs.push_back(name);
+    if (!SameValue(*existing, next)) {
+      change.changed_attrs.push_back(name);
+      if (existing->type == next.type && existing->value == next.value) {
+        change.metadata_changed_attrs.push_back(name);
+      }
+    }
     *existing = std::move(next);
     return Ok();
   }

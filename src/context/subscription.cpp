@@ -762,7 +762,25 @@ const Entity* SubjectEntity(const EntityChange& change) {
   return change.before.get();
 }
 
-uint8_t AlterationOf(const EntityChange& change) {
+// The attributes that changed as `spec` sees a change: with notifyOnMetadataChange false,
+// an attribute whose metadata alone changed did not change (Orion). `storage` holds the
+// filtered list when one is needed.
+const std::vector<std::string>& ChangedFor(const SubscriptionSpec& spec, const EntityChange& change,
+                                           std::vector<std::string>& storage) {
+  if (spec.notify_on_metadata_change || change.metadata_changed_attrs.empty()) {
+    return change.changed_attrs;
+  }
+  storage.clear();
+  for (const auto& name : change.changed_attrs) {
+    if (std::ranges::find(change.metadata_changed_attrs, name) ==
+        change.metadata_changed_attrs.end()) {
+      storage.push_back(name);
+    }
+  }
+  return storage;
+}
+
+uint8_t AlterationOf(const EntityChange& change, const std::vector<std::string>& changed) {
   switch (change.kind) {
     case ChangeKind::kCreate:
       return kAlterationCreate;
@@ -771,8 +789,8 @@ uint8_t AlterationOf(const EntityChange& change) {
     case ChangeKind::kUpdate:
       break;
   }
-  const bool changed = change.forced || !change.changed_attrs.empty();
-  return changed ? (kAlterationChange | kAlterationUpdate) : kAlterationUpdate;
+  const bool any = change.forced || !changed.empty();
+  return any ? (kAlterationChange | kAlterationUpdate) : kAlterationUpdate;
 }
 
 std::vector<std::string> AttrNames(const Entity& e) {
@@ -786,7 +804,8 @@ std::vector<std::string> AttrNames(const Entity& e) {
 // onlyChangedAttrs. Creates and deletes are about every attribute; a forced update, or one
 // that changed nothing (entityUpdate), is about what it wrote; other updates about what
 // changed.
-std::vector<std::string> RelevantAttrs(const EntityChange& change) {
+std::vector<std::string> RelevantAttrs(const EntityChange& change,
+                                       const std::vector<std::string>& changed) {
   switch (change.kind) {
     case ChangeKind::kCreate:
       return change.after ? AttrNames(*change.after) : std::vector<std::string>{};
@@ -795,8 +814,8 @@ std::vector<std::string> RelevantAttrs(const EntityChange& change) {
     case ChangeKind::kUpdate:
       break;
   }
-  if (change.forced || change.changed_attrs.empty()) return change.updated_attrs;
-  return change.changed_attrs;
+  if (change.forced || changed.empty()) return change.updated_attrs;
+  return changed;
 }
 
 bool Contains(const std::vector<std::string>& list, std::string_view name) {
@@ -808,13 +827,15 @@ bool Contains(const std::vector<std::string>& list, std::string_view name) {
 bool Triggers(const Subscription& sub, const PathScope& scope, const EntityChange& change) {
   const SubscriptionSpec& spec = *sub.spec;
   const Entity* entity = SubjectEntity(change);
-  if (entity == nullptr || (AlterationOf(change) & spec.alterations) == 0) return false;
+  std::vector<std::string> storage;
+  const auto& changed = ChangedFor(spec, change, storage);
+  if (entity == nullptr || (AlterationOf(change, changed) & spec.alterations) == 0) return false;
   if (!scope.Matches(entity->service_path)) return false;
   if (!std::ranges::any_of(spec.entities, [&](const auto& s) { return s.Matches(*entity); })) {
     return false;
   }
   if (!spec.condition_attrs.empty()) {
-    const auto relevant = RelevantAttrs(change);
+    const auto relevant = RelevantAttrs(change, changed);
     if (!std::ranges::any_of(spec.condition_attrs,
                              [&](const auto& a) { return Contains(relevant, a); })) {
       return false;
@@ -912,7 +933,8 @@ std::string PercentDecode(std::string_view text) {
 constexpr std::string_view kAlterationTypeAttr = "alterationType";
 constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";  // Orion's
 
-std::string_view AlterationName(const EntityChange& change) {
+std::string_view AlterationName(const EntityChange& change,
+                                const std::vector<std::string>& changed) {
   switch (change.kind) {
     case ChangeKind::kCreate:
       return "entityCreate";
@@ -921,7 +943,7 @@ std::string_view AlterationName(const EntityChange& change) {
     case ChangeKind::kUpdate:
       break;
   }
-  return change.forced || !change.changed_attrs.empty() ? "entityChange" : "entityUpdate";
+  return change.forced || !changed.empty() ? "entityChange" : "entityUpdate";
 }
 
 // The attributes the triggering request wrote, as Orion's notification metadata sees them:
@@ -964,15 +986,18 @@ void AddNotificationMetadata(const SubscriptionSpec& spec, const EntityChange& c
 // names it (kept by onlyChangedAttrs, never added by "*" alone, a user attribute wins).
 Entity NotifiedEntity(const SubscriptionSpec& spec, const EntityChange& change) {
   Entity e = *SubjectEntity(change);
+  std::vector<std::string> storage;
+  const auto& changed = ChangedFor(spec, change, storage);
   if (spec.only_changed_attrs) {
-    const auto relevant = RelevantAttrs(change);
+    const auto relevant = RelevantAttrs(change, changed);
     std::erase_if(e.attrs, [&](const auto& a) { return !Contains(relevant, a.first); });
   }
   AddNotificationMetadata(spec, change, e);
   if (!spec.except_attrs && Contains(spec.attrs, kAlterationTypeAttr) &&
       SubjectEntity(change)->Find(kAlterationTypeAttr) == nullptr) {
-    e.attrs.emplace_back(std::string(kAlterationTypeAttr),
-                         Attribute{std::string(kTypeText), bj::string(AlterationName(change)), {}});
+    e.attrs.emplace_back(
+        std::string(kAlterationTypeAttr),
+        Attribute{std::string(kTypeText), bj::string(AlterationName(change, changed)), {}});
   }
   return e;
 }

@@ -102,7 +102,7 @@ struct SubscriptionSpec {
   // alterationTypes as given, in the client's order (rendered back as given; empty when
   // absent or [], which Orion does not render).
   std::vector<std::string> alteration_names;
-  bool notify_on_metadata_change = true;  // accepted and rendered; no effect
+  bool notify_on_metadata_change = true;  // false: a change of metadata alone is no change
   HttpTarget http;
   std::vector<std::string> attrs;  // notification.attrs, or exceptAttrs when except_attrs
   bool except_attrs = false;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <map>
 
 #include "common/json.h"
@@ -254,6 +256,25 @@ TEST(SubscriptionMatch, ConditionAttrsAndNoChange) {
   EXPECT_FALSE(Triggers(sub, all, same));
   same.forced = true;
   EXPECT_TRUE(Triggers(sub, all, same));
+}
+
+TEST(SubscriptionMatch, MetadataOnlyChangesCountUnlessNotifyOnMetadataChangeIsFalse) {
+  const char* body = R"({"subject":{"entities":[{"id":"Room1"}],
+      "condition":{"attrs":["temperature"],"notifyOnMetadataChange":%s}},
+      "notification":{"http":{"url":"http://x"}}})";
+  const PathScope all = PathScope::All();
+  EntityChange metadata_only = Update(Room("Room1", 1), Room("Room1", 1), {"temperature"});
+  metadata_only.metadata_changed_attrs = {"temperature"};
+  char text[512];
+  std::snprintf(text, sizeof text, body, "true");
+  EXPECT_TRUE(Triggers(Make(text), all, metadata_only));
+  std::snprintf(text, sizeof text, body, "false");
+  const Subscription values_only = Make(text);
+  EXPECT_FALSE(Triggers(values_only, all, metadata_only));
+  EXPECT_TRUE(
+      Triggers(values_only, all, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"})));
+  metadata_only.forced = true;  // forcedUpdate still notifies
+  EXPECT_TRUE(Triggers(values_only, all, metadata_only));
 }
 
 TEST(SubscriptionMatch, PatternsPathsAndAlterations) {

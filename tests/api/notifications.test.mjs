@@ -140,6 +140,29 @@ test('condition attrs: only changes of the named attributes notify', async () =>
   assert.deepEqual(n.json.data, [{ id: 'WS-3', type: 'WeatherStation3', temperature: 25, humidity: 71 }]);
 });
 
+test('notifyOnMetadataChange false: a change of metadata alone does not notify', async () => {
+  const gauge = (value, unit) => ({ level: { type: 'Number', value, metadata: { unit: { type: 'Text', value: unit } } } });
+  await create({ id: 'Gauge-M', type: 'GaugeMeta', ...gauge(1.5, 'M') });
+  for (const [path, onMetadata] of [['/meta-on', true], ['/meta-off', false]]) {
+    await subscribe({
+      subject: { entities: [{ id: 'Gauge-M', type: 'GaugeMeta' }], condition: { notifyOnMetadataChange: onMetadata } },
+      notification: { http: { url: `${rx.url}${path}` }, attrsFormat: 'keyValues' },
+    });
+  }
+  const patch = async (body) => {
+    const res = await srv.patch('/v2/entities/Gauge-M/attrs', body);
+    assert.equal(res.status, 204, res.text);
+  };
+  await patch(gauge(1.5, 'MTR'));  // same value, new metadata
+  await rx.waitFor((r) => r.path === '/meta-on' && r.json?.data?.[0]?.level === 1.5);
+  await patch(gauge(1.7, 'MTR'));  // a new value
+  await rx.waitFor((r) => r.path === '/meta-off' && r.json?.data?.[0]?.level === 1.7);
+  await rx.waitFor((r) => r.path === '/meta-on' && r.json?.data?.[0]?.level === 1.7);
+  const off = rx.matching(onPath('/meta-off'));
+  assert.deepEqual(off.map((r) => r.json.data[0].level), [1.7], 'the metadata-only change did not notify');
+  assert.deepEqual(rx.matching(onPath('/meta-on')).map((r) => r.json.data[0].level), [1.5, 1.7]);
+});
+
 test('condition expression q: only matching states notify', async () => {
   await create({ id: 'Gauge-Q', type: 'GaugeQ', level: { type: 'Number', value: 1 } });
   await subscribe({
