@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include <fmt/format.h>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
@@ -338,13 +339,53 @@ Result<NamedList<std::string>> ParseDictionary(const bj::value& v, const std::st
   return out;
 }
 
+// One attribute of an `ngsi` patch: {"value": ..., "type"?: "..."}, without metadata (not
+// allowed, as in Orion; evalPriority only orders JEXL expressions, which are not supported).
+Status CheckNgsiPatchAttribute(std::string_view name, const bj::value& v) {
+  if (auto s = ValidateName(name, "attribute name"); !s) return s;
+  const auto* attr = v.if_object();
+  if (attr == nullptr) return Fail(Bad("attribute in ngsi field must be a JSON object"));
+  for (const auto& [key, value] : *attr) {
+    if (key == "type") {
+      if (!value.is_string()) return Fail(Bad("invalid JSON type for attribute type"));
+      if (auto s = ValidateName(value.get_string(), "attribute type"); !s) return s;
+    } else if (key == "metadata") {
+      return Fail(Bad("metadata is not allowed in ngsi field attributes"));
+    } else if (key != "value") {
+      return Fail(Bad("unrecognized property for context attribute"));
+    }
+  }
+  return Ok();
+}
+
+// httpCustom.ngsi: an entity fragment whose id, type and attribute values may hold ${...}.
+Status ParseNgsiPatch(const bj::value& v, HttpTarget& http) {
+  const auto* o = v.if_object();
+  if (o == nullptr) return Fail(Bad("ngsi field in httpCustom must be a JSON object"));
+  if (json::Dump(v).size() > kMaxTemplateBytes)
+    return Fail(Bad("ngsi field in httpCustom is too long"));
+  for (const auto& [key, value] : *o) {
+    if (key == "id" || key == "type") {
+      if (!value.is_string())
+        return Fail(Bad(fmt::format("invalid JSON type for entity {}", std::string_view(key))));
+      if (HasForbidden(value.get_string()))
+        return Fail(Bad(fmt::format("Invalid characters in entity {}", std::string_view(key))));
+    } else if (auto s = CheckNgsiPatchAttribute(key, value); !s) {
+      return s;
+    }
+  }
+  http.payload_kind = HttpTarget::Payload::kNgsi;
+  http.ngsi = *o;
+  return Ok();
+}
+
 Status ParseCustomPayload(const bj::object& o, HttpTarget& http) {
   if (o.contains("payload") + o.contains("json") + o.contains("ngsi") > 1) {
     return Fail(
         Bad("only one of payload, json or ngsi fields accepted at the same time in "
             "httpCustom or mqttCustom"));
   }
-  if (o.contains("ngsi")) return Fail(Bad("ngsi field in httpCustom is not supported"));
+  if (const auto* ngsi = o.if_contains("ngsi")) return ParseNgsiPatch(*ngsi, http);
   if (const auto* json = o.if_contains("json")) {
     if (!json->is_object() && !json->is_array()) {
       return Fail(Bad("json fields in httpCustom or mqttCustom must be object or array"));
@@ -598,6 +639,7 @@ bj::object RenderTarget(const HttpTarget& http) {
     if (http.payload_kind == HttpTarget::Payload::kText) out["payload"] = http.payload;
     if (http.payload_kind == HttpTarget::Payload::kNone) out["payload"] = nullptr;
     if (http.payload_kind == HttpTarget::Payload::kJson) out["json"] = http.json;
+    if (http.payload_kind == HttpTarget::Payload::kNgsi) out["ngsi"] = http.ngsi;
   }
   if (http.timeout_ms) out["timeout"] = *http.timeout_ms;
   return out;
@@ -1032,9 +1074,38 @@ bool UsesDefaultBody(const HttpTarget& http) {
          (http.payload_kind == HttpTarget::Payload::kText && http.payload.empty());
 }
 
+// The notified entity patched with httpCustom.ngsi (Orion's "NGSI payload patching"): id and
+// type substituted as text, the fragment's attributes first (added or replaced, values
+// substituted as `json` templates are, the default type of the value when none is given),
+// then the entity's other attributes. Macros see the entity as it was notified.
+Entity PatchedEntity(const HttpTarget& http, const Entity& e, std::string_view tenant) {
+  Entity out;
+  out.service_path = e.service_path;
+  out.created = e.created;
+  out.modified = e.modified;
+  out.expires = e.expires;
+  const auto* id = http.ngsi.if_contains("id");
+  const auto* type = http.ngsi.if_contains("type");
+  out.id = id ? SubstituteMacros(id->get_string(), e, tenant) : e.id;
+  out.type = type ? SubstituteMacros(type->get_string(), e, tenant) : e.type;
+  for (const auto& [key, value] : http.ngsi) {
+    if (key == "id" || key == "type") continue;
+    const auto& fragment = value.get_object();
+    Attribute attr;
+    if (const auto* v = fragment.if_contains("value")) attr.value = SubstituteJson(*v, e, tenant);
+    const auto* t = fragment.if_contains("type");
+    attr.type = t ? std::string(t->get_string()) : std::string(InferType(attr.value));
+    out.attrs.emplace_back(std::string(key), std::move(attr));
+  }
+  for (const auto& [name, attr] : e.attrs) {
+    if (out.Find(name) == nullptr) out.attrs.emplace_back(name, attr);
+  }
+  return out;
+}
+
 void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_view tenant,
                         NotificationRequest& req) {
-  if (UsesDefaultBody(http)) return;
+  if (UsesDefaultBody(http) || http.payload_kind == HttpTarget::Payload::kNgsi) return;
   if (http.payload_kind == HttpTarget::Payload::kText) {
     req.body = PercentDecode(SubstituteMacros(http.payload, e, tenant));
     SetHeader(req, "Content-Type", "text/plain; charset=utf-8");
@@ -1121,7 +1192,11 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
                            change.correlator + "; cbnotif=" + std::to_string(cbnotif));
   req.headers.emplace_back("Ngsiv2-AttrsFormat", std::string(FormatName(spec.attrs_format)));
   if (spec.http.custom) ApplyCustom(spec.http, entity, change.tenant, req);
-  if (UsesDefaultBody(spec.http)) req.body = DefaultBody(sub, entity);
+  if (spec.http.payload_kind == HttpTarget::Payload::kNgsi) {
+    req.body = DefaultBody(sub, PatchedEntity(spec.http, entity, change.tenant));
+  } else if (UsesDefaultBody(spec.http)) {
+    req.body = DefaultBody(sub, entity);
+  }
   return req;
 }
 

@@ -77,6 +77,7 @@ struct HttpTarget {
     kText,     // `payload`: a text template
     kJson,     // `json`: a JSON template (string leaves are templates)
     kNone,     // `payload: null`: no body
+    kNgsi,     // `ngsi`: an entity fragment patched into the NGSI notification
   };
   std::string url;
   bool custom = false;
@@ -86,6 +87,7 @@ struct HttpTarget {
   Payload payload_kind = Payload::kDefault;
   std::string payload;                // kText
   boost::json::value json;            // kJson
+  boost::json::object ngsi;           // kNgsi: {"id"?, "type"?, "<attr>": {"value", "type"?}}
   std::optional<int64_t> timeout_ms;  // `timeout` (ms); nullopt = the manager's default
 };
 

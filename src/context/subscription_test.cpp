@@ -437,6 +437,32 @@ TEST(SubscriptionNotify, QueryStringIsEscapedBeyondUnreserved) {
   EXPECT_EQ(req.url, "http://x/n?k%20y=a%2Bb%26c%20d%2F%E4%B8%AD~_.-");
 }
 
+TEST(SubscriptionNotify, NgsiPatchRenamesAndAddsAttributesFirst) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","ngsi":{"id":"gaoming:${id}","type":"Space",
+        "origin":{"value":"${service}"},"t":{"value":"${temperature}","type":"Celsius"},
+        "name":{"value":"room ${name}"},"gone":{"value":"${nothere}"}}},
+      "attrs":["origin","t","name","gone","temperature"]}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 21.5), {"temperature"}),
+                               1, std::chrono::milliseconds(5000));
+  const auto body = boost::json::parse(req.body);
+  EXPECT_EQ(body.at("data").at(0), boost::json::parse(R"({"id":"gaoming:Room1","type":"Space",
+      "origin":{"type":"Text","value":"","metadata":{}},
+      "t":{"type":"Celsius","value":21.5,"metadata":{}},
+      "name":{"type":"Text","value":"room kitchen","metadata":{}},
+      "gone":{"type":"None","value":null,"metadata":{}},
+      "temperature":{"type":"Number","value":21.5,"metadata":{}}})"));
+  for (const auto& [k, v] : req.headers) {
+    if (k == "Ngsiv2-AttrsFormat") EXPECT_EQ(v, "normalized");
+  }
+  // Rendered back as given; metadata in the fragment is refused.
+  EXPECT_TRUE(
+      RenderSubscription(sub, 0).at("notification").at("httpCustom").as_object().contains("ngsi"));
+  EXPECT_EQ(ErrorOf(R"({"subject":{"entities":[{"id":"R"}]},"notification":{"httpCustom":{
+      "url":"http://x","ngsi":{"a":{"value":1,"metadata":{}}}}}})"),
+            "metadata is not allowed in ngsi field attributes");
+}
+
 TEST(SubscriptionNotify, JsonTemplateKeepsTypes) {
   Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
       "httpCustom":{"url":"http://x","json":{"t":"${temperature}","label":"room ${id}"}}}})");

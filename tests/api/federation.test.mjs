@@ -53,6 +53,31 @@ test('a subscription to another hub\'s /v2/op/notify mirrors creations and updat
   assert.equal(stats.json.notification.lastSuccessCode, 200);
 });
 
+test('httpCustom.ngsi renames what is mirrored and adds where it came from', async () => {
+  const sub = await district.post('/v2/subscriptions', {
+    subject: { entities: [{ idPattern: '^Bin-', type: 'WasteBin' }] },
+    notification: {
+      httpCustom: {
+        url: `${city.url}/v2/op/notify`,
+        headers: { Authorization: `Bearer ${city.adminToken}` },
+        ngsi: { id: 'gaoming:${id}', district: { value: '${servicePath}', type: 'Text' } },
+      },
+    },
+  }, { headers: gaoming });
+  assert.equal(sub.status, 201, sub.text);
+  const created = await district.post('/v2/entities?options=keyValues',
+    { id: 'Bin-12', type: 'WasteBin', fill: 64 }, { headers: gaoming });
+  assert.equal(created.status, 201, created.text);
+  const mirrored = await eventually(async () => {
+    const res = await city.get('/v2/entities/gaoming:Bin-12?options=keyValues', { headers: gaoming });
+    return res.status === 200 ? res.json : null;
+  }, 10_000, 'gaoming:Bin-12 in the city hub');
+  assert.deepEqual(mirrored, { id: 'gaoming:Bin-12', type: 'WasteBin', district: '/gaoming', fill: 64 });
+  const got = await district.get(`/v2/subscriptions/${sub.headers.get('location').split('/').pop()}`,
+    { headers: gaoming });
+  assert.equal(got.json.notification.httpCustom.ngsi.id, 'gaoming:${id}');
+});
+
 test('/v2/op/notify takes keyValues, answers 200 and checks its body', async () => {
   const ok = await city.post('/v2/op/notify?options=keyValues',
     { subscriptionId: 'from-elsewhere', data: [{ id: 'Bin-3', type: 'WasteBin', fill: 80 }] });
