@@ -453,7 +453,9 @@ TEST(SubscriptionNotify, NgsiPatchRenamesAndAddsAttributesFirst) {
       "gone":{"type":"None","value":null,"metadata":{}},
       "temperature":{"type":"Number","value":21.5,"metadata":{}}})"));
   for (const auto& [k, v] : req.headers) {
-    if (k == "Ngsiv2-AttrsFormat") EXPECT_EQ(v, "normalized");
+    if (k == "Ngsiv2-AttrsFormat") {
+      EXPECT_EQ(v, "normalized");
+    }
   }
   // Rendered back as given; metadata in the fragment is refused.
   EXPECT_TRUE(
