@@ -80,7 +80,8 @@ struct HistoryQuery {
 };
 
 // Aggregation of history (QuantumLeap `aggrMethod`). sum/avg/min/max use numeric values
-// only (other JSON values are skipped); count counts every point.
+// only, and texts holding a number in a series of type Number or Integer (QuantumLeap's
+// cast); other JSON values are skipped; count counts every point.
 enum class AggrMethod { kCount, kSum, kAvg, kMin, kMax };
 // Bucket width (QuantumLeap `aggrPeriod`), aligned in UTC; kNone: one bucket per series
 // over the whole queried range.
@@ -107,6 +108,7 @@ struct HistoryPoint {
   std::string attr;
   TimeMs time = 0;
   std::string value_json;
+  std::string attr_type;  // the series' attribute type
 };
 
 class ContextStore {

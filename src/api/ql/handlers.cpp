@@ -21,6 +21,7 @@
 
 #include "api/ql/params.h"
 #include "common/clock.h"
+#include "common/json.h"
 #include "http/router.h"
 
 namespace zc::api::ql {
@@ -124,6 +125,23 @@ bool Contains(const std::vector<std::string>& list, std::string_view s) {
   return list.empty() || std::find(list.begin(), list.end(), s) != list.end();
 }
 
+// QuantumLeap stores a value in its attribute's column type: a Number sent as the text
+// "21.5" (IoT Agents send UltraLight measures so) is read back as the number 21.5.
+std::string CastValue(std::string value_json, std::string_view attr_type) {
+  if ((attr_type != "Number" && attr_type != "Integer") || !value_json.starts_with('"')) {
+    return value_json;
+  }
+  auto text = json::Parse(value_json);
+  if (!text || !text->is_string()) return value_json;
+  const std::string_view inner = text->get_string();
+  auto number = json::Parse(inner);
+  if (!number || !number->is_number() || inner.empty() || inner.front() == ' ' ||
+      inner.back() == ' ') {
+    return value_json;
+  }
+  return std::string(inner);
+}
+
 // Reads the matching history into per-entity tables: points, or buckets when aggregating.
 // `attrs`/`ids` filter what a single store query could not express.
 Result<Tables> Load(context::ContextStore& store, const QlRequest& r,
@@ -142,7 +160,8 @@ Result<Tables> Load(context::ContextStore& store, const QlRequest& r,
     auto points = store.QueryHistory(r.query);
     if (!points) return Fail(points.error());
     for (auto& p : *points)
-      add(p.entity_id, p.entity_type, p.attr, p.time, std::move(p.value_json));
+      add(p.entity_id, p.entity_type, p.attr, p.time,
+          CastValue(std::move(p.value_json), p.attr_type));
     return tables;
   }
   context::HistoryAggregateQuery aq{r.query, *r.aggr_method, r.aggr_period};

@@ -31,6 +31,10 @@ class QlTest : public ::testing::Test {
     }
     b.history.push_back(Row("Room1", "Room", "temperature", 3 * kDay, "7", "/b"));
     b.history.push_back(Row("Room0", "Room", "name", 0, "\"kitchen\""));
+    // Dev1: a Number sent as text, as IoT Agents send UltraLight measures.
+    b.history.push_back(Row("Dev1", "Dev", "t", 0, "\"21.5\""));
+    b.history.push_back(Row("Dev1", "Dev", "t", kDay, "\"22.5\""));
+    b.history.push_back(Row("Dev1", "Dev", "t", 2 * kDay, "\"n/a\""));
     b.history.push_back(Row("Dup", "A", "x", 0, "1"));
     b.history.push_back(Row("Dup", "B", "x", 0, "2"));
     ASSERT_TRUE(store_->Commit(b).has_value());
@@ -144,6 +148,15 @@ TEST_F(QlTest, AggregatesPerPeriod) {
   EXPECT_EQ(
       r.body,
       R"({"error":"Bad Request","description":"Specified aggrMethod = count but missing attrs parameter."})");
+}
+
+TEST_F(QlTest, NumbersSentAsTextAreReadAsNumbersAsQuantumLeapCastsThem) {
+  auto r = Attr({}, "t", "Dev1");
+  EXPECT_NE(r.body.find(R"("values":[21.5,22.5,"n/a"])"), std::string::npos) << r.body;
+  r = Attr({{"aggrMethod", "avg"}}, "t", "Dev1");
+  EXPECT_NE(r.body.find(R"("values":[22])"), std::string::npos) << r.body;
+  r = Attr({{"aggrMethod", "max"}}, "t", "Dev1");
+  EXPECT_NE(r.body.find(R"("values":[22.5])"), std::string::npos) << r.body;
 }
 
 TEST_F(QlTest, NumericAggregationOfTextIsNotApplicable) {

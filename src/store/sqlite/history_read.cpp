@@ -85,7 +85,8 @@ void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& 
 // in the time range (sid, entity_id, entity_type, attr, time, seq, value).
 void AddRows(const context::HistoryQuery& q, Sql& sql) {
   sql.Add(
-      "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series "
+      "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr, attr_type FROM "
+      "history_series "
       "WHERE tenant = ");
   sql.Arg(q.tenant);
   const std::pair<const std::optional<std::string>*, const char*> eq[] = {
@@ -99,8 +100,8 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
   }
   AddScopes(q.service_paths, sql);
   sql.Add(
-      "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, t.time, t.seq, "
-      "t.value FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t "
+      "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
+      "t.time, t.seq, t.value FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t "
       "WHERE t.chunk = c.id AND t.series = sel.id");
   if (q.from) {
     sql.Add(" AND c.max_time >= ");
@@ -112,7 +113,8 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
   }
   AddTimeRange(q, "t.time", sql);
   sql.Add(
-      " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, s.time, s.seq, "
+      " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, s.time, "
+      "s.seq, "
       "s.value FROM history_staged AS s CROSS JOIN sel WHERE sel.id = s.series AND ");
   sql.Add(kStagedNotMovedSql);
   AddTimeRange(q, "s.time", sql);
@@ -178,10 +180,17 @@ std::string BucketSql(context::AggrPeriod period) {
 
 std::string AggregateSql(context::AggrMethod method) {
   using M = context::AggrMethod;
-  // A JSON number is the only JSON text that starts with '-' or a digit.
+  // A JSON number is the only JSON text that starts with '-' or a digit. A text holding a
+  // JSON number counts too when the attribute is of a numeric type, as QuantumLeap casts it
+  // ("21.5" of a Number, as IoT Agents send UltraLight measures); the nested CASEs keep
+  // json_type from seeing text that is not JSON.
   constexpr const char* kNumeric =
       "(CASE WHEN substr(h.value, 1, 1) IN ('-','0','1','2','3','4','5','6','7','8','9') "
-      "THEN CAST(h.value AS REAL) END)";
+      "THEN CAST(h.value AS REAL) "
+      "WHEN h.attr_type IN ('Number','Integer') AND substr(h.value, 1, 1) = '\"' THEN "
+      "(CASE WHEN json_valid(json_extract(h.value, '$')) THEN "
+      "(CASE WHEN json_type(json_extract(h.value, '$')) IN ('integer','real') "
+      "THEN CAST(json_extract(h.value, '$') AS REAL) END) END) END)";
   switch (method) {
     case M::kCount:
       return "count(*)";
@@ -206,7 +215,7 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
   if (w.take == 0) return out;
   Sql sql;
   AddRows(q, sql);
-  sql.Add("SELECT h.entity_id, h.entity_type, h.attr, h.time, h.value FROM h");
+  sql.Add("SELECT h.entity_id, h.entity_type, h.attr, h.time, h.value, h.attr_type FROM h");
   const char* dir = w.descending ? " DESC" : "";
   if (q.count_instants) {
     sql.Add(std::string(" ORDER BY h.time") + dir + ", h.entity_id" + dir + ", h.entity_type" +
@@ -237,7 +246,7 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
     if (unit <= w.skip) continue;
     if (unit > w.skip + w.take) break;
     out.push_back({std::string(id), std::string(type), std::string(ColumnText(s, 2)), time,
-                   std::string(ColumnText(s, 4))});
+                   std::string(ColumnText(s, 4)), std::string(ColumnText(s, 5))});
   }
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Fail(SqlError(reader->get(), "history"));
   if (w.descending) std::reverse(out.begin(), out.end());
