@@ -60,6 +60,20 @@ Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values,
   return op;
 }
 
+// The entities of an op/update (or op/notify) body as operations of one kind.
+Result<std::vector<EntityOp>> OpsOf(const bj::array& entities, WriteKind kind,
+                                    const std::set<std::string>& options) {
+  std::vector<EntityOp> ops;
+  ops.reserve(entities.size());
+  for (const auto& item : entities) {
+    auto op = BatchOp(item, kind, options.contains("keyValues"), options.contains("forcedUpdate"),
+                      options.contains("overrideMetadata"));
+    if (!op) return Fail(op.error());
+    ops.push_back(std::move(*op));
+  }
+  return ops;
+}
+
 // Orion's checks of an op/update body, in its order (jsonParseV2/parseBatchUpdate.cpp).
 Status CheckBatchBodyFields(const bj::object& o) {
   if (o.empty()) return Fail(Error::BadRequest("empty payload"));
@@ -89,16 +103,8 @@ Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
   if (!entities.is_array()) return Fail(Error::BadRequest("entities: must be an array"));
   auto kind = ActionKind(action.get_string());
   if (!kind) return Fail(kind.error());
-  std::vector<EntityOp> ops;
-  ops.reserve(entities.get_array().size());
-  for (const auto& item : entities.get_array()) {
-    auto op = BatchOp(item, *kind, options.contains("keyValues"), options.contains("forcedUpdate"),
-                      options.contains("overrideMetadata"));
-    if (!op) return Fail(op.error());
-    ops.push_back(std::move(*op));
-  }
-  if (ops.empty()) return Fail(Error::BadRequest("entities: empty array"));
-  return ops;
+  if (entities.get_array().empty()) return Fail(Error::BadRequest("entities: empty array"));
+  return OpsOf(entities.get_array(), *kind, options);
 }
 
 void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& respond) {
@@ -132,20 +138,13 @@ Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
   }
   if (!data->is_array()) return Fail(Error::BadRequest("data: must be an array"));
   if (data->get_array().empty()) return Fail(Error::BadRequest("data: empty array"));
-  std::vector<EntityOp> ops;
-  ops.reserve(data->get_array().size());
-  for (const auto& item : data->get_array()) {
-    auto op = BatchOp(item, WriteKind::kUpsert, options.contains("keyValues"), false, false);
-    if (!op) return Fail(op.error());
-    ops.push_back(std::move(*op));
-  }
-  return ops;
+  return OpsOf(data->get_array(), WriteKind::kUpsert, options);
 }
 
 // POST /v2/op/notify: what another NGSI-v2 broker notifies is stored as op/update append
 // does it (federation); 200 once durable, as in Orion.
 void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& respond) {
-  auto options = Options(ctx, {"keyValues"});
+  auto options = Options(ctx, kBatchOptions);
   if (!options) return ReplyError(ctx, respond, options.error());
   auto wctx = WriteContextOf(ctx);
   if (!wctx) return ReplyError(ctx, respond, wctx.error());
