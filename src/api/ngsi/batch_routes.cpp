@@ -107,18 +107,6 @@ Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
   return OpsOf(entities.get_array(), *kind, options);
 }
 
-void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& respond) {
-  auto options = Options(ctx, kBatchOptions);
-  if (!options) return ReplyError(ctx, respond, options.error());
-  auto wctx = WriteContextOf(ctx);
-  if (!wctx) return ReplyError(ctx, respond, wctx.error());
-  auto body = JsonBody(ctx);
-  if (!body) return ReplyError(ctx, respond, body.error());
-  auto ops = BatchOps(*body, *options);
-  if (!ops) return ReplyError(ctx, respond, ops.error());
-  ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops));
-}
-
 // A notification body sent to POST /v2/op/notify ({"subscriptionId", "data": [entity, ...]})
 // as the operations of an op/update with actionType append.
 Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
@@ -141,18 +129,31 @@ Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
   return OpsOf(data->get_array(), WriteKind::kUpsert, options);
 }
 
-// POST /v2/op/notify: what another NGSI-v2 broker notifies is stored as op/update append
-// does it (federation); 200 once durable, as in Orion.
-void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& respond) {
+using OpsParser = Result<std::vector<EntityOp>> (*)(const bj::value&, const std::set<std::string>&);
+
+// The common path of op/update and op/notify: options, write context, body, operations,
+// then the answer once durable.
+void ApplyBody(ContextService& service, RequestContext& ctx, const Respond& respond,
+               OpsParser parse, unsigned ok_status) {
   auto options = Options(ctx, kBatchOptions);
   if (!options) return ReplyError(ctx, respond, options.error());
   auto wctx = WriteContextOf(ctx);
   if (!wctx) return ReplyError(ctx, respond, wctx.error());
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  auto ops = NotifyOps(*body, *options);
+  auto ops = parse(*body, *options);
   if (!ops) return ReplyError(ctx, respond, ops.error());
-  ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops), 200);
+  ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops), ok_status);
+}
+
+void BatchUpdate(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  ApplyBody(service, ctx, respond, &BatchOps, 204);
+}
+
+// POST /v2/op/notify: what another NGSI-v2 broker notifies is stored as op/update append
+// does it (federation); 200 once durable, as in Orion.
+void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& respond) {
+  ApplyBody(service, ctx, respond, &NotifyOps, 200);
 }
 
 void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
