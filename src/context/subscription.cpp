@@ -1118,9 +1118,28 @@ void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_vie
   SetHeader(req, "Ngsiv2-AttrsFormat", "custom");
 }
 
+// RFC 9110 field syntax: a name is a token; a value holds no control character but HTAB
+// (no CR, LF or NUL), so that no value can end the header or the request early.
+bool ValidHeaderName(std::string_view name) {
+  constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::ranges::all_of(name, [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           kTokenPunctuation.find(c) != std::string_view::npos;
+  });
+}
+
+bool ValidHeaderValue(std::string_view value) {
+  return std::ranges::none_of(value, [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
 // Custom headers after substitution: an empty name is skipped, an empty value removes the
 // header (defaults such as Accept included), any other value is URL-decoded. Never
-// Fiware-Correlator or Ngsiv2-AttrsFormat, as in Orion.
+// Fiware-Correlator or Ngsiv2-AttrsFormat, as in Orion. A header that is not valid HTTP
+// once substituted and decoded ("a%0D%0AX-Injected: 1", or an attribute holding a line
+// break) is left out: entity data must not add headers or split the request.
 void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_view tenant,
                         NotificationRequest& req) {
   for (const auto& [k, v] : http.headers) {
@@ -1130,9 +1149,11 @@ void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_vie
     std::string value = SubstituteMacros(v, e, tenant);
     if (value.empty()) {
       std::erase_if(req.headers, [&](const auto& h) { return IEquals(h.first, name); });
-    } else {
-      SetHeader(req, std::move(name), PercentDecode(value));
+      continue;
     }
+    value = PercentDecode(value);
+    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) continue;
+    SetHeader(req, std::move(name), std::move(value));
   }
 }
 

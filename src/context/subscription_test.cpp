@@ -465,6 +465,25 @@ TEST(SubscriptionNotify, NgsiPatchRenamesAndAddsAttributesFirst) {
             "metadata is not allowed in ngsi field attributes");
 }
 
+TEST(SubscriptionNotify, HeadersThatWouldBreakTheRequestAreLeftOut) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","headers":{"X-A":"a%0D%0AX-Injected: 1","X-B":"${name}",
+        "X-C":"nul%00byte","X-D":"ok %41"}}}})");
+  auto room = std::make_shared<Entity>(*Room("Room1", 2));
+  room->Find("name")->value = "kitchen\r\nX-Evil: 1";
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), room, {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  std::vector<std::string> names;
+  for (const auto& [k, v] : req.headers) {
+    names.push_back(k);
+    EXPECT_EQ(v.find_first_of("\r\n"), std::string::npos) << k;
+  }
+  EXPECT_EQ(std::ranges::count(names, "X-A") + std::ranges::count(names, "X-B") +
+                std::ranges::count(names, "X-C"),
+            0);
+  EXPECT_EQ(std::ranges::count(names, "X-D"), 1);
+}
+
 TEST(SubscriptionNotify, JsonTemplateKeepsTypes) {
   Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
       "httpCustom":{"url":"http://x","json":{"t":"${temperature}","label":"room ${id}"}}}})");
