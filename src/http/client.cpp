@@ -36,6 +36,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -199,6 +200,19 @@ struct Call {
   bool finished = false;
 };
 
+// A field that would end the header section or the request early: a name with a
+// separator or control character, a value with CR, LF, NUL or another control but HTAB.
+bool BreaksMessage(std::string_view name, std::string_view value) {
+  const auto control = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  };
+  const bool bad_name = name.empty() || std::ranges::any_of(name, [&](char c) {
+                          return control(c) || c == ' ' || c == ':';
+                        });
+  return bad_name || std::ranges::any_of(value, [&](char c) { return control(c) && c != '\t'; });
+}
+
 }  // namespace
 
 class Client::Impl {
@@ -286,6 +300,12 @@ void Client::Impl::Send(OutboundRequest request, Callback done) {
   if (stopping_) return FailSoon(std::move(done), Error::Unavailable("client stopped"));
   auto destination = ParseUrl(request.url);
   if (!destination) return FailSoon(std::move(done), destination.error());
+  for (const auto& [name, value] : request.headers) {
+    if (BreaksMessage(name, value)) {
+      return FailSoon(std::move(done),
+                      Error::BadRequest(fmt::format("invalid header field {}", name)));
+    }
+  }
   if (destination->tls && !tls_) return FailSoon(std::move(done), tls_.error());
   if (beast_http::string_to_verb(request.method) == beast_http::verb::unknown) {
     return FailSoon(std::move(done),

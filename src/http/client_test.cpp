@@ -159,6 +159,21 @@ TEST(Client, BadUrlsAreBadRequest) {
   EXPECT_EQ(bad_method.error().code, ErrorCode::kBadRequest);
 }
 
+TEST(Client, HeaderFieldsThatWouldSplitTheRequestAreRefused) {
+  Client client;
+  const std::vector<std::pair<std::string, std::string>> bad[] = {
+      {{"X-A", "a\r\nX-Injected: 1"}},
+      {{"X-A", std::string("nul\0byte", 8)}},
+      {{"X A", "1"}},
+      {{"X-A:", "1"}},
+      {{"", "1"}}};
+  for (const auto& headers : bad) {
+    auto result = SendAndWait(client, {.url = "http://127.0.0.1:1/", .headers = headers});
+    ASSERT_FALSE(result) << headers.front().first;
+    EXPECT_EQ(result.error().code, ErrorCode::kBadRequest) << headers.front().first;
+  }
+}
+
 TEST(Client, RequestsOverMaxInFlightFailAtOnce) {
   SilentServer silent;
   std::promise<Result<OutboundResponse>> first, second;
