@@ -18,5 +18,18 @@ TEST(AsciiTest, IEqualsIgnoresAsciiCaseOnly) {
   EXPECT_FALSE(IEquals("[", "{"));
 }
 
+TEST(Ascii, HttpFieldSyntax) {
+  EXPECT_TRUE(IsHttpToken("X-Request-Id"));
+  EXPECT_TRUE(IsHttpToken("a!#$%&'*+-.^_`|~9"));
+  EXPECT_FALSE(IsHttpToken(""));
+  EXPECT_FALSE(IsHttpToken("X A"));
+  EXPECT_FALSE(IsHttpToken("X-A:"));
+  EXPECT_FALSE(IsHttpToken("名前"));
+  EXPECT_TRUE(IsHttpFieldValue("text\twith tab, 中文"));
+  EXPECT_FALSE(IsHttpFieldValue("a\r\nX-Injected: 1"));
+  EXPECT_FALSE(IsHttpFieldValue(std::string_view("nul\0byte", 8)));
+  EXPECT_FALSE(IsHttpFieldValue("del\x7f"));
+}
+
 }  // namespace
 }  // namespace zc

@@ -977,15 +977,10 @@ constexpr std::string_view kJsonContentType = "application/json; charset=utf-8";
 
 std::string_view AlterationName(const EntityChange& change,
                                 const std::vector<std::string>& changed) {
-  switch (change.kind) {
-    case ChangeKind::kCreate:
-      return "entityCreate";
-    case ChangeKind::kDelete:
-      return "entityDelete";
-    case ChangeKind::kUpdate:
-      break;
-  }
-  return change.forced || !changed.empty() ? "entityChange" : "entityUpdate";
+  const uint8_t alteration = AlterationOf(change, changed);
+  if (alteration & kAlterationCreate) return "entityCreate";
+  if (alteration & kAlterationDelete) return "entityDelete";
+  return alteration & kAlterationChange ? "entityChange" : "entityUpdate";
 }
 
 // The attributes the triggering request wrote, as Orion's notification metadata sees them:
@@ -1118,23 +1113,6 @@ void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_vie
   SetHeader(req, "Ngsiv2-AttrsFormat", "custom");
 }
 
-// RFC 9110 field syntax: a name is a token; a value holds no control character but HTAB
-// (no CR, LF or NUL), so that no value can end the header or the request early.
-bool ValidHeaderName(std::string_view name) {
-  constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
-  return !name.empty() && std::ranges::all_of(name, [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           kTokenPunctuation.find(c) != std::string_view::npos;
-  });
-}
-
-bool ValidHeaderValue(std::string_view value) {
-  return std::ranges::none_of(value, [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && c != '\t') || u == 0x7f;
-  });
-}
-
 // Custom headers after substitution: an empty name is skipped, an empty value removes the
 // header (defaults such as Accept included), any other value is URL-decoded. Never
 // Fiware-Correlator or Ngsiv2-AttrsFormat, as in Orion. A header that is not valid HTTP
@@ -1152,7 +1130,7 @@ void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_vie
       continue;
     }
     value = PercentDecode(value);
-    if (!ValidHeaderName(name) || !ValidHeaderValue(value)) continue;
+    if (!IsHttpToken(name) || !IsHttpFieldValue(value)) continue;
     SetHeader(req, std::move(name), std::move(value));
   }
 }

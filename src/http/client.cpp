@@ -43,6 +43,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/ascii.h"
 #include "common/thread_name.h"
 
 namespace zc::http {
@@ -200,19 +201,6 @@ struct Call {
   bool finished = false;
 };
 
-// A field that would end the header section or the request early: a name with a
-// separator or control character, a value with CR, LF, NUL or another control but HTAB.
-bool BreaksMessage(std::string_view name, std::string_view value) {
-  const auto control = [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  };
-  const bool bad_name = name.empty() || std::ranges::any_of(name, [&](char c) {
-                          return control(c) || c == ' ' || c == ':';
-                        });
-  return bad_name || std::ranges::any_of(value, [&](char c) { return control(c) && c != '\t'; });
-}
-
 }  // namespace
 
 class Client::Impl {
@@ -301,7 +289,7 @@ void Client::Impl::Send(OutboundRequest request, Callback done) {
   auto destination = ParseUrl(request.url);
   if (!destination) return FailSoon(std::move(done), destination.error());
   for (const auto& [name, value] : request.headers) {
-    if (BreaksMessage(name, value)) {
+    if (!IsHttpToken(name) || !IsHttpFieldValue(value)) {
       return FailSoon(std::move(done),
                       Error::BadRequest(fmt::format("invalid header field {}", name)));
     }

@@ -20,17 +20,25 @@ after(async () => {
 
 const gaoming = { 'Fiware-Service': 'foshan', 'Fiware-ServicePath': '/gaoming' };
 
-test('a subscription to another hub\'s /v2/op/notify mirrors creations and updates there', async () => {
-  const sub = await district.post('/v2/subscriptions', {
-    subject: { entities: [{ idPattern: '^Gauge-', type: 'WaterLevelGauge' }] },
+// A district subscription whose notifications go to the city hub's /v2/op/notify; `custom`
+// adds httpCustom fields. Returns the subscription id.
+async function mirrorToCity(entity, custom = {}) {
+  const res = await district.post('/v2/subscriptions', {
+    subject: { entities: [entity] },
     notification: {
       httpCustom: {
         url: `${city.url}/v2/op/notify`,
         headers: { Authorization: `Bearer ${city.adminToken}` },
+        ...custom,
       },
     },
   }, { headers: gaoming });
-  assert.equal(sub.status, 201, sub.text);
+  assert.equal(res.status, 201, res.text);
+  return res.headers.get('location').split('/').pop();
+}
+
+test('a subscription to another hub\'s /v2/op/notify mirrors creations and updates there', async () => {
+  const sid = await mirrorToCity({ idPattern: '^Gauge-', type: 'WaterLevelGauge' });
   const created = await district.post('/v2/entities', {
     id: 'Gauge-7', type: 'WaterLevelGauge',
     level: { type: 'Number', value: 2.31, metadata: { unit: { type: 'Text', value: 'MTR' } } },
@@ -48,23 +56,14 @@ test('a subscription to another hub\'s /v2/op/notify mirrors creations and updat
     id: 'Gauge-7', type: 'WaterLevelGauge',
     level: { type: 'Number', value: 2.87, metadata: { unit: { type: 'Text', value: 'MTR' } } },
   });
-  const stats = await district.get(`/v2/subscriptions/${sub.headers.get('location').split('/').pop()}`,
+  const stats = await district.get(`/v2/subscriptions/${sid}`,
     { headers: gaoming });
   assert.equal(stats.json.notification.lastSuccessCode, 200);
 });
 
 test('httpCustom.ngsi renames what is mirrored and adds where it came from', async () => {
-  const sub = await district.post('/v2/subscriptions', {
-    subject: { entities: [{ idPattern: '^Bin-', type: 'WasteBin' }] },
-    notification: {
-      httpCustom: {
-        url: `${city.url}/v2/op/notify`,
-        headers: { Authorization: `Bearer ${city.adminToken}` },
-        ngsi: { id: 'gaoming:${id}', district: { value: '${servicePath}', type: 'Text' } },
-      },
-    },
-  }, { headers: gaoming });
-  assert.equal(sub.status, 201, sub.text);
+  const sid = await mirrorToCity({ idPattern: '^Bin-', type: 'WasteBin' },
+    { ngsi: { id: 'gaoming:${id}', district: { value: '${servicePath}', type: 'Text' } } });
   const created = await district.post('/v2/entities?options=keyValues',
     { id: 'Bin-12', type: 'WasteBin', fill: 64 }, { headers: gaoming });
   assert.equal(created.status, 201, created.text);
@@ -73,7 +72,7 @@ test('httpCustom.ngsi renames what is mirrored and adds where it came from', asy
     return res.status === 200 ? res.json : null;
   }, 10_000, 'gaoming:Bin-12 in the city hub');
   assert.deepEqual(mirrored, { id: 'gaoming:Bin-12', type: 'WasteBin', district: '/gaoming', fill: 64 });
-  const got = await district.get(`/v2/subscriptions/${sub.headers.get('location').split('/').pop()}`,
+  const got = await district.get(`/v2/subscriptions/${sid}`,
     { headers: gaoming });
   assert.equal(got.json.notification.httpCustom.ngsi.id, 'gaoming:${id}');
 });

@@ -83,22 +83,14 @@ Status CheckBatchBodyFields(const bj::object& o) {
           fmt::format("Invalid JSON payload, mandatory field /{}/ not found", field)));
     }
   }
-  for (const auto& field : o) {
-    const std::string_view key(field.key().data(), field.key().size());
-    if (key != "entities" && key != "actionType") {
-      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
-    }
-  }
-  return Ok();
+  return OnlyKnownFields(o, {"entities", "actionType"});
 }
 
-Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
+Result<std::vector<EntityOp>> BatchOps(const bj::object& body,
                                        const std::set<std::string>& options) {
-  const auto* o = body.if_object();
-  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
-  if (auto s = CheckBatchBodyFields(*o); !s) return Fail(s.error());
-  const bj::value& action = o->at("actionType");
-  const bj::value& entities = o->at("entities");
+  if (auto s = CheckBatchBodyFields(body); !s) return Fail(s.error());
+  const bj::value& action = body.at("actionType");
+  const bj::value& entities = body.at("entities");
   if (!action.is_string()) return Fail(Error::BadRequest("actionType: must be a string"));
   if (!entities.is_array()) return Fail(Error::BadRequest("entities: must be an array"));
   auto kind = ActionKind(action.get_string());
@@ -109,18 +101,11 @@ Result<std::vector<EntityOp>> BatchOps(const bj::value& body,
 
 // A notification body sent to POST /v2/op/notify ({"subscriptionId", "data": [entity, ...]})
 // as the operations of an op/update with actionType append.
-Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
+Result<std::vector<EntityOp>> NotifyOps(const bj::object& body,
                                         const std::set<std::string>& options) {
-  const auto* o = body.if_object();
-  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
-  if (o->empty()) return Fail(Error::BadRequest("empty payload"));
-  for (const auto& field : *o) {
-    const std::string_view key(field.key().data(), field.key().size());
-    if (key != "subscriptionId" && key != "data") {
-      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
-    }
-  }
-  const bj::value* data = o->if_contains("data");
+  if (body.empty()) return Fail(Error::BadRequest("empty payload"));
+  if (auto s = OnlyKnownFields(body, {"subscriptionId", "data"}); !s) return Fail(s.error());
+  const bj::value* data = body.if_contains("data");
   if (!data) {
     return Fail(Error::BadRequest("Invalid JSON payload, mandatory field /data/ not found"));
   }
@@ -129,7 +114,8 @@ Result<std::vector<EntityOp>> NotifyOps(const bj::value& body,
   return OpsOf(data->get_array(), WriteKind::kUpsert, options);
 }
 
-using OpsParser = Result<std::vector<EntityOp>> (*)(const bj::value&, const std::set<std::string>&);
+using OpsParser = Result<std::vector<EntityOp>> (*)(const bj::object&,
+                                                    const std::set<std::string>&);
 
 // The common path of op/update and op/notify: options, write context, body, operations,
 // then the answer once durable.
@@ -139,9 +125,9 @@ void ApplyBody(ContextService& service, RequestContext& ctx, const Respond& resp
   if (!options) return ReplyError(ctx, respond, options.error());
   auto wctx = WriteContextOf(ctx);
   if (!wctx) return ReplyError(ctx, respond, wctx.error());
-  auto body = JsonBody(ctx);
+  auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  auto ops = parse(*body, *options);
+  auto ops = parse(body->get_object(), *options);
   if (!ops) return ReplyError(ctx, respond, ops.error());
   ApplyAndReply(service, ctx, respond, *wctx, std::move(*ops), ok_status);
 }
@@ -157,9 +143,9 @@ void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& re
 }
 
 void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
-  auto body = JsonBody(ctx);
+  auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  auto req = ParseQueryBody(ctx, *body);
+  auto req = ParseQueryBody(ctx, body->get_object());
   if (!req) return ReplyError(ctx, respond, req.error());
   RunQuery(service, ctx, respond, *req);
 }

@@ -103,6 +103,24 @@ Result<bj::value> JsonBody(const http::RequestContext& ctx) {
   return json::Parse(ctx.Body());
 }
 
+Result<bj::value> JsonObjectBody(const http::RequestContext& ctx) {
+  auto body = JsonBody(ctx);
+  if (body && !body->is_object()) {
+    return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
+  }
+  return body;
+}
+
+Status OnlyKnownFields(const bj::object& body, std::initializer_list<std::string_view> known) {
+  for (const auto& field : body) {
+    const std::string_view key(field.key().data(), field.key().size());
+    if (std::ranges::find(known, key) == known.end()) {
+      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
+    }
+  }
+  return Ok();
+}
+
 std::vector<std::string> SplitList(std::string_view text) {
   std::vector<std::string> out;
   size_t start = 0;

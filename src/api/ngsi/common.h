@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -53,6 +54,14 @@ Result<std::string> WritePath(const http::RequestContext& ctx);
 // The JSON body of a request that must have one: 411 without Content-Length, 415 unless
 // Content-Type is application/json, 400 when empty or malformed.
 Result<bj::value> JsonBody(const http::RequestContext& ctx);
+
+// JsonBody that must be a JSON object (the value holds one): anything else is Orion's
+// ParseError "Errors found in incoming JSON buffer".
+Result<bj::value> JsonObjectBody(const http::RequestContext& ctx);
+
+// Orion's check of a body's top-level fields: one outside `known` is
+// `400 Unrecognized field in JSON payload: /name/`.
+Status OnlyKnownFields(const bj::object& body, std::initializer_list<std::string_view> known);
 
 // Orion's URI parameter checks: `400 Empty right-hand-side for URI param /name/`, and
 // `400 invalid character in URI parameter` for `< > " ' = ; ( )` outside q, mq, idPattern

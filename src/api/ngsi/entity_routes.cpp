@@ -51,11 +51,8 @@ void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& r
   if (!options) return ReplyError(ctx, respond, options.error());
   auto wctx = WriteContextOf(ctx);
   if (!wctx) return ReplyError(ctx, respond, wctx.error());
-  auto body = JsonBody(ctx);
+  auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  if (!body->is_object()) {
-    return ReplyError(ctx, respond, Error::ParseError("Errors found in incoming JSON buffer"));
-  }
   auto entity = context::ParseEntity(*body, options->contains("keyValues"));
   if (!entity) return ReplyError(ctx, respond, entity.error());
   const bool upsert = options->contains("upsert");
@@ -122,11 +119,8 @@ void WriteAttrs(ContextService& service, RequestContext& ctx, const Respond& res
   if (!options) return ReplyError(ctx, respond, options.error());
   auto wctx = WriteContextOf(ctx);
   if (!wctx) return ReplyError(ctx, respond, wctx.error());
-  auto body = JsonBody(ctx);
+  auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  if (!body->is_object()) {
-    return ReplyError(ctx, respond, Error::ParseError("Errors found in incoming JSON buffer"));
-  }
   auto attrs = context::ParseAttributes(*body, options->contains("keyValues"));
   if (!attrs) return ReplyError(ctx, respond, attrs.error());
   WriteKind kind = WriteKind::kReplace;

@@ -202,15 +202,7 @@ Status CheckQueryBodyFields(const bj::object& o) {
       !o.contains("expression")) {
     return Fail(Error::BadRequest("Invalid JSON payload, no relevant fields found"));
   }
-  constexpr std::array<std::string_view, 5> kKnown = {"entities", "attributes", "attrs",
-                                                      "expression", "metadata"};
-  for (const auto& field : o) {
-    const std::string_view key(field.key().data(), field.key().size());
-    if (std::ranges::find(kKnown, key) == kKnown.end()) {
-      return Fail(Error::BadRequest(fmt::format("Unrecognized field in JSON payload: /{}/", key)));
-    }
-  }
-  return Ok();
+  return OnlyKnownFields(o, {"entities", "attributes", "attrs", "expression", "metadata"});
 }
 
 // The deprecated "attributes" (ngsijs still documents it): entities holding at least one of
@@ -226,15 +218,13 @@ Status ParseDeprecatedAttributes(const bj::object& o, ListRequest& out) {
 
 }  // namespace
 
-Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::value& body) {
+Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::object& body) {
   ListRequest out;
-  const auto* o = body.if_object();
-  if (!o) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
-  if (auto s = CheckQueryBodyFields(*o); !s) return Fail(s.error());
+  if (auto s = CheckQueryBodyFields(body); !s) return Fail(s.error());
   auto options = Options(ctx, kListOptions);
   if (!options) return Fail(options.error());
   out.options = std::move(*options);
-  if (const bj::value* entities = o->if_contains("entities")) {
+  if (const bj::value* entities = body.if_contains("entities")) {
     if (!entities->is_array()) return Fail(Error::BadRequest("/entities/ must be an array"));
     if (entities->get_array().size() > kMaxSelectors) {
       return Fail(Error::BadRequest("too many items in /entities/"));
@@ -245,15 +235,15 @@ Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const bj::va
       out.query.selectors.push_back(std::move(*sel));
     }
   }
-  if (auto s = ParseBodyExpression(*o, out.query); !s) return Fail(s.error());
+  if (auto s = ParseBodyExpression(body, out.query); !s) return Fail(s.error());
   out.render.representation = RepresentationOf(out.options);
-  auto attrs = StringArray(*o, "attrs");
+  auto attrs = StringArray(body, "attrs");
   if (!attrs) return Fail(attrs.error());
   out.render.attrs = std::move(*attrs);
-  auto metadata = StringArray(*o, "metadata");
+  auto metadata = StringArray(body, "metadata");
   if (!metadata) return Fail(metadata.error());
   out.render.metadata = std::move(*metadata);
-  if (auto s = ParseDeprecatedAttributes(*o, out); !s) return Fail(s.error());
+  if (auto s = ParseDeprecatedAttributes(body, out); !s) return Fail(s.error());
   if (auto s = ParseOrderAndPage(ctx, out); !s) return Fail(s.error());
   return out;
 }

@@ -26,7 +26,8 @@ Result<ListRequest> ParseListRequest(const http::RequestContext& ctx);
 
 // POST /v2/op/query: body {entities, attrs, expression, metadata} plus URL limit, offset,
 // orderBy and options.
-Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx, const boost::json::value& body);
+Result<ListRequest> ParseQueryBody(const http::RequestContext& ctx,
+                                   const boost::json::object& body);
 
 // The representation chosen by options (keyValues, values, unique; default normalized).
 context::Representation RepresentationOf(const std::set<std::string>& options);
