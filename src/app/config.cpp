@@ -88,13 +88,14 @@ Status ReadHttp(const toml::table& t, Config& c) {
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(
-          t, "context",
-          {"max_batch_entities", "history", "history_retention_days", "document_delay_seconds"});
+  if (auto s = CheckKeys(t, "context",
+                         {"max_batch_entities", "history", "history_retention_days",
+                          "history_time_index", "document_delay_seconds"});
       !s) {
     return s;
   }
   if (auto s = ReadTyped(t, "context", "history", c.history); !s) return s;
+  if (auto s = ReadTyped(t, "context", "history_time_index", c.history_time_index); !s) return s;
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);

@@ -216,9 +216,11 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   metrics::Registry metrics;
   dir.store->ExportMetrics(metrics);
   context::Writer writer(*dir.store, {}, metrics);
-  context::ContextService service(
-      writer, {.max_batch_entities = config.max_batch_entities, .history = config.history},
-      metrics);
+  context::ContextService service(writer,
+                                  {.max_batch_entities = config.max_batch_entities,
+                                   .history = config.history,
+                                   .time_index_attribute = config.history_time_index},
+                                  metrics);
   if (auto s = service.Load(*dir.store); !s) {
     spdlog::error("cannot load entities: {}", s.error().message);
     return 1;

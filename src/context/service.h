@@ -43,6 +43,10 @@ struct ServiceOptions {
   size_t max_batch_entities = 1000;  // entities in one op/update
   size_t max_attrs_per_entity = 1000;
   bool history = true;  // record every attribute write as a history row
+  // The attribute (or attribute metadata) whose DateTime value, written by the same request,
+  // is the time its history rows are indexed at, as QuantumLeap's time index; "" = always
+  // the change time.
+  std::string time_index_attribute = "TimeInstant";
 };
 
 enum class WriteKind {

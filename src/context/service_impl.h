@@ -167,8 +167,10 @@ struct WriteEvaluation {
                              const std::string& path) const;
   // Adds a change: its history rows, its final state, the event. `attributes_only`: the
   // change only wrote the attributes in `change.updated_attrs` (see Touched::full).
+  // `written`: the attributes as the request gave them (their metadata can state the time
+  // the history rows are indexed at).
   void Record(EntityChange change, const EntityKey& key, const ServiceOptions& options,
-              bool attributes_only = false);
+              bool attributes_only = false, const NamedList<Attribute>* written = nullptr);
 
   void Touch(const EntityKey& key, EntityPtr after, bool full) {
     auto [it, inserted] = touched_index.emplace(key, touched.size());

@@ -24,7 +24,10 @@ class GatedStore : public ContextStore {
     for (const auto& w : batch.entities)
       entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
     history_rows_ += batch.history.size();
-    for (const auto& h : batch.history) history_times_.push_back(h.time);
+    for (const auto& h : batch.history) {
+      history_times_.push_back(h.time);
+      history_index_[h.entity_id + "/" + h.attr].push_back(h.observed);
+    }
     return fail_next_ ? Fail(Error::Internal("disk full")) : Ok();
   }
   Status LoadEntities(const std::function<void(std::string, Entity)>&) override { return Ok(); }
@@ -62,6 +65,11 @@ class GatedStore : public ContextStore {
     std::lock_guard lock(mu_);
     return history_times_;
   }
+  // The stated times (HistoryRow::observed) of the rows of "entity/attr", in commit order.
+  std::vector<std::optional<TimeMs>> StatedTimes(const std::string& series) {
+    std::lock_guard lock(mu_);
+    return history_index_[series];
+  }
 
  private:
   std::mutex mu_;
@@ -72,6 +80,7 @@ class GatedStore : public ContextStore {
   std::vector<std::string> entity_rows_;
   size_t history_rows_ = 0;
   std::vector<TimeMs> history_times_;
+  std::map<std::string, std::vector<std::optional<TimeMs>>> history_index_;
 };
 
 Attribute Num(double v) {
@@ -177,6 +186,57 @@ TEST_F(ServiceTest, ChangesOfOneEntityGetIncreasingTimes) {
   ASSERT_EQ(times.size(), 3u);
   EXPECT_LT(times[0], times[1]);
   EXPECT_LT(times[1], times[2]);
+}
+
+// History rows are indexed at the TimeInstant the same request wrote, else at the
+// attribute's own TimeInstant metadata, else at the change time: a TimeInstant left from an
+// earlier write, or one that is not a date, is not used.
+TEST_F(ServiceTest, HistoryIsIndexedAtTheTimeInstantTheWriteStates) {
+  auto date = [](const char* text) {
+    return Attribute{.type = "DateTime", .value = bj::string(text)};
+  };
+  auto stamped = [&](double v, const char* text) {
+    Attribute a = Num(v);
+    a.metadata.emplace_back("TimeInstant", Metadata{"DateTime", bj::string(text)});
+    return a;
+  };
+  EntityOp create = Create("G1", 1);
+  create.attrs.emplace_back("TimeInstant", date("2026-07-01T08:00:00+08:00"));
+  create.attrs.emplace_back("level", stamped(2.5, "2026-07-01T00:30:00Z"));  // the attr wins
+  ASSERT_TRUE(Apply(One(std::move(create))).get());
+  EntityOp stamped_only = Update("G1", 2);
+  stamped_only.attrs.at(0).second = stamped(2, "2026-07-01T01:00:00Z");
+  ASSERT_TRUE(Apply(One(std::move(stamped_only))).get());
+  ASSERT_TRUE(Apply(One(Update("G1", 3))).get());  // TimeInstant is still there, but old
+  EntityOp not_a_date = Update("G1", 4);
+  not_a_date.attrs.emplace_back("TimeInstant", date("yesterday"));
+  ASSERT_TRUE(Apply(One(std::move(not_a_date))).get());
+
+  const TimeMs eight = ParseIso8601("2026-07-01T00:00:00Z").value_or(0);
+  const TimeMs nine = ParseIso8601("2026-07-01T01:00:00Z").value_or(0);
+  ASSERT_GT(eight, 0);
+  using Times = std::vector<std::optional<TimeMs>>;
+  EXPECT_EQ(store_.StatedTimes("G1/t"), (Times{eight, nine, std::nullopt, std::nullopt}));
+  EXPECT_EQ(store_.StatedTimes("G1/level"), (Times{eight}));
+  EXPECT_EQ(store_.StatedTimes("G1/TimeInstant"), (Times{eight, std::nullopt}));
+  auto e = service_.Get("", PathScope::All(), "G1", std::nullopt);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_GT((*e)->Find("t")->modified, nine) << "dateModified stays the change time";
+}
+
+TEST_F(ServiceTest, TheTimeIndexAttributeCanBeSwitchedOff) {
+  metrics::Registry metrics;
+  Writer writer{store_, {}, metrics};
+  ContextService plain{writer, {.time_index_attribute = ""}, metrics};
+  EntityOp create = Create("G2", 1);
+  create.attrs.emplace_back("TimeInstant",
+                            Attribute{.type = "DateTime", .value = "2026-07-01T00:00:00Z"});
+  auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
+  auto f = done->get_future();
+  plain.Apply({}, One(std::move(create)),
+              [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
+  ASSERT_TRUE(f.get());
+  EXPECT_EQ(store_.StatedTimes("G2/t"), (std::vector<std::optional<TimeMs>>{std::nullopt}));
 }
 
 TEST_F(ServiceTest, BatchIsAllOrNothing) {

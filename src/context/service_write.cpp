@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "context/entity_codec.h"
 #include "context/ngsi_format.h"
@@ -37,6 +38,41 @@ void MergeMetadata(NamedList<Metadata>& into, const NamedList<Metadata>& from) {
     }
   }
 }
+
+// The time a DateTime text states; nullopt for anything else.
+std::optional<TimeMs> StatedTime(const bj::value& v) {
+  if (!v.is_string()) return std::nullopt;
+  return ParseIso8601(v.get_string());
+}
+
+// The times the history rows of one change are indexed at, by QuantumLeap's rule narrowed to
+// what the request itself wrote: the time-index attribute (`TimeInstant`) when the request
+// wrote it, else the TimeInstant metadata the request gave the attribute. A TimeInstant left
+// from an earlier write (attribute or merged metadata) is not used: it would put a new value
+// at an old time.
+class TimeIndex {
+ public:
+  TimeIndex(const Entity& after, const std::vector<std::string>& updated,
+            const NamedList<Attribute>* written, std::string_view name)
+      : name_(name), written_(written) {
+    if (name_.empty()) return;
+    if (std::find(updated.begin(), updated.end(), name_) == updated.end()) return;
+    if (const Attribute* a = after.Find(name_)) stated_ = StatedTime(a->value);
+  }
+
+  std::optional<TimeMs> Of(std::string_view attr) const {
+    if (stated_ || name_.empty() || written_ == nullptr) return stated_;
+    const Attribute* given = FindNamed(*written_, attr);
+    if (given == nullptr || given->metadata.empty()) return std::nullopt;
+    const Metadata* m = FindNamed(given->metadata, name_);
+    return m ? StatedTime(m->value) : std::nullopt;
+  }
+
+ private:
+  std::string_view name_;
+  const NamedList<Attribute>* written_;
+  std::optional<TimeMs> stated_;
+};
 
 // `incoming` with an update operator in its value ({"$inc": 1}) evaluated against the
 // attribute as it is (`existing`, null when absent); without a type it keeps the existing
@@ -244,14 +280,17 @@ auto detail::WriteEvaluation::FindForWrite(const std::string& id,
 }
 
 void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
-                                     const ServiceOptions& options, bool attributes_only) {
+                                     const ServiceOptions& options, bool attributes_only,
+                                     const NamedList<Attribute>* written) {
   const EntityPtr& after = change.after;
   if (options.history && after) {
+    const TimeIndex index(*after, change.updated_attrs, written, options.time_index_attribute);
     for (const auto& name : change.updated_attrs) {
       const Attribute* a = after->Find(name);
       if (!a) continue;
       batch.history.push_back({tenant, after->service_path, after->id, after->type, name, a->type,
-                               change.time, json::Dump(a->value), EncodeMetadataJson(a->metadata)});
+                               change.time, json::Dump(a->value), EncodeMetadataJson(a->metadata),
+                               index.Of(name)});
     }
   }
   // Without history rows nothing would keep an attributes-only change durable.
@@ -296,7 +335,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     if (!next) return Fail(next.error());
     change.after = std::make_shared<const Entity>(std::move(*next));
     const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
-    eval.Record(std::move(change), key, options_, attributes_only);
+    eval.Record(std::move(change), key, options_, attributes_only, &op.attrs);
     return Ok();
   }
   auto found = eval.FindForWrite(op.id, op.type, ctx.service_path);
@@ -313,7 +352,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   auto next = Modify(*change.before, op, change.time, change);
   if (!next) return Fail(next.error());
   change.after = std::make_shared<const Entity>(std::move(*next));
-  eval.Record(std::move(change), key, options_, WritesAttributesOnly(op));
+  eval.Record(std::move(change), key, options_, WritesAttributesOnly(op), &op.attrs);
   return Ok();
 }
 

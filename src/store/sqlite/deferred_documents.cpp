@@ -93,11 +93,12 @@ Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq)
 // Result<unordered_map> destroyed on a path.)
 Status LoadReplayRows(sqlite3* db, int64_t flushed_through, int64_t first_chunk, ReplayRows& rows) {
   // Only history: Init moved every staged row there before (staged_history.cpp).
-  auto st = Prepare(db,
-                    "SELECT h.seq, h.time, h.value, coalesce(h.metadata, ''), s.tenant, "
-                    "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "
-                    "FROM history h JOIN history_series s ON s.id = h.series "
-                    "WHERE h.chunk >= ?1 AND h.seq > ?2");
+  auto st = Prepare(
+      db,
+      "SELECT h.seq, coalesce(h.modified, h.time), h.value, coalesce(h.metadata, ''), s.tenant, "
+      "s.service_path, s.entity_id, s.entity_type, s.attr, s.attr_type "
+      "FROM history h JOIN history_series s ON s.id = h.series "
+      "WHERE h.chunk >= ?1 AND h.seq > ?2");
   if (!st) return Fail(st.error());
   sqlite3_bind_int64(st->get(), 1, first_chunk);
   sqlite3_bind_int64(st->get(), 2, flushed_through);

@@ -90,17 +90,22 @@ class DeferredDocumentsTest : public ::testing::Test {
     b.entities.push_back({kTenant, kKey, e, context::EncodeEntity(*e)});
     Commit(b);
   }
-  // An attributes-only write of `names` of `after`.
-  void WriteAttributes(const EntityPtr& after, const std::vector<std::string>& names) {
+  // An attributes-only write of `names` of `after`, its rows indexed at `observed` if set.
+  void WriteAttributes(const EntityPtr& after, const std::vector<std::string>& names,
+                       std::optional<TimeMs> observed = std::nullopt) {
     WriteBatch b;
     b.entities.push_back({kTenant, kKey, after, "", /*attributes_only=*/true});
-    for (const auto& n : names) b.history.push_back(RowOf(*after, n));
+    for (const auto& n : names) {
+      b.history.push_back(RowOf(*after, n));
+      b.history.back().observed = observed;
+    }
     Commit(b);
   }
   // An attributes-only write of `level` to `before` at `t`; returns the entity after it.
-  EntityPtr WriteLevel(const EntityPtr& before, double level, TimeMs t = 2000) {
+  EntityPtr WriteLevel(const EntityPtr& before, double level, TimeMs t = 2000,
+                       std::optional<TimeMs> observed = std::nullopt) {
     auto after = Written(before, "level", Number(level, 0, 0), t);
-    WriteAttributes(after, {"level"});
+    WriteAttributes(after, {"level"}, observed);
     return after;
   }
   // What LoadEntities rebuilds, encoded, by id ("" when the store has no such entity).
@@ -161,6 +166,26 @@ TEST_F(DeferredDocumentsTest, RebuildReadsRowsWhereverTheyWere) {
     EXPECT_EQ(Loaded(), context::EncodeEntity(*after)) << (options == &direct ? "direct" : "sweep");
   }
   ASSERT_EQ(t, start + 10);
+}
+
+// Rows indexed at a time their device stated (TimeInstant, here long before the write)
+// rebuild the entity with the change time as dateModified, from each place rows can be.
+TEST_F(DeferredDocumentsTest, RebuildKeepsTheChangeTimeOfRowsIndexedAtAStatedTime) {
+  SqliteOptions sweeping, direct;
+  sweeping.history_staged_rows = 2;
+  sweeping.history_move_min_rows = 1;
+  direct.history_direct_rows = 0;
+  TimeMs t = 2000;
+  for (const SqliteOptions* options : {&sweeping, &direct}) {
+    Reopen(*options);
+    auto after = Created();
+    Create(after);
+    for (const TimeMs end = t + 5; t < end; ++t) {
+      after = WriteLevel(after, static_cast<double>(t), t, /*observed=*/t - 1500);
+    }
+    Reopen(*options);
+    EXPECT_EQ(Loaded(), context::EncodeEntity(*after)) << (options == &direct ? "direct" : "sweep");
+  }
 }
 
 TEST_F(DeferredDocumentsTest, MetricsCountDeferredDocumentsAndRowsToReplay) {

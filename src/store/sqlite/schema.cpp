@@ -1,7 +1,7 @@
 // Schema and migrations of the embedded SQLite store.
 //
-// Layout (version 3; version 1 lacked entities.seq, history.metadata and store_meta,
-// version 2 lacked history_staged):
+// Layout (version 4; version 1 lacked entities.seq, history.metadata and store_meta,
+// version 2 lacked history_staged, version 3 the two `modified` columns):
 //   schema_version(version PK, applied_ms)        one row per applied migration
 //   entities(tenant, service_path, id, type, doc, seq)  PK (tenant, id, type, service_path),
 //       WITHOUT ROWID; doc is context::EncodeEntity's JSON, holding every history row up to
@@ -11,11 +11,13 @@
 //       attr_type)  UNIQUE (tenant, entity_id, entity_type, service_path, attr): one row
 //       per attribute time series; the writer caches key → id in memory.
 //   history_chunks(id INTEGER PK, min_time, max_time, rows)  one row per chunk of history.
-//   history(chunk, series, time, seq, value, metadata)  PK (chunk, series, time, seq),
-//       WITHOUT ROWID; value is the attribute value as JSON text, metadata the attribute's
-//       metadata (context::EncodeMetadataJson, NULL when none).
-//   history_staged(seq INTEGER PK, chunk, series, time, value, metadata)  history rows of
-//       small commits, in seq order, until a sweep moves them into history.
+//   history(chunk, series, time, seq, value, metadata, modified)  PK (chunk, series, time,
+//       seq), WITHOUT ROWID; value is the attribute value as JSON text, metadata the
+//       attribute's metadata (context::EncodeMetadataJson, NULL when none). time is the time
+//       index (HistoryRow::IndexTime: the device's TimeInstant when the write stated one);
+//       modified the change time when it differs from time, else NULL.
+//   history_staged(seq INTEGER PK, chunk, series, time, value, metadata, modified)  history
+//       rows of small commits, in seq order, until a sweep moves them into history.
 //   store_meta(key PK, value)                      'flushed_through': every history row up
 //       to that seq is in its entity's document.
 //
@@ -87,8 +89,14 @@ CREATE TABLE history_staged(
   time INTEGER NOT NULL, value TEXT NOT NULL, metadata TEXT);
 )sql";
 
+// Version 4: rows indexed at a time the writer stated keep their change time apart.
+constexpr const char* kV4 = R"sql(
+ALTER TABLE history ADD COLUMN modified INTEGER;
+ALTER TABLE history_staged ADD COLUMN modified INTEGER;
+)sql";
+
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> kAll = {{1, kV1}, {2, kV2}, {3, kV3}};
+  static const std::vector<Migration> kAll = {{1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}};
   return kAll;
 }
 

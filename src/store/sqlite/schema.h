@@ -8,7 +8,7 @@
 namespace zc::store {
 
 // The schema version this binary writes.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The version recorded in the database (0 for a fresh file).
 Result<int> SchemaVersion(sqlite3* db);

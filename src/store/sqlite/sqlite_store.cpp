@@ -31,17 +31,18 @@ constexpr const char* kDbFileName = "zhicheng.db";
 // step instead of many saves SQLite's per-statement work, which is most of a row's cost
 // besides the B-tree insert itself.
 constexpr size_t kHistoryRowsPerInsert = 32;
-constexpr int kHistoryColumns = 6;
+constexpr int kHistoryColumns = 7;
 
-// "INSERT INTO <table>(...) VALUES(?,?,?,?,?,?),..." for `rows` history rows.
+// "INSERT INTO <table>(...) VALUES(?,?,?,?,?,?,?),..." for `rows` history rows.
 std::string HistoryRowsInsert(const char* table, size_t rows) {
-  std::string sql =
-      std::string("INSERT INTO ") + table + "(chunk, series, time, seq, value, metadata) VALUES";
-  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?)" : ",(?,?,?,?,?,?)";
+  std::string sql = std::string("INSERT INTO ") + table +
+                    "(chunk, series, time, seq, value, metadata, modified) VALUES";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
   return sql;
 }
 
-// Binds one history row to the parameters base+1 .. base+6 of an insert.
+// Binds one history row to the parameters base+1 .. base+7 of an insert: `time` is the
+// row's index time; `modified`, its change time, only when the two differ.
 void BindHistoryRow(sqlite3_stmt* st, int base, int64_t chunk, int64_t series, TimeMs time,
                     int64_t seq, const context::HistoryRow& row) {
   sqlite3_bind_int64(st, base + 1, chunk);
@@ -53,6 +54,11 @@ void BindHistoryRow(sqlite3_stmt* st, int base, int64_t chunk, int64_t series, T
     sqlite3_bind_null(st, base + 6);
   } else {
     BindText(st, base + 6, row.metadata_json);
+  }
+  if (row.observed && *row.observed != row.time) {
+    sqlite3_bind_int64(st, base + 7, row.time);
+  } else {
+    sqlite3_bind_null(st, base + 7);
   }
 }
 
@@ -333,7 +339,7 @@ Status SqliteStore::WriteHistory(const std::vector<context::HistoryRow>& rows,
     previous = &r;
     auto id = ResolveSeries(r, *entity, touched_series);
     if (!id) return Fail(id.error());
-    pending.push_back({*id, r.time, &r});
+    pending.push_back({*id, r.IndexTime(), &r});
   }
   // By series, so that consecutive inserts land on the same page. Stable, and not by time:
   // the rows of one series keep their batch order, so the newest seq holds the latest write

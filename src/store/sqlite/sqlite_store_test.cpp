@@ -301,6 +301,45 @@ TEST_F(SqliteStoreTest, AggregatesOverRangeAndBuckets) {
   EXPECT_FALSE(r->at(0).value.has_value());
 }
 
+// Rows with a time their writer stated (a device's TimeInstant) are indexed, filtered and
+// ordered by it, whether they arrive in order or not, and wherever they are stored: staged,
+// or directly in small chunks, where a late row lands in a newer chunk than rows it precedes.
+TEST_F(SqliteStoreTest, HistoryIsIndexedAtTheStatedTime) {
+  SqliteOptions direct;
+  direct.history_direct_rows = 0;
+  direct.history_chunk_rows = 2;
+  int round = 0;  // small chunks first: a later reopen with larger ones starts a new chunk
+  for (const SqliteOptions& options : {direct, SqliteOptions{}}) {
+    Reopen(options);
+    const std::string id = "Gauge" + std::to_string(round++);
+    // Change times 100..103; stated times out of order, one row without.
+    std::vector<HistoryRow> rows;
+    const std::optional<TimeMs> stated[] = {4000, 1000, 3000, std::nullopt};
+    for (TimeMs t = 100; t <= 103; ++t) {
+      rows.push_back(Row(id, "level", t, std::to_string(t)));
+      rows.back().observed = stated[t - 100];
+    }
+    CommitRows(std::move(rows));
+    HistoryRow late = Row(id, "level", 104, "104");  // a buffered reading, sent later
+    late.observed = 2000;
+    CommitRows({late});
+
+    HistoryQuery q;
+    q.entity_id = id;
+    auto all = Query(q);
+    EXPECT_EQ(Times(all), (std::vector<TimeMs>{103, 1000, 2000, 3000, 4000}));
+    std::vector<std::string> values;
+    for (const auto& p : all) values.push_back(p.value_json);
+    EXPECT_EQ(values, (std::vector<std::string>{"103", "101", "104", "102", "100"}));
+    q.from = 1500;
+    q.to = 3500;
+    EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{2000, 3000}));
+    q.from = q.to = std::nullopt;
+    q.last_n = 2;
+    EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{3000, 4000}));
+  }
+}
+
 TEST_F(SqliteStoreTest, PrunesWholeAndPartialChunks) {
   SqliteOptions small;
   small.history_chunk_rows = 4;

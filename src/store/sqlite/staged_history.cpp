@@ -27,14 +27,15 @@ namespace {
 // Every staged row that is not in history yet moves there; the table and the mark are
 // cleared. In the open transaction.
 Status MoveRest(sqlite3* db) {
-  const std::string sql = std::string(
-                              "INSERT INTO history(chunk, series, time, seq, value, metadata) "
-                              "SELECT chunk, series, time, seq, value, metadata "
-                              "FROM history_staged AS s WHERE ") +
-                          kStagedNotMovedSql +
-                          " ORDER BY chunk, series, time, seq;"
-                          "DELETE FROM history_staged;"
-                          "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
+  const std::string sql =
+      std::string(
+          "INSERT INTO history(chunk, series, time, seq, value, metadata, modified) "
+          "SELECT chunk, series, time, seq, value, metadata, modified "
+          "FROM history_staged AS s WHERE ") +
+      kStagedNotMovedSql +
+      " ORDER BY chunk, series, time, seq;"
+      "DELETE FROM history_staged;"
+      "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
   return Exec(db, sql.c_str());
 }
 
@@ -42,8 +43,9 @@ Status MoveRest(sqlite3* db) {
 
 std::string MoveStagedRowsSql() {
   std::string sql =
-      "INSERT INTO history(chunk, series, time, seq, value, metadata) "
-      "SELECT chunk, series, time, seq, value, metadata FROM history_staged WHERE seq IN (";
+      "INSERT INTO history(chunk, series, time, seq, value, metadata, modified) "
+      "SELECT chunk, series, time, seq, value, metadata, modified FROM history_staged "
+      "WHERE seq IN (";
   for (int i = 1; i <= kMoveRows; ++i) sql += (i == 1 ? "?" : ",?") + std::to_string(i);
   return sql + ") ORDER BY chunk, series, time, seq";
 }
