@@ -26,6 +26,7 @@ Status CheckKeys(const toml::table& table, std::string_view section,
 
 // A crash loses the audit entries of at most this long (see docs/security.md).
 constexpr unsigned kMaxAuditGroupDelayMs = 1000;
+constexpr unsigned kMaxAuditDeviceWindowSeconds = 3600;  // a crash loses at most an open window
 
 template <typename T>
 Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
@@ -172,12 +173,20 @@ Status ReadCors(const toml::table& t, Config& c) {
 }
 
 Status ReadAudit(const toml::table& t, Config& c) {
-  if (auto s =
-          CheckKeys(t, "audit", {"checkpoint_entries", "checkpoint_seconds", "group_delay_ms"});
+  if (auto s = CheckKeys(
+          t, "audit",
+          {"checkpoint_entries", "checkpoint_seconds", "group_delay_ms", "device_window_seconds"});
       !s) {
     return s;
   }
   if (auto s = ReadNumber(t, "checkpoint_entries", c.audit_checkpoint_entries); !s) return s;
+  if (auto s = ReadNumber(t, "device_window_seconds", c.audit_device_window_seconds); !s) {
+    return s;
+  }
+  if (c.audit_device_window_seconds > kMaxAuditDeviceWindowSeconds) {
+    return Fail(Error::BadRequest(fmt::format("[audit] device_window_seconds must be at most {}",
+                                              kMaxAuditDeviceWindowSeconds)));
+  }
   if (auto s = ReadNumber(t, "group_delay_ms", c.audit_group_delay_ms); !s) return s;
   if (c.audit_group_delay_ms > kMaxAuditGroupDelayMs) {
     return Fail(Error::BadRequest(

@@ -82,7 +82,8 @@ Result<Security> OpenSecurity(const Config& config) {
       identity::AuditLogOptions{
           .checkpoint_entries = config.audit_checkpoint_entries,
           .checkpoint_interval = std::chrono::seconds(config.audit_checkpoint_seconds),
-          .group_delay = std::chrono::milliseconds(config.audit_group_delay_ms)});
+          .group_delay = std::chrono::milliseconds(config.audit_group_delay_ms),
+          .device_window = std::chrono::seconds(config.audit_device_window_seconds)});
   if (auto st = s.audit->Open(); !st) return Fail(st.error());
   return s;
 }

@@ -191,7 +191,10 @@ std::string SigningKey::PublicKeyHex() const {
 }
 
 AuditLog::AuditLog(AuditStore& store, SigningKey key, AuditLogOptions options)
-    : store_(store), key_(std::move(key)), options_(options) {}
+    : store_(store),
+      key_(std::move(key)),
+      options_(options),
+      tally_(options.device_window, options.max_device_windows) {}
 
 AuditLog::~AuditLog() {
   {
@@ -254,8 +257,26 @@ void AuditLog::Record(AuditEntry e) {
   if (warn) spdlog::warn("audit log full or stopping: {} entries dropped so far", dropped);
 }
 
+void AuditLog::Count(AuditEntry e) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_ && options_.device_window.count() > 0) {
+      const bool idle = !tally_.NextClose();
+      if (tally_.Add(e, steady_clock::now())) {
+        if (idle) {  // the thread may wait without a deadline: let it take this one
+          tally_opened_ = true;
+          wake_.notify_one();
+        }
+        return;
+      }
+    }
+  }
+  Record(std::move(e));
+}
+
 void AuditLog::Flush() {
   std::unique_lock lock(mu_);
+  accepted_ += tally_.TakeAll(queue_);
   const uint64_t ticket = accepted_;
   if (written_ < ticket) {
     flush_ticket_ = std::max(flush_ticket_, ticket);
@@ -290,14 +311,23 @@ void AuditLog::Run() {
 
 AuditLog::Work AuditLog::TakeWork() {
   std::unique_lock lock(mu_);
-  const auto ready = [this] {
+  const auto work_ready = [this] {
     return stopping_ || !queue_.empty() || checkpoint_asked_ > checkpoint_served_;
   };
-  if (const auto deadline = NextDeadline()) {
-    wake_.wait_until(lock, *deadline, ready);
-  } else {
-    wake_.wait(lock, ready);
+  // Waits for work or the next deadline; a device window opened meanwhile re-arms the wait
+  // with its end as a deadline.
+  for (bool rearm = true; rearm;) {
+    tally_opened_ = false;
+    const auto ready = [&] { return work_ready() || tally_opened_; };
+    if (const auto deadline = NextDeadline()) {
+      wake_.wait_until(lock, *deadline, ready);
+    } else {
+      wake_.wait(lock, ready);
+    }
+    rearm = tally_opened_ && !work_ready();
   }
+  const auto now = steady_clock::now();
+  accepted_ += stopping_ ? tally_.TakeAll(queue_) : tally_.TakeDue(now, queue_);
   AwaitGroup(lock);
   Work work;
   work.entries.swap(queue_);
@@ -318,12 +348,17 @@ void AuditLog::AwaitGroup(std::unique_lock<std::mutex>& lock) {
   });
 }
 
-// When the thread must wake without being asked: to retry a failed write, or to sign
-// entries that have waited checkpoint_interval.
+// When the thread must wake without being asked: to retry a failed write, to sign
+// entries that have waited checkpoint_interval, or to close a device window.
 std::optional<AuditLog::SteadyTime> AuditLog::NextDeadline() const {
-  if (retry_at_) return retry_at_;
-  if (last_seq_ > checkpoint_seq_) return checkpoint_at_ + options_.checkpoint_interval;
-  return std::nullopt;
+  std::optional<SteadyTime> at = tally_.NextClose();
+  auto earliest = [&at](SteadyTime t) { at = at ? std::min(*at, t) : t; };
+  if (retry_at_) {
+    earliest(*retry_at_);
+  } else if (last_seq_ > checkpoint_seq_) {
+    earliest(checkpoint_at_ + options_.checkpoint_interval);
+  }
+  return at;
 }
 
 Status AuditLog::Write(Work& work) {

@@ -30,27 +30,13 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "identity/audit_entry.h"
+#include "identity/audit_tally.h"
 
 namespace zc::identity {
 
 // The file name of the checkpoint signing key in the data directory.
 inline constexpr const char* kAuditKeyFile = "audit.key";
-
-struct AuditEntry {
-  int64_t seq = 0;  // 1, 2, 3 ... dense; assigned by AuditLog
-  TimeMs time = 0;  // assigned by AuditLog when 0
-  std::string actor;
-  std::string actor_kind;  // user, service, device, anonymous, system
-  std::string department;
-  std::string client_address;
-  std::string action;
-  std::string target;
-  std::string outcome;  // "success", "failure" or an HTTP status such as "204"
-  std::string request_id;
-  std::string detail;
-  std::string prev_hash;  // lowercase hex SHA-256
-  std::string hash;       // lowercase hex SHA-256
-};
 
 // The prev_hash of the first entry: 64 '0'.
 inline constexpr std::string_view kGenesisHash =
@@ -142,6 +128,11 @@ struct AuditLogOptions {
   // group_entries are queued first or Flush()/Checkpoint() asks: fewer, larger commits.
   std::chrono::milliseconds group_delay{10};
   size_t group_entries = 1000;
+  // Count(): how long a device's requests are tallied into one entry (audit_tally.h); 0 =
+  // one entry per request. At most max_device_windows are open; further keys get entries
+  // of their own.
+  std::chrono::seconds device_window{60};
+  size_t max_device_windows = 10000;
 };
 
 // The audit writer. Thread-safe; Record() never blocks on I/O.
@@ -164,8 +155,14 @@ class AuditLog {
   // dropped, counted in Dropped() and a warning is logged at most once a second.
   void Record(AuditEntry e);
 
+  // Tallies `e`, a device's request, into the window of its actor, client address, action
+  // and outcome (see audit_tally.h); the window's entry is queued when it ends, on Flush()
+  // and at shutdown. The same as Record() when device_window is 0.
+  void Count(AuditEntry e);
+
   // Blocks until everything Record()ed before the call is durable, or a write of it has
-  // failed (it stays queued in memory and is retried with the next group).
+  // failed (it stays queued in memory and is retried with the next group). Closes every
+  // open device window first, so its entry is included.
   void Flush();
 
   // Writes everything queued and a signed checkpoint of the newest entry now (nothing when
@@ -211,6 +208,8 @@ class AuditLog {
   uint64_t checkpoint_served_ = 0;   // guarded by mu_
   Status checkpoint_status_ = Ok();  // guarded by mu_
   uint64_t dropped_ = 0;             // guarded by mu_
+  AuditTally tally_;                 // guarded by mu_
+  bool tally_opened_ = false;        // guarded by mu_: a first window opened; re-arm the wait
   SteadyTime last_drop_warning_{};   // guarded by mu_
   bool running_ = false;             // guarded by mu_
   bool stopping_ = false;            // guarded by mu_

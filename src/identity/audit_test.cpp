@@ -332,6 +332,53 @@ TEST_F(AuditTest, FlushAndShutdownCutTheGroupDelayShort) {
   EXPECT_EQ(store_.Entries().size(), 3u);
 }
 
+AuditEntry DeviceEntry(std::string client) {
+  AuditEntry e = Entry("gauge-17", "PATCH /v2/entities/{entityId}/attrs", "/v2/entities/G/attrs");
+  e.actor_kind = "device";
+  e.client_address = std::move(client);
+  return e;
+}
+
+// A device's requests become one chained entry per connection, on Flush (an auditor's read)
+// or at shutdown, whatever is left of the window.
+TEST_F(AuditTest, DeviceRequestsAreTalliedIntoOneEntryPerConnection) {
+  auto log = std::make_unique<AuditLog>(store_, Key(),
+                                        AuditLogOptions{.device_window = std::chrono::hours(1)});
+  ASSERT_TRUE(log->Open());
+  for (int i = 0; i < 100; ++i) log->Count(DeviceEntry("10.0.0.9:5000"));
+  log->Count(DeviceEntry("10.0.0.9:5001"));
+  log->Record(Entry("li.wei"));  // others are recorded one by one, as before
+  log->Flush();
+  auto entries = store_.Entries();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[0].actor, "li.wei") << "the windows close on Flush, after it was queued";
+  EXPECT_EQ(entries[1].client_address, "10.0.0.9:5000");
+  EXPECT_NE(entries[1].detail.find(R"("requests":100)"), std::string::npos) << entries[1].detail;
+  EXPECT_NE(entries[2].detail.find(R"("requests":1,)"), std::string::npos) << entries[2].detail;
+  log->Count(DeviceEntry("10.0.0.9:5000"));
+  log.reset();  // shutdown closes the window that is open
+  EXPECT_EQ(store_.Entries().size(), 4u);
+  EXPECT_TRUE(Verify().ok);
+}
+
+// Nothing else happening: the window's end alone makes the thread write the entry.
+TEST_F(AuditTest, ADeviceWindowIsWrittenWhenItEnds) {
+  AuditLog log(store_, Key(), {.device_window = std::chrono::seconds(1)});
+  ASSERT_TRUE(log.Open());
+  log.Count(DeviceEntry("10.0.0.9:5000"));
+  log.Count(DeviceEntry("10.0.0.9:5000"));
+  ASSERT_TRUE(store_.WaitForEntries(1)) << "the window was never closed";
+  EXPECT_NE(store_.Entries()[0].detail.find(R"("requests":2,)"), std::string::npos);
+}
+
+TEST_F(AuditTest, WithoutADeviceWindowEveryRequestHasItsEntry) {
+  AuditLog log(store_, Key(), {.device_window = std::chrono::seconds(0)});
+  ASSERT_TRUE(log.Open());
+  for (int i = 0; i < 3; ++i) log.Count(DeviceEntry("10.0.0.9:5000"));
+  log.Flush();
+  EXPECT_EQ(store_.Entries().size(), 3u);
+}
+
 TEST_F(AuditTest, CheckpointsAreSignedEveryNEntriesAndAtShutdown) {
   Fill(25, 10);
   const auto checkpoints = store_.CheckpointList();

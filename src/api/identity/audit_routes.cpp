@@ -2,7 +2,9 @@
 // (actor, action, target — exact, or a prefix ending in '*' —, from, to as ISO 8601,
 // afterSeq, limit ≤ 1000) as a JSON array, and GET /api/audit/export as JSON lines
 // (limit ≤ 10000 per request; page with afterSeq). Also the request observer that audits
-// every state-changing request and every denied one (429s sampled per client address).
+// every state-changing request and every denied one (429s sampled per client address); a
+// device's requests that were not denied are tallied into one entry per connection and
+// window (identity/audit_tally.h).
 #include <fmt/format.h>
 
 #include <charconv>
@@ -140,7 +142,12 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
     if (auto tenant = ctx.Header("Fiware-Service"); !tenant.empty()) {
       target = fmt::format("{} [{}]", target, tenant);
     }
-    audit.Record(AuditOf(ctx, std::move(action), std::move(target), std::to_string(status)));
+    auto entry = AuditOf(ctx, std::move(action), std::move(target), std::to_string(status));
+    if (!denied && ctx.identity.kind == "device") {
+      audit.Count(std::move(entry));  // telemetry: tallied per connection (audit_tally.h)
+    } else {
+      audit.Record(std::move(entry));
+    }
   };
 }
 
