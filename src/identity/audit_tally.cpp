@@ -48,12 +48,9 @@ void AuditTally::Window::Count(const std::string& target, const std::string& req
 AuditEntry AuditTally::Close(Window& w) {
   bj::array targets;
   for (const std::string& t : w.targets) targets.emplace_back(t);
-  bj::object detail{{"requests", w.requests},
-                    {"first", FormatIso8601(w.first_ms)},
-                    {"last", FormatIso8601(w.last_ms)},
-                    {"lastRequestId", w.last_request_id},
-                    {"targets", std::move(targets)},
-                    {"otherTargets", w.other_targets}};
+  bj::object detail{{"requests", w.requests},           {"first", FormatIso8601(w.first_ms)},
+                    {"last", FormatIso8601(w.last_ms)}, {"lastRequestId", w.last_request_id},
+                    {"targets", std::move(targets)},    {"otherTargets", w.other_targets}};
   AuditEntry e = std::move(w.first);
   e.time = 0;  // the time it is recorded, as for every entry
   e.detail = json::Dump(detail);

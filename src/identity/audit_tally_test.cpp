@@ -37,8 +37,8 @@ json::bj::object Detail(const AuditEntry& e) {
 TEST(AuditTallyTest, OneEntryPerConnectionActionAndOutcome) {
   AuditTally tally(seconds(60), 100);
   const auto t0 = Clock::now();
-  const char* targets[] = {"/v2/entities/A/attrs", "/v2/entities/B/attrs",
-                           "/v2/entities/A/attrs", "/v2/entities/C/attrs"};
+  const char* targets[] = {"/v2/entities/A/attrs", "/v2/entities/B/attrs", "/v2/entities/A/attrs",
+                           "/v2/entities/C/attrs"};
   int n = 0;
   for (const char* target : targets) {
     AuditEntry e = Request(target, "r" + std::to_string(++n));
