@@ -4,12 +4,13 @@
 // A device reporting every few seconds would otherwise add one hash-chained entry (~0.4 KB)
 // per request: at a city's thousands of sensors, gigabytes of audit log a day that say
 // nothing an auditor needs one by one. AuditTally counts instead: the requests of one actor
-// from one client address (ip:port, so one connection) with one action and one outcome
-// share a window, opened by the first of them; when the window ends, it becomes one entry
-// that carries the first request's fields and, in `detail`, how many requests there were,
-// the first and last times, the last request id and the distinct targets (up to
-// kMaxTargets, the rest counted). Denied requests are not tallied (the caller records them
-// one by one).
+// from one client address with one action and one outcome share a window, opened by the
+// first of them; when the window ends, it becomes one entry that carries the first request's
+// fields and, in `detail`, how many requests there were, the first and last times, the last
+// request id and the distinct targets (up to kMaxTargets, the rest counted). The caller
+// decides what an address is: the HTTP observer passes the IP without the port, so that a
+// device opening a connection per request (many do) is tallied like one that keeps its
+// connection. Denied requests are not tallied (the caller records them one by one).
 //
 // Not thread-safe: AuditLog holds it under its own mutex.
 #pragma once

@@ -1,4 +1,4 @@
-// Tests of AuditTally, the per-connection tally of device requests: what a window's entry
+// Tests of AuditTally, the tally of device requests per address: what a window's entry
 // says, when windows close, and its bounds. Times are given, never waited for.
 #include "identity/audit_tally.h"
 
@@ -34,7 +34,7 @@ json::bj::object Detail(const AuditEntry& e) {
   return v ? v->as_object() : json::bj::object{};
 }
 
-TEST(AuditTallyTest, OneEntryPerConnectionActionAndOutcome) {
+TEST(AuditTallyTest, OneEntryPerAddressActionAndOutcome) {
   AuditTally tally(seconds(60), 100);
   const auto t0 = Clock::now();
   const char* targets[] = {"/v2/entities/A/attrs", "/v2/entities/B/attrs", "/v2/entities/A/attrs",
@@ -44,9 +44,9 @@ TEST(AuditTallyTest, OneEntryPerConnectionActionAndOutcome) {
     AuditEntry e = Request(target, "r" + std::to_string(++n));
     ASSERT_TRUE(tally.Add(e, t0));
   }
-  AuditEntry other_connection = Request("/v2/entities/A/attrs", "r5", "10.1.2.3:40001");
+  AuditEntry other_address = Request("/v2/entities/A/attrs", "r5", "10.1.2.3:40001");
   AuditEntry failed = Request("/v2/entities/A/attrs", "r6", "10.1.2.3:40000", "422");
-  ASSERT_TRUE(tally.Add(other_connection, t0));
+  ASSERT_TRUE(tally.Add(other_address, t0));
   ASSERT_TRUE(tally.Add(failed, t0));
 
   std::vector<AuditEntry> out;

@@ -339,9 +339,9 @@ AuditEntry DeviceEntry(std::string client) {
   return e;
 }
 
-// A device's requests become one chained entry per connection, on Flush (an auditor's read)
+// A device's requests become one chained entry per address, on Flush (an auditor's read)
 // or at shutdown, whatever is left of the window.
-TEST_F(AuditTest, DeviceRequestsAreTalliedIntoOneEntryPerConnection) {
+TEST_F(AuditTest, DeviceRequestsAreTalliedIntoOneEntryPerAddress) {
   auto log = std::make_unique<AuditLog>(store_, Key(),
                                         AuditLogOptions{.device_window = std::chrono::hours(1)});
   ASSERT_TRUE(log->Open());

@@ -3,7 +3,7 @@
 // afterSeq, limit ≤ 1000) as a JSON array, and GET /api/audit/export as JSON lines
 // (limit ≤ 10000 per request; page with afterSeq). Also the request observer that audits
 // every state-changing request and every denied one (429s sampled per client address); a
-// device's requests that were not denied are tallied into one entry per connection and
+// device's requests that were not denied are tallied into one entry per client address and
 // window (identity/audit_tally.h).
 #include <fmt/format.h>
 
@@ -144,7 +144,9 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
     }
     auto entry = AuditOf(ctx, std::move(action), std::move(target), std::to_string(status));
     if (!denied && ctx.identity.kind == "device") {
-      audit.Count(std::move(entry));  // telemetry: tallied per connection (audit_tally.h)
+      // Telemetry: tallied per address, whatever connections it comes on (audit_tally.h).
+      entry.client_address = std::string(http::ClientIp(entry.client_address));
+      audit.Count(std::move(entry));
     } else {
       audit.Record(std::move(entry));
     }
