@@ -128,10 +128,6 @@ Result<bj::value> NormalizedCopy(const bj::value& v) {
   return out;
 }
 
-bool IsDateTimeType(std::string_view type) {
-  return type == kTypeDateTime || type == kTypeDateTimeAlt;
-}
-
 // A non-null DateTime value must be an ISO 8601 string; it is rewritten in Orion's form.
 Status NormalizeDateTime(std::string_view type, bj::value& value) {
   if (!IsDateTimeType(type) || value.is_null()) return Ok();
@@ -447,6 +443,10 @@ Status NormalizeOperatorDates(std::string_view type, bj::value& op) {
 }
 
 // ---- public -----------------------------------------------------------------------------
+
+bool IsDateTimeType(std::string_view type) {
+  return type == kTypeDateTime || type == kTypeDateTimeAlt;
+}
 
 Status ValidateName(std::string_view name, std::string_view what) {
   if (name.empty()) return Fail(Bad(fmt::format("{} length: 0, min length supported: 1", what)));

@@ -75,6 +75,9 @@ Result<std::optional<TimeMs>> DateExpiresOf(const Attribute& attr);
 // Infers the NGSI type of a plain JSON value (keyValues mode, /value updates).
 std::string_view InferType(const boost::json::value& value);
 
+// True for the types whose values are dates: DateTime and Orion's older ISO8601.
+bool IsDateTimeType(std::string_view type);
+
 // The string arguments of an update operator (context/update_operators.h) on an attribute of
 // type DateTime rewritten in Orion's form, so that they compare with stored values:
 // {"$max": "2026-06-01T08:00:00+08:00"} -> {"$max": "2026-06-01T00:00:00.000Z"}.

@@ -84,8 +84,7 @@ Result<std::optional<Attribute>> Evaluated(const Attribute& incoming, const Attr
                                                        : std::string_view();
   bj::value op = incoming.value;
   if (auto s = NormalizeOperatorDates(type, op); !s) return Fail(s.error());
-  auto value =
-      ApplyUpdateOperator(existing ? &existing->value : nullptr, op, type == kTypeDateTime);
+  auto value = ApplyUpdateOperator(existing ? &existing->value : nullptr, op, IsDateTimeType(type));
   if (!value) return Fail(value.error());
   if (!*value) return std::optional<Attribute>();
   Attribute out = incoming;
