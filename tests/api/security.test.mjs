@@ -874,6 +874,8 @@ test('audit: a device\'s telemetry is one entry per address and window, users\' 
     assert.equal(denied.length, 1, 'a denied request is recorded on its own');
     const admins = (await read('actor=admin')).filter((e) => e.action === 'PATCH /v2/entities/{entityId}/attrs');
     assert.equal(admins.length, 3, 'a user\'s writes stay one entry each');
+    const metrics = await s.get('/metrics');
+    assert.match(metrics.text, /^zhicheng_audit_tallied_total 41$/m, 'the create and 40 reports were tallied');
 
     // A window still open at shutdown is written then, and the chain verifies.
     for (let i = 0; i < 5; i++) {

@@ -124,8 +124,12 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
       metrics.GetCounter("zhicheng_audit_unrecorded_total",
                          "429 answers without an audit entry of their own (at most 10 a "
                          "minute per client address get one)"));
-  return [&audit, sampling](const http::RequestContext& ctx, const http::Route* route,
-                            unsigned status) {
+  metrics::Counter& tallied = metrics.GetCounter(
+      "zhicheng_audit_tallied_total",
+      "device requests counted into aggregate audit entries (one per device, address and "
+      "[audit] device_window_seconds) instead of an entry each");
+  return [&audit, sampling, &tallied](const http::RequestContext& ctx, const http::Route* route,
+                                      unsigned status) {
     if (route == nullptr) return;
     if (status == 429 && !sampling->per_address.Take(http::ClientIp(ctx.client_address)).allowed) {
       sampling->unrecorded.Add();
@@ -147,6 +151,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
       // Telemetry: tallied per address, whatever connections it comes on (audit_tally.h).
       entry.client_address = std::string(http::ClientIp(entry.client_address));
       audit.Count(std::move(entry));
+      tallied.Add();
     } else {
       audit.Record(std::move(entry));
     }
