@@ -57,10 +57,10 @@ struct Config {
   // [cors]
   std::vector<std::string> cors_allowed_origins;  // empty: closed (no CORS headers)
   // [audit]
-  unsigned audit_checkpoint_entries = 1000;   // sign a checkpoint after this many entries
-  unsigned audit_checkpoint_seconds = 60;     // ... or after this long with new entries
-  unsigned audit_group_delay_ms = 10;         // entries gather this long before one commit
-  unsigned audit_device_window_seconds = 60;  // a device's requests tallied per window; 0 = each
+  unsigned audit_checkpoint_entries = 1000;    // sign a checkpoint after this many entries
+  unsigned audit_checkpoint_seconds = 60;      // ... or after this long with new entries
+  unsigned audit_group_delay_ms = 10;          // entries gather this long before one commit
+  unsigned audit_device_window_seconds = 300;  // a device's requests tallied per window; 0 = each
 };
 
 // Reads `file` into `config` (keys present in the file override the defaults).

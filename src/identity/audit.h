@@ -131,8 +131,8 @@ struct AuditLogOptions {
   // Count(): how long a device's requests are tallied into one entry (audit_tally.h); 0 =
   // one entry per request. At most max_device_windows are open; further keys get entries
   // of their own.
-  std::chrono::seconds device_window{60};
-  size_t max_device_windows = 10000;
+  std::chrono::seconds device_window{300};
+  size_t max_device_windows = 100000;  // ~0.5 KB each
 };
 
 // The audit writer. Thread-safe; Record() never blocks on I/O.
