@@ -358,6 +358,33 @@ TEST_F(SqliteStoreTest, PrunesWholeAndPartialChunks) {
   EXPECT_EQ(Times(Query({})), (std::vector<TimeMs>{6, 7, 8, 9, 20}));
 }
 
+// Retention goes by the time index: a reading stated long ago is pruned even though it
+// arrived last, and one stated recently is kept even though it arrived first.
+TEST_F(SqliteStoreTest, PruningFollowsTheStatedTime) {
+  SqliteOptions small;
+  small.history_chunk_rows = 4;
+  small.history_direct_rows = 0;
+  Reopen(small);
+  HistoryRow recent = Row("R", "t", 100, "\"recent\"");
+  recent.observed = 5000;
+  CommitRows({recent});
+  std::vector<HistoryRow> later;
+  for (TimeMs t = 101; t < 110; ++t) later.push_back(Row("R", "t", t, std::to_string(t)));
+  later.back().observed = 50;  // a buffered reading from long ago, arriving late
+  CommitRows(std::move(later));
+  // Later rows close its chunk (the chunk being written is never pruned).
+  std::vector<HistoryRow> closing;
+  for (TimeMs t = 110; t < 115; ++t) closing.push_back(Row("S", "t", t + 2000, "0"));
+  CommitRows(std::move(closing));
+  auto removed = store_->PruneHistory(1000);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  HistoryQuery q;
+  q.entity_id = "R";
+  const auto times = Times(Query(q));
+  EXPECT_EQ(std::count(times.begin(), times.end(), 50), 0) << "the old reading is pruned";
+  EXPECT_EQ(std::count(times.begin(), times.end(), 5000), 1) << "the recent one is kept";
+}
+
 TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
   CommitSeries();
   WriteBatch b;
