@@ -53,6 +53,35 @@ Status ReadTyped(const toml::table& t, std::string_view section, std::string_vie
   return Ok();
 }
 
+// A key that must hold a list of strings when present; with `single_ok`, one string is a
+// list of one. Empty strings are left out.
+Status ReadStringList(const toml::table& t, std::string_view section, std::string_view key,
+                      std::vector<std::string>& out, bool single_ok = false) {
+  const toml::node* n = t.get(key);
+  if (!n) return Ok();
+  const auto bad = [&] {
+    return Fail(Error::BadRequest(fmt::format("[{}] {} must be a list of strings{}", section, key,
+                                              single_ok ? " or a string" : "")));
+  };
+  std::vector<std::string> values;
+  if (auto one = n->value_exact<std::string>(); one && single_ok) {
+    values.push_back(*one);
+  } else if (const toml::array* list = n->as_array()) {
+    for (const toml::node& item : *list) {
+      auto v = item.value_exact<std::string>();
+      if (!v) return bad();
+      values.push_back(*v);
+    }
+  } else {
+    return bad();
+  }
+  out.clear();
+  for (std::string& v : values) {
+    if (!v.empty()) out.push_back(std::move(v));
+  }
+  return Ok();
+}
+
 Status ReadServer(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(t, "server", {"data", "listen", "threads", "log_level"}); !s) return s;
   std::string data = c.data_dir.string();
@@ -96,7 +125,11 @@ Status ReadContext(const toml::table& t, Config& c) {
     return s;
   }
   if (auto s = ReadTyped(t, "context", "history", c.history); !s) return s;
-  if (auto s = ReadTyped(t, "context", "history_time_index", c.history_time_index); !s) return s;
+  if (auto s = ReadStringList(t, "context", "history_time_index", c.history_time_index,
+                              /*single_ok=*/true);
+      !s) {
+    return s;
+  }
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
@@ -159,17 +192,7 @@ Status ReadTls(const toml::table& t, Config& c) {
 
 Status ReadCors(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(t, "cors", {"allowed_origins"}); !s) return s;
-  const toml::node* n = t.get("allowed_origins");
-  if (!n) return Ok();
-  const toml::array* origins = n->as_array();
-  if (!origins) return Fail(Error::BadRequest("[cors] allowed_origins must be a list of strings"));
-  c.cors_allowed_origins.clear();
-  for (const toml::node& origin : *origins) {
-    auto v = origin.value<std::string>();
-    if (!v) return Fail(Error::BadRequest("[cors] allowed_origins must be a list of strings"));
-    c.cors_allowed_origins.push_back(*v);
-  }
-  return Ok();
+  return ReadStringList(t, "cors", "allowed_origins", c.cors_allowed_origins);
 }
 
 Status ReadAudit(const toml::table& t, Config& c) {

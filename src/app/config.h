@@ -33,9 +33,10 @@ struct Config {
   // [context]
   size_t max_batch_entities = 1000;
   bool history = true;
-  unsigned history_retention_days = 0;             // 0: keep forever
-  std::string history_time_index = "TimeInstant";  // "" = index history at the change time
-  unsigned document_delay_seconds = 10;            // see store::SqliteOptions::document_delay_ms
+  unsigned history_retention_days = 0;  // 0: keep forever
+  // Attributes (or metadata) whose date indexes history, first present first; empty: none.
+  std::vector<std::string> history_time_index{"TimeInstant"};
+  unsigned document_delay_seconds = 10;  // see store::SqliteOptions::document_delay_ms
   // [notifications]
   unsigned notification_timeout_ms = 5000;
   size_t notification_max_in_flight = 1000;

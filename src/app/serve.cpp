@@ -219,7 +219,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   context::ContextService service(writer,
                                   {.max_batch_entities = config.max_batch_entities,
                                    .history = config.history,
-                                   .time_index_attribute = config.history_time_index},
+                                   .time_index_attributes = config.history_time_index},
                                   metrics);
   if (auto s = service.Load(*dir.store); !s) {
     spdlog::error("cannot load entities: {}", s.error().message);

@@ -43,10 +43,10 @@ struct ServiceOptions {
   size_t max_batch_entities = 1000;  // entities in one op/update
   size_t max_attrs_per_entity = 1000;
   bool history = true;  // record every attribute write as a history row
-  // The attribute (or attribute metadata) whose DateTime value, written by the same request,
-  // is the time its history rows are indexed at, as QuantumLeap's time index; "" = always
-  // the change time.
-  std::string time_index_attribute = "TimeInstant";
+  // The attributes (or attribute metadata) whose DateTime value, written by the same
+  // request, is the time its history rows are indexed at, as QuantumLeap's time index; the
+  // first one present counts. Empty: always the change time.
+  std::vector<std::string> time_index_attributes{"TimeInstant"};
 };
 
 enum class WriteKind {

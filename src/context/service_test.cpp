@@ -227,7 +227,7 @@ TEST_F(ServiceTest, HistoryIsIndexedAtTheTimeInstantTheWriteStates) {
 TEST_F(ServiceTest, TheTimeIndexAttributeCanBeSwitchedOff) {
   metrics::Registry metrics;
   Writer writer{store_, {}, metrics};
-  ContextService plain{writer, {.time_index_attribute = ""}, metrics};
+  ContextService plain{writer, {.time_index_attributes = {}}, metrics};
   EntityOp create = Create("G2", 1);
   create.attrs.emplace_back("TimeInstant",
                             Attribute{.type = "DateTime", .value = "2026-07-01T00:00:00Z"});
@@ -237,6 +237,41 @@ TEST_F(ServiceTest, TheTimeIndexAttributeCanBeSwitchedOff) {
               [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
   ASSERT_TRUE(f.get());
   EXPECT_EQ(store_.StatedTimes("G2/t"), (std::vector<std::optional<TimeMs>>{std::nullopt}));
+}
+
+// With several names (TimeInstant, then the smart data models' dateObserved) the first one
+// the request wrote as a date counts, for the attribute and for metadata alike.
+TEST_F(ServiceTest, TheFirstTimeIndexNameTheWriteStatesCounts) {
+  metrics::Registry metrics;
+  Writer writer{store_, {}, metrics};
+  ContextService service{
+      writer, {.time_index_attributes = {"TimeInstant", "dateObserved"}}, metrics};
+  auto apply = [&](EntityOp op) {
+    auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
+    auto f = done->get_future();
+    service.Apply({}, One(std::move(op)),
+                  [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
+    return f.get().has_value();
+  };
+  auto date = [](const char* text) {
+    return Attribute{.type = "DateTime", .value = bj::string(text)};
+  };
+  EntityOp observed = Create("AQ-1", 1);
+  observed.attrs.emplace_back("dateObserved", date("2013-03-01T00:00:00Z"));
+  ASSERT_TRUE(apply(std::move(observed)));
+  EntityOp both = Update("AQ-1", 2, WriteKind::kAppend);
+  both.attrs.emplace_back("dateObserved", date("2013-03-01T01:00:00Z"));
+  both.attrs.emplace_back("TimeInstant", date("2013-03-01T01:00:05Z"));
+  ASSERT_TRUE(apply(std::move(both)));
+  EntityOp metadata = Update("AQ-1", 3);
+  metadata.attrs.at(0).second.metadata.emplace_back(
+      "dateObserved", Metadata{"DateTime", bj::string("2013-03-01T02:00:00Z")});
+  ASSERT_TRUE(apply(std::move(metadata)));
+  auto at = [](const char* text) { return ParseIso8601(text); };
+  EXPECT_EQ(
+      store_.StatedTimes("AQ-1/t"),
+      (std::vector<std::optional<TimeMs>>{at("2013-03-01T00:00:00Z"), at("2013-03-01T01:00:05Z"),
+                                          at("2013-03-01T02:00:00Z")}));
 }
 
 TEST_F(ServiceTest, BatchIsAllOrNothing) {

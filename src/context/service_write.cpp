@@ -46,30 +46,38 @@ std::optional<TimeMs> StatedTime(const bj::value& v) {
 }
 
 // The times the history rows of one change are indexed at, by QuantumLeap's rule narrowed to
-// what the request itself wrote: the time-index attribute (`TimeInstant`) when the request
-// wrote it, else the TimeInstant metadata the request gave the attribute. A TimeInstant left
-// from an earlier write (attribute or merged metadata) is not used: it would put a new value
-// at an old time.
+// what the request itself wrote: the first time-index attribute (`TimeInstant`, ...) that
+// the request wrote with a date, else the first such metadata the request gave the
+// attribute. A TimeInstant left from an earlier write (attribute or merged metadata) is not
+// used: it would put a new value at an old time.
 class TimeIndex {
  public:
   TimeIndex(const Entity& after, const std::vector<std::string>& updated,
-            const NamedList<Attribute>* written, std::string_view name)
-      : name_(name), written_(written) {
-    if (name_.empty()) return;
-    if (std::find(updated.begin(), updated.end(), name_) == updated.end()) return;
-    if (const Attribute* a = after.Find(name_)) stated_ = StatedTime(a->value);
+            const NamedList<Attribute>* written, const std::vector<std::string>& names)
+      : names_(names), written_(written) {
+    for (const std::string& name : names_) {
+      if (std::find(updated.begin(), updated.end(), name) == updated.end()) continue;
+      const Attribute* a = after.Find(name);
+      if (a == nullptr) continue;
+      stated_ = StatedTime(a->value);
+      if (stated_) return;
+    }
   }
 
   std::optional<TimeMs> Of(std::string_view attr) const {
-    if (stated_ || name_.empty() || written_ == nullptr) return stated_;
+    if (stated_ || written_ == nullptr) return stated_;
     const Attribute* given = FindNamed(*written_, attr);
     if (given == nullptr || given->metadata.empty()) return std::nullopt;
-    const Metadata* m = FindNamed(given->metadata, name_);
-    return m ? StatedTime(m->value) : std::nullopt;
+    for (const std::string& name : names_) {
+      const Metadata* m = FindNamed(given->metadata, name);
+      if (m == nullptr) continue;
+      if (auto t = StatedTime(m->value)) return t;
+    }
+    return std::nullopt;
   }
 
  private:
-  std::string_view name_;
+  const std::vector<std::string>& names_;
   const NamedList<Attribute>* written_;
   std::optional<TimeMs> stated_;
 };
@@ -283,7 +291,7 @@ void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
                                      const NamedList<Attribute>* written) {
   const EntityPtr& after = change.after;
   if (options.history && after) {
-    const TimeIndex index(*after, change.updated_attrs, written, options.time_index_attribute);
+    const TimeIndex index(*after, change.updated_attrs, written, options.time_index_attributes);
     for (const auto& name : change.updated_attrs) {
       const Attribute* a = after->Find(name);
       if (!a) continue;

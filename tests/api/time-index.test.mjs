@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, sharedDir, parseCsvLine } from './harness.mjs';
+import { startServer, sharedDir, parseCsvLine, beijingAirQuality, refusedStart } from './harness.mjs';
 
 /** The hourly rows of the first week of July 2015 at the US Post station, Guangzhou. */
 function guangzhouWeek() {
@@ -133,4 +133,26 @@ test('without a stated time, or with the time index switched off, history uses t
   } finally {
     await srv.close();
   }
+});
+
+test('with dateObserved in the list, a batch of real observations is indexed at its hours', async () => {
+  const srv = await startServer({ config: '[context]\nhistory_time_index = ["TimeInstant", "dateObserved"]\n' });
+  try {
+    const aq = beijingAirQuality(24); // AQ-0 … AQ-23, one hour of March 2013 each
+    const r = await srv.post('/v2/op/update', { actionType: 'append', entities: aq });
+    assert.equal(r.status, 204, r.text);
+    const all = await srv.get('/ql/v2/types/AirQualityObserved/attrs/temperature');
+    assert.equal(all.status, 200, all.text);
+    const got = Object.fromEntries(all.json.entities.map((e) => [e.entityId, e.index]));
+    for (const e of aq) {
+      assert.deepEqual(got[e.id], [e.dateObserved.value.replace('.000Z', '.000+00:00')], e.id);
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+test('history_time_index must be a string or a list of strings', () => {
+  const r = refusedStart('[context]\nhistory_time_index = 5\n');
+  assert.match(r.stderr, /\[context\] history_time_index must be a list of strings or a string/);
 });
