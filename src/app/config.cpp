@@ -64,21 +64,21 @@ Status ReadStringList(const toml::table& t, std::string_view section, std::strin
                                               single_ok ? " or a string" : "")));
   };
   std::vector<std::string> values;
+  const auto add = [&values](std::string v) {
+    if (!v.empty()) values.push_back(std::move(v));
+  };
   if (auto one = n->value_exact<std::string>(); one && single_ok) {
-    values.push_back(*one);
+    add(std::move(*one));
   } else if (const toml::array* list = n->as_array()) {
     for (const toml::node& item : *list) {
       auto v = item.value_exact<std::string>();
       if (!v) return bad();
-      values.push_back(*v);
+      add(std::move(*v));
     }
   } else {
     return bad();
   }
-  out.clear();
-  for (std::string& v : values) {
-    if (!v.empty()) out.push_back(std::move(v));
-  }
+  out = std::move(values);
   return Ok();
 }
 

@@ -99,15 +99,34 @@ EntityOp Update(std::string id, double t, WriteKind kind = WriteKind::kUpdate) {
   return op;
 }
 
+Attribute Date(const char* text) {
+  return Attribute{.type = "DateTime", .value = bj::string(text)};
+}
+
+// Applies `ops` through `service` and returns a future of the outcome.
+std::future<Result<WriteOutcome>> ApplyOn(ContextService& service, std::vector<EntityOp> ops,
+                                          std::string tenant = "") {
+  auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
+  auto f = done->get_future();
+  service.Apply({.tenant = std::move(tenant)}, std::move(ops),
+                [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
+  return f;
+}
+
+// A second service with other options, writing to the same store.
+struct OtherService {
+  OtherService(ContextStore& store, ServiceOptions options)
+      : writer(store, {}, metrics), service(writer, std::move(options), metrics) {}
+  metrics::Registry metrics;
+  Writer writer;
+  ContextService service;
+};
+
 class ServiceTest : public ::testing::Test {
  protected:
   // Applies and returns a future of the outcome.
   std::future<Result<WriteOutcome>> Apply(std::vector<EntityOp> ops, std::string tenant = "") {
-    auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
-    auto f = done->get_future();
-    service_.Apply({.tenant = std::move(tenant)}, std::move(ops),
-                   [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
-    return f;
+    return ApplyOn(service_, std::move(ops), std::move(tenant));
   }
   std::vector<EntityOp> One(EntityOp op) {
     std::vector<EntityOp> ops;
@@ -192,16 +211,13 @@ TEST_F(ServiceTest, ChangesOfOneEntityGetIncreasingTimes) {
 // attribute's own TimeInstant metadata, else at the change time: a TimeInstant left from an
 // earlier write, or one that is not a date, is not used.
 TEST_F(ServiceTest, HistoryIsIndexedAtTheTimeInstantTheWriteStates) {
-  auto date = [](const char* text) {
-    return Attribute{.type = "DateTime", .value = bj::string(text)};
-  };
   auto stamped = [&](double v, const char* text) {
     Attribute a = Num(v);
     a.metadata.emplace_back("TimeInstant", Metadata{"DateTime", bj::string(text)});
     return a;
   };
   EntityOp create = Create("G1", 1);
-  create.attrs.emplace_back("TimeInstant", date("2026-07-01T08:00:00+08:00"));
+  create.attrs.emplace_back("TimeInstant", Date("2026-07-01T08:00:00+08:00"));
   create.attrs.emplace_back("level", stamped(2.5, "2026-07-01T00:30:00Z"));  // the attr wins
   ASSERT_TRUE(Apply(One(std::move(create))).get());
   EntityOp stamped_only = Update("G1", 2);
@@ -209,7 +225,7 @@ TEST_F(ServiceTest, HistoryIsIndexedAtTheTimeInstantTheWriteStates) {
   ASSERT_TRUE(Apply(One(std::move(stamped_only))).get());
   ASSERT_TRUE(Apply(One(Update("G1", 3))).get());  // TimeInstant is still there, but old
   EntityOp not_a_date = Update("G1", 4);
-  not_a_date.attrs.emplace_back("TimeInstant", date("yesterday"));
+  not_a_date.attrs.emplace_back("TimeInstant", Date("yesterday"));
   ASSERT_TRUE(Apply(One(std::move(not_a_date))).get());
 
   const TimeMs eight = ParseIso8601("2026-07-01T00:00:00Z").value_or(0);
@@ -225,43 +241,26 @@ TEST_F(ServiceTest, HistoryIsIndexedAtTheTimeInstantTheWriteStates) {
 }
 
 TEST_F(ServiceTest, TheTimeIndexAttributeCanBeSwitchedOff) {
-  metrics::Registry metrics;
-  Writer writer{store_, {}, metrics};
-  ContextService plain{writer, {.time_index_attributes = {}}, metrics};
+  OtherService plain(store_, {.time_index_attributes = {}});
   EntityOp create = Create("G2", 1);
-  create.attrs.emplace_back("TimeInstant",
-                            Attribute{.type = "DateTime", .value = "2026-07-01T00:00:00Z"});
-  auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
-  auto f = done->get_future();
-  plain.Apply({}, One(std::move(create)),
-              [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
-  ASSERT_TRUE(f.get());
+  create.attrs.emplace_back("TimeInstant", Date("2026-07-01T00:00:00Z"));
+  ASSERT_TRUE(ApplyOn(plain.service, One(std::move(create))).get());
   EXPECT_EQ(store_.StatedTimes("G2/t"), (std::vector<std::optional<TimeMs>>{std::nullopt}));
 }
 
 // With several names (TimeInstant, then the smart data models' dateObserved) the first one
 // the request wrote as a date counts, for the attribute and for metadata alike.
 TEST_F(ServiceTest, TheFirstTimeIndexNameTheWriteStatesCounts) {
-  metrics::Registry metrics;
-  Writer writer{store_, {}, metrics};
-  ContextService service{
-      writer, {.time_index_attributes = {"TimeInstant", "dateObserved"}}, metrics};
+  OtherService both_names(store_, {.time_index_attributes = {"TimeInstant", "dateObserved"}});
   auto apply = [&](EntityOp op) {
-    auto done = std::make_shared<std::promise<Result<WriteOutcome>>>();
-    auto f = done->get_future();
-    service.Apply({}, One(std::move(op)),
-                  [done](Result<WriteOutcome> r) { done->set_value(std::move(r)); });
-    return f.get().has_value();
-  };
-  auto date = [](const char* text) {
-    return Attribute{.type = "DateTime", .value = bj::string(text)};
+    return ApplyOn(both_names.service, One(std::move(op))).get().has_value();
   };
   EntityOp observed = Create("AQ-1", 1);
-  observed.attrs.emplace_back("dateObserved", date("2013-03-01T00:00:00Z"));
+  observed.attrs.emplace_back("dateObserved", Date("2013-03-01T00:00:00Z"));
   ASSERT_TRUE(apply(std::move(observed)));
   EntityOp both = Update("AQ-1", 2, WriteKind::kAppend);
-  both.attrs.emplace_back("dateObserved", date("2013-03-01T01:00:00Z"));
-  both.attrs.emplace_back("TimeInstant", date("2013-03-01T01:00:05Z"));
+  both.attrs.emplace_back("dateObserved", Date("2013-03-01T01:00:00Z"));
+  both.attrs.emplace_back("TimeInstant", Date("2013-03-01T01:00:05Z"));
   ASSERT_TRUE(apply(std::move(both)));
   EntityOp metadata = Update("AQ-1", 3);
   metadata.attrs.at(0).second.metadata.emplace_back(

@@ -45,7 +45,7 @@ struct HistoryRow {
   std::string value_json;     // the attribute value as JSON text
   std::string metadata_json;  // EncodeMetadataJson of the attribute's metadata ("" = none)
   // The time the writer stated for the value (a device's TimeInstant, see
-  // ServiceOptions::time_index_attribute): history is indexed and ordered by it. nullopt:
+  // ServiceOptions::time_index_attributes): history is indexed and ordered by it. nullopt:
   // by `time`. `time` stays the change time, the attribute's dateModified.
   std::optional<TimeMs> observed;
   TimeMs IndexTime() const { return observed.value_or(time); }

@@ -30,8 +30,9 @@ namespace zc::context {
 bool IsUpdateOperator(const boost::json::value& value);
 
 // The attribute's new value: `op` (an operator, see IsUpdateOperator) applied to `current`
-// (nullptr when the attribute does not exist). `date_time` says the attribute is of type
-// DateTime, which selects the epoch as the reference of $min/$max. An empty optional means
+// (nullptr when the attribute does not exist). `date_time` says the attribute is of a date
+// type (DateTime or ISO8601, IsDateTimeType), which selects the epoch as the reference of
+// $min/$max. An empty optional means
 // that the attribute is not to be written.
 Result<std::optional<boost::json::value>> ApplyUpdateOperator(const boost::json::value* current,
                                                               const boost::json::value& op,

@@ -85,9 +85,8 @@ void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& 
 // in the time range (sid, entity_id, entity_type, attr, time, seq, value).
 void AddRows(const context::HistoryQuery& q, Sql& sql) {
   sql.Add(
-      "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr, attr_type FROM "
-      "history_series "
-      "WHERE tenant = ");
+      "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr, attr_type "
+      "FROM history_series WHERE tenant = ");
   sql.Arg(q.tenant);
   const std::pair<const std::optional<std::string>*, const char*> eq[] = {
       {&q.entity_id, " AND entity_id = "},
@@ -113,9 +112,9 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
   }
   AddTimeRange(q, "t.time", sql);
   sql.Add(
-      " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, s.time, "
-      "s.seq, "
-      "s.value FROM history_staged AS s CROSS JOIN sel WHERE sel.id = s.series AND ");
+      " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
+      "s.time, s.seq, s.value FROM history_staged AS s CROSS JOIN sel "
+      "WHERE sel.id = s.series AND ");
   sql.Add(kStagedNotMovedSql);
   AddTimeRange(q, "s.time", sql);
   sql.Add(") ");

@@ -35,8 +35,7 @@ constexpr int kHistoryColumns = 7;
 
 // "INSERT INTO <table>(...) VALUES(?,?,?,?,?,?,?),..." for `rows` history rows.
 std::string HistoryRowsInsert(const char* table, size_t rows) {
-  std::string sql = std::string("INSERT INTO ") + table +
-                    "(chunk, series, time, seq, value, metadata, modified) VALUES";
+  std::string sql = std::string("INSERT INTO ") + table + "(" + kHistoryRowColumns + ") VALUES";
   for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?)";
   return sql;
 }

@@ -27,25 +27,20 @@ namespace {
 // Every staged row that is not in history yet moves there; the table and the mark are
 // cleared. In the open transaction.
 Status MoveRest(sqlite3* db) {
-  const std::string sql =
-      std::string(
-          "INSERT INTO history(chunk, series, time, seq, value, metadata, modified) "
-          "SELECT chunk, series, time, seq, value, metadata, modified "
-          "FROM history_staged AS s WHERE ") +
-      kStagedNotMovedSql +
-      " ORDER BY chunk, series, time, seq;"
-      "DELETE FROM history_staged;"
-      "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
+  const std::string sql = std::string("INSERT INTO history(") + kHistoryRowColumns + ") SELECT " +
+                          kHistoryRowColumns + " FROM history_staged AS s WHERE " +
+                          kStagedNotMovedSql +
+                          " ORDER BY chunk, series, time, seq;"
+                          "DELETE FROM history_staged;"
+                          "UPDATE store_meta SET value = 0 WHERE key = 'sweep_seq';";
   return Exec(db, sql.c_str());
 }
 
 }  // namespace
 
 std::string MoveStagedRowsSql() {
-  std::string sql =
-      "INSERT INTO history(chunk, series, time, seq, value, metadata, modified) "
-      "SELECT chunk, series, time, seq, value, metadata, modified FROM history_staged "
-      "WHERE seq IN (";
+  std::string sql = std::string("INSERT INTO history(") + kHistoryRowColumns + ") SELECT " +
+                    kHistoryRowColumns + " FROM history_staged WHERE seq IN (";
   for (int i = 1; i <= kMoveRows; ++i) sql += (i == 1 ? "?" : ",?") + std::to_string(i);
   return sql + ") ORDER BY chunk, series, time, seq";
 }

@@ -5,6 +5,12 @@
 
 namespace zc::store {
 
+// The columns a history row is written with, in history and history_staged alike (see
+// schema.cpp), in the order BindHistoryRow binds them: every insert and every move names
+// them through this, so that a column added later cannot be left behind by one of them.
+inline constexpr const char* kHistoryRowColumns =
+    "chunk, series, time, seq, value, metadata, modified";
+
 // Staged rows a sweep step moves with one statement (unused parameters are bound to -1).
 inline constexpr int kMoveRows = 64;
 
