@@ -257,7 +257,7 @@ void AuditLog::Record(AuditEntry e) {
   if (warn) spdlog::warn("audit log full or stopping: {} entries dropped so far", dropped);
 }
 
-void AuditLog::Count(AuditEntry e) {
+bool AuditLog::Count(AuditEntry e) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_ && options_.device_window.count() > 0) {
@@ -267,11 +267,12 @@ void AuditLog::Count(AuditEntry e) {
           tally_opened_ = true;
           wake_.notify_one();
         }
-        return;
+        return true;
       }
     }
   }
   Record(std::move(e));
+  return false;
 }
 
 void AuditLog::Flush() {

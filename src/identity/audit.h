@@ -157,8 +157,9 @@ class AuditLog {
 
   // Tallies `e`, a device's request, into the window of its actor, client address, action
   // and outcome (see audit_tally.h); the window's entry is queued when it ends, on Flush()
-  // and at shutdown. The same as Record() when device_window is 0.
-  void Count(AuditEntry e);
+  // and at shutdown. The same as Record() when device_window is 0, when max_device_windows
+  // are open, or while stopping; true when `e` was tallied, false when recorded alone.
+  bool Count(AuditEntry e);
 
   // Blocks until everything Record()ed before the call is durable, or a write of it has
   // failed (it stays queued in memory and is retried with the next group). Closes every

@@ -345,7 +345,7 @@ TEST_F(AuditTest, DeviceRequestsAreTalliedIntoOneEntryPerAddress) {
   auto log = std::make_unique<AuditLog>(store_, Key(),
                                         AuditLogOptions{.device_window = std::chrono::hours(1)});
   ASSERT_TRUE(log->Open());
-  for (int i = 0; i < 100; ++i) log->Count(DeviceEntry("10.0.0.9:5000"));
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(log->Count(DeviceEntry("10.0.0.9:5000")));
   log->Count(DeviceEntry("10.0.0.9:5001"));
   log->Record(Entry("li.wei"));  // others are recorded one by one, as before
   log->Flush();
@@ -374,7 +374,7 @@ TEST_F(AuditTest, ADeviceWindowIsWrittenWhenItEnds) {
 TEST_F(AuditTest, WithoutADeviceWindowEveryRequestHasItsEntry) {
   AuditLog log(store_, Key(), {.device_window = std::chrono::seconds(0)});
   ASSERT_TRUE(log.Open());
-  for (int i = 0; i < 3; ++i) log.Count(DeviceEntry("10.0.0.9:5000"));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(log.Count(DeviceEntry("10.0.0.9:5000")));
   log.Flush();
   EXPECT_EQ(store_.Entries().size(), 3u);
 }

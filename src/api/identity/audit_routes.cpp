@@ -150,8 +150,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
     if (!denied && ctx.identity.kind == "device") {
       // Telemetry: tallied per address, whatever connections it comes on (audit_tally.h).
       entry.client_address = std::string(http::ClientIp(entry.client_address));
-      audit.Count(std::move(entry));
-      tallied.Add();
+      if (audit.Count(std::move(entry))) tallied.Add();
     } else {
       audit.Record(std::move(entry));
     }
