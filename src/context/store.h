@@ -107,6 +107,14 @@ struct HistoryBucket {
   std::optional<double> value;  // nullopt: no numeric value in the bucket (sum/avg/min/max)
 };
 
+// An entity that has history in a queried range, with the latest time it has there
+// (QuantumLeap's /v2/entities listing).
+struct HistoryEntity {
+  std::string entity_id;
+  std::string entity_type;
+  TimeMs latest = 0;
+};
+
 struct HistoryPoint {
   std::string entity_id;
   std::string entity_type;
@@ -135,6 +143,12 @@ class ContextStore {
   // that cannot aggregate return Unavailable.
   virtual Result<std::vector<HistoryBucket>> AggregateHistory(const HistoryAggregateQuery&) {
     return Fail(Error::Unavailable("history aggregation is not supported by this store"));
+  }
+  // The entities with history matching the query's tenant, scopes, type and time range,
+  // ordered by id, then type; offset and limit count entities (the other fields of the
+  // query are ignored). Stores that cannot list return Unavailable.
+  virtual Result<std::vector<HistoryEntity>> ListHistoryEntities(const HistoryQuery&) {
+    return Fail(Error::Unavailable("history listing is not supported by this store"));
   }
   // Deletes history older than `before`; returns the number of rows removed.
   virtual Result<size_t> PruneHistory(TimeMs before) = 0;

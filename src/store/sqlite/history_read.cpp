@@ -1,4 +1,4 @@
-// History reads of SqliteStore: QueryHistory and AggregateHistory.
+// History reads of SqliteStore: QueryHistory, AggregateHistory and ListHistoryEntities.
 //
 // Both build one SQL statement from the query's filters:
 //   WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series
@@ -19,8 +19,19 @@
 // queries (count_instants) stream rows ordered by (time, entity) and stop after the last
 // wanted instant. Aggregation is a GROUP BY (series, bucket) in SQL, with the bucket computed
 // from the time in UTC and numeric values recognised by their JSON text.
+//
+// ListHistoryEntities needs each entity's latest time, which a GROUP BY over every row would
+// scan the whole history for. Instead, inside one read transaction (one snapshot, so that
+// the sweep cannot move a row between the two tables unseen), it takes the staged maxima
+// with one scan, then visits each series' chunks by descending max_time with one seek each
+// (the last key of (chunk, series) in range) and stops at the first chunk whose max_time
+// cannot beat the entity's latest time so far: a series that reported recently costs one
+// or two seeks, one that went silent a seek per chunk written since. Entities are visited
+// in the listing's order and the walk stops once the page is full.
 #include <algorithm>
+#include <limits>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -205,7 +216,179 @@ std::string AggregateSql(context::AggrMethod method) {
   return "count(*)";
 }
 
+// The series of a listing grouped by entity, in (id, type) order.
+struct ListedEntity {
+  std::string id;
+  std::string type;
+  std::vector<int64_t> series;
+};
+
+Result<std::vector<ListedEntity>> SeriesByEntity(sqlite3* db, const context::HistoryQuery& q) {
+  Sql sql;
+  sql.Add("SELECT id, entity_id, entity_type FROM history_series WHERE tenant = ");
+  sql.Arg(q.tenant);
+  if (q.entity_type) {
+    sql.Add(" AND entity_type = ");
+    sql.Arg(*q.entity_type);
+  }
+  AddScopes(q.service_paths, sql);
+  sql.Add(" ORDER BY entity_id, entity_type");
+  auto st = PrepareBound(db, sql);
+  if (!st) return Fail(st.error());
+  std::vector<ListedEntity> out;
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    const std::string_view id = ColumnText(st->get(), 1), type = ColumnText(st->get(), 2);
+    if (out.empty() || out.back().id != id || out.back().type != type) {
+      out.push_back({std::string(id), std::string(type), {}});
+    }
+    out.back().series.push_back(sqlite3_column_int64(st->get(), 0));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "history series"));
+  return out;
+}
+
+struct ChunkSpan {
+  int64_t id = 0;
+  TimeMs max_time = 0;
+};
+
+// The chunks that overlap the query's time range, the latest max_time first.
+Result<std::vector<ChunkSpan>> ChunksNewestFirst(sqlite3* db, const context::HistoryQuery& q) {
+  Sql sql;
+  sql.Add("SELECT id, max_time FROM history_chunks WHERE 1");
+  if (q.from) {
+    sql.Add(" AND max_time >= ");
+    sql.Arg(*q.from);
+  }
+  if (q.to) {
+    sql.Add(" AND min_time <= ");
+    sql.Arg(*q.to);
+  }
+  sql.Add(" ORDER BY max_time DESC");
+  auto st = PrepareBound(db, sql);
+  if (!st) return Fail(st.error());
+  std::vector<ChunkSpan> out;
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    out.push_back({sqlite3_column_int64(st->get(), 0), sqlite3_column_int64(st->get(), 1)});
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "history chunks"));
+  return out;
+}
+
+// The latest time in range of every series with staged rows not moved yet.
+Result<std::unordered_map<int64_t, TimeMs>> StagedLatest(sqlite3* db,
+                                                         const context::HistoryQuery& q) {
+  Sql sql;
+  sql.Add("SELECT s.series, max(s.time) FROM history_staged AS s WHERE ");
+  sql.Add(kStagedNotMovedSql);
+  AddTimeRange(q, "s.time", sql);
+  sql.Add(" GROUP BY s.series");
+  auto st = PrepareBound(db, sql);
+  if (!st) return Fail(st.error());
+  std::unordered_map<int64_t, TimeMs> out;
+  int rc;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    out.emplace(sqlite3_column_int64(st->get(), 0), sqlite3_column_int64(st->get(), 1));
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "staged history"));
+  return out;
+}
+
+// Ends the read transaction of a listing (one snapshot for all its statements) however the
+// listing returns; declared before the statements, so it runs after they are finalized.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite3* db) : db_(db) {}
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot() {
+    if (sqlite3_get_autocommit(db_) == 0) (void)Exec(db_, "COMMIT");
+  }
+  Status Begin() { return Exec(db_, "BEGIN"); }
+
+ private:
+  sqlite3* db_;
+};
+
+// The walk of ListHistoryEntities (see the top of the file) over one snapshot.
+class LatestFinder {
+ public:
+  LatestFinder(sqlite3* db, std::vector<ChunkSpan> chunks,
+               std::unordered_map<int64_t, TimeMs> staged, StmtPtr seek)
+      : db_(db), chunks_(std::move(chunks)), staged_(std::move(staged)), seek_(std::move(seek)) {}
+
+  // `seek` selects the last time of (chunk ?1, series ?2) between ?3 and ?4.
+  static constexpr const char* kSeekSql =
+      "SELECT time FROM history WHERE chunk = ?1 AND series = ?2 AND time >= ?3 AND time <= ?4 "
+      "ORDER BY time DESC LIMIT 1";
+
+  Result<std::optional<TimeMs>> LatestOf(const ListedEntity& e) {
+    std::optional<TimeMs> best;
+    for (const int64_t sid : e.series) {
+      if (auto it = staged_.find(sid); it != staged_.end())
+        best = std::max(best.value_or(it->second), it->second);
+    }
+    for (const int64_t sid : e.series) {
+      for (const ChunkSpan& chunk : chunks_) {
+        if (best && chunk.max_time <= *best) break;
+        sqlite3_bind_int64(seek_.get(), 1, chunk.id);
+        sqlite3_bind_int64(seek_.get(), 2, sid);
+        const int rc = sqlite3_step(seek_.get());
+        if (rc == SQLITE_ROW)
+          best = std::max<TimeMs>(best.value_or(INT64_MIN), sqlite3_column_int64(seek_.get(), 0));
+        sqlite3_reset(seek_.get());
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db_, "history seek"));
+      }
+    }
+    return best;
+  }
+
+ private:
+  sqlite3* db_;
+  std::vector<ChunkSpan> chunks_;
+  std::unordered_map<int64_t, TimeMs> staged_;
+  StmtPtr seek_;
+};
+
 }  // namespace
+
+Result<std::vector<context::HistoryEntity>> SqliteStore::ListHistoryEntities(
+    const context::HistoryQuery& q) {
+  std::vector<context::HistoryEntity> out;
+  if (q.limit == 0) return out;
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  sqlite3* db = reader->get();
+  ReadSnapshot snapshot(db);
+  if (auto s = snapshot.Begin(); !s) return Fail(s.error());
+  auto entities = SeriesByEntity(db, q);
+  if (!entities) return Fail(entities.error());
+  auto chunks = ChunksNewestFirst(db, q);
+  if (!chunks) return Fail(chunks.error());
+  auto staged = StagedLatest(db, q);
+  if (!staged) return Fail(staged.error());
+  auto seek = Prepare(db, LatestFinder::kSeekSql);
+  if (!seek) return Fail(seek.error());
+  sqlite3_bind_int64(seek->get(), 3, q.from.value_or(std::numeric_limits<TimeMs>::min()));
+  sqlite3_bind_int64(seek->get(), 4, q.to.value_or(std::numeric_limits<TimeMs>::max()));
+  LatestFinder finder(db, std::move(*chunks), std::move(*staged), std::move(*seek));
+  size_t skipped = 0;
+  for (const ListedEntity& e : *entities) {
+    auto found = finder.LatestOf(e);
+    if (!found) return Fail(found.error());
+    const std::optional<TimeMs> latest = *found;
+    if (!latest) continue;
+    if (skipped < q.offset) {
+      ++skipped;
+      continue;
+    }
+    out.push_back({e.id, e.type, *latest});
+    if (out.size() == q.limit) break;
+  }
+  return out;
+}
 
 Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
     const context::HistoryQuery& q) {

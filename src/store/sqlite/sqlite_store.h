@@ -69,6 +69,8 @@ class SqliteStore final : public context::ContextStore {
       const context::HistoryQuery& query) override;
   Result<std::vector<context::HistoryBucket>> AggregateHistory(
       const context::HistoryAggregateQuery& query) override;
+  Result<std::vector<context::HistoryEntity>> ListHistoryEntities(
+      const context::HistoryQuery& query) override;
   Result<size_t> PruneHistory(TimeMs before) override;
   Status Flush(FlushMode mode) override;
 

@@ -385,6 +385,61 @@ TEST_F(SqliteStoreTest, PruningFollowsTheStatedTime) {
   EXPECT_EQ(std::count(times.begin(), times.end(), 5000), 1) << "the recent one is kept";
 }
 
+// The listing finds each entity's latest time in range wherever it lies: in an older chunk
+// behind newer ones (a series gone silent, with a late row in the newest chunk), stated
+// early by a late row, or still staged. Direct and staged writes alike.
+TEST_F(SqliteStoreTest, ListsEntitiesWithTheirLatestTime) {
+  for (const size_t direct_rows : {size_t{0}, size_t{1000}}) {
+    SCOPED_TRACE(direct_rows);
+    SqliteOptions small;
+    small.history_chunk_rows = 4;
+    small.history_direct_rows = direct_rows;  // 0: every row to history; 1000: staged first
+    Reopen(small);
+    const std::string tenant = "t" + std::to_string(direct_rows);
+    CommitRows({Row("B", "t", 10, "1", "/", tenant)});
+    CommitRows({Row("C", "v", 12, "1", "/x", tenant, "Car")});
+    for (TimeMs t = 20; t < 26; ++t) CommitRows({Row("A", "t", t, "1", "/", tenant)});
+    ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
+    for (TimeMs t = 26; t < 32; ++t) CommitRows({Row("A", "t", t, "1", "/", tenant)});
+    HistoryRow late = Row("A", "h", 40, "1", "/", tenant);
+    late.observed = 3;  // a buffered reading: written last, stated early
+    CommitRows({late, Row("B", "t", 8, "1", "/", tenant)});
+
+    auto list = [&](HistoryQuery q) {
+      q.tenant = tenant;
+      auto r = store_->ListHistoryEntities(q);
+      EXPECT_TRUE(r.has_value()) << r.error().message;
+      std::vector<std::string> out;
+      for (const auto& e : r.value_or(std::vector<context::HistoryEntity>{})) {
+        out.push_back(fmt::format("{}/{}@{}", e.entity_id, e.entity_type, e.latest));
+      }
+      return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(list({}), (V{"A/Room@31", "B/Room@10", "C/Car@12"}));
+    HistoryQuery q;
+    q.entity_type = "Room";
+    EXPECT_EQ(list(q), (V{"A/Room@31", "B/Room@10"}));
+    q = {};
+    q.to = 15;
+    EXPECT_EQ(list(q), (V{"A/Room@3", "B/Room@10", "C/Car@12"}));
+    q = {};
+    q.from = 11;
+    q.to = 30;
+    EXPECT_EQ(list(q), (V{"A/Room@30", "C/Car@12"}));
+    q = {};
+    q.offset = 1;
+    q.limit = 1;
+    EXPECT_EQ(list(q), (V{"B/Room@10"}));
+    q = {};
+    q.service_paths = {"/x"};
+    EXPECT_EQ(list(q), (V{"C/Car@12"}));
+    q = {};
+    q.from = 100;
+    EXPECT_EQ(list(q), V{});
+  }
+}
+
 TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
   CommitSeries();
   WriteBatch b;
