@@ -12,15 +12,26 @@ namespace zc::api::ql {
 // identifying fields (entityId, entityType, attrName).
 enum class Shape { kFull, kValues };
 
+// GET /ql/v2/entities: the entities with history, each with its latest time (`shape` is
+// unused: QuantumLeap has no /value variant of the listing).
+http::Response ListEntities(context::ContextStore& store, const http::RequestContext& ctx,
+                            Shape shape);
 // GET /ql/v2/entities/{entityId}[/value]: every attribute of one entity.
 http::Response GetEntity(context::ContextStore& store, const http::RequestContext& ctx,
                          Shape shape);
 // GET /ql/v2/entities/{entityId}/attrs/{attrName}[/value].
 http::Response GetEntityAttr(context::ContextStore& store, const http::RequestContext& ctx,
                              Shape shape);
+// GET /ql/v2/types/{entityType}[/value]: every attribute of the entities of a type.
+http::Response GetType(context::ContextStore& store, const http::RequestContext& ctx, Shape shape);
 // GET /ql/v2/types/{entityType}/attrs/{attrName}[/value]: one attribute of many entities.
 http::Response GetTypeAttr(context::ContextStore& store, const http::RequestContext& ctx,
                            Shape shape);
+
+// GET /ql/v2/attrs/{attrName}[/value]: one attribute of entities of every type, by type.
+http::Response GetAttr(context::ContextStore& store, const http::RequestContext& ctx, Shape shape);
+// GET /ql/v2/attrs[/value]: every attribute (or those of `attrs`), by attribute, then type.
+http::Response GetAttrs(context::ContextStore& store, const http::RequestContext& ctx, Shape shape);
 
 // An error in QuantumLeap's format {"error": "...", "description": "..."}.
 http::Response ErrorResponse(const Error& error);

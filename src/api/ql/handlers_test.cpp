@@ -201,6 +201,24 @@ TEST_F(QlTest, AmbiguousIdNeedsType) {
   EXPECT_NE(r.body.find(R"("values":[2])"), std::string::npos) << r.body;
 }
 
+// One id under two types is two entities to the endpoints that span types.
+TEST_F(QlTest, OneIdUnderTwoTypesIsListedUnderEach) {
+  auto r = Call(&GetAttr, {{"attrName", "x"}}, {});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, R"({"attrName":"x","types":[)"
+                    R"({"entityType":"A","entities":[{"entityId":"Dup",)"
+                    R"("index":["1970-01-01T00:00:00.000+00:00"],"values":[1]}]},)"
+                    R"({"entityType":"B","entities":[{"entityId":"Dup",)"
+                    R"("index":["1970-01-01T00:00:00.000+00:00"],"values":[2]}]}]})");
+  r = Call(&ListEntities, {}, {{"toDate", "1970-01-01T00:00:00Z"}});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body,
+            R"([{"entityId":"Dev1","entityType":"Dev","index":"1970-01-01T00:00:00.000+00:00"},)"
+            R"({"entityId":"Dup","entityType":"A","index":"1970-01-01T00:00:00.000+00:00"},)"
+            R"({"entityId":"Dup","entityType":"B","index":"1970-01-01T00:00:00.000+00:00"},)"
+            R"({"entityId":"Room0","entityType":"Room","index":"1970-01-01T00:00:00.000+00:00"}])");
+}
+
 TEST_F(QlTest, TenancyHeadersScopeTheQuery) {
   auto in = [&](std::vector<std::pair<std::string, std::string>> headers) {
     return Call(&GetEntityAttr, {{"entityId", "Room1"}, {"attrName", "temperature"}}, {},

@@ -1,4 +1,4 @@
-// Wires the QuantumLeap handlers (handlers.h) into the router: six GET routes under /ql/v2
+// Wires the QuantumLeap handlers (handlers.h) into the router: thirteen GET routes under /ql/v2
 // and QuantumLeap's error format for everything under /ql (unknown paths, 405s).
 #include "api/ql/routes.h"
 
@@ -36,14 +36,21 @@ struct Binder {
 void RegisterRoutes(http::Router& router, context::ContextStore& store,
                     boost::asio::thread_pool& readers) {
   const Binder b{store, readers};
+  router.Add(b.Get("/ql/v2/entities", &ListEntities, Shape::kFull));
   router.Add(b.Get("/ql/v2/entities/{entityId}", &GetEntity, Shape::kFull));
   router.Add(b.Get("/ql/v2/entities/{entityId}/value", &GetEntity, Shape::kValues));
   router.Add(b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}", &GetEntityAttr, Shape::kFull));
   router.Add(
       b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}/value", &GetEntityAttr, Shape::kValues));
+  router.Add(b.Get("/ql/v2/types/{entityType}", &GetType, Shape::kFull));
+  router.Add(b.Get("/ql/v2/types/{entityType}/value", &GetType, Shape::kValues));
   router.Add(b.Get("/ql/v2/types/{entityType}/attrs/{attrName}", &GetTypeAttr, Shape::kFull));
   router.Add(
       b.Get("/ql/v2/types/{entityType}/attrs/{attrName}/value", &GetTypeAttr, Shape::kValues));
+  router.Add(b.Get("/ql/v2/attrs", &GetAttrs, Shape::kFull));
+  router.Add(b.Get("/ql/v2/attrs/value", &GetAttrs, Shape::kValues));
+  router.Add(b.Get("/ql/v2/attrs/{attrName}", &GetAttr, Shape::kFull));
+  router.Add(b.Get("/ql/v2/attrs/{attrName}/value", &GetAttr, Shape::kValues));
   router.SetErrorFormatter(
       "/ql", [](const Error& e, const http::RequestContext*) { return ErrorResponse(e); });
 }
