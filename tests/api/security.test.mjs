@@ -565,6 +565,16 @@ test('QuantumLeap history is narrowed to the granted tenant and service paths', 
   assert.equal(byType.status, 200, byType.text);
   const typeIds = JSON.stringify(byType.json);
   assert.ok(typeIds.includes('"W1"') && !typeIds.includes('"A1"'), `by type: ${byType.text}`);
+  // The listings that span entities and types are narrowed the same way.
+  const listing = await srv.get('/ql/v2/entities', { auth: waterRead, headers: GAOMING });
+  assert.equal(listing.status, 200, listing.text);
+  const listed = listing.json.map((e) => e.entityId);
+  assert.ok(listed.includes('W1') && !listed.includes('A1'), `listing: ${listing.text}`);
+  const adminListing = await srv.get('/ql/v2/entities', { headers: GAOMING });
+  assert.ok(adminListing.json.some((e) => e.entityId === 'A1'), `the admin's listing: ${adminListing.text}`);
+  const acrossTypes = await srv.get('/ql/v2/attrs/level', { auth: waterRead, headers: GAOMING });
+  assert.equal(acrossTypes.status, 200, acrossTypes.text);
+  assert.ok(acrossTypes.text.includes('"W1"') && !acrossTypes.text.includes('"A1"'), `attrs: ${acrossTypes.text}`);
   const other = await hist('O1', { headers: { 'Fiware-Service': 'other' } });
   assertForbidden(other, 'history of another tenant');
   const airPath = await hist('A1', { headers: { ...GAOMING, 'Fiware-ServicePath': '/air' } });
