@@ -1,5 +1,6 @@
 // The zhicheng binary: command-line parsing and dispatch to the commands
-// (`serve`, `admin`, `audit verify`, `version`). The wiring of modules lives in serve.cpp.
+// (`serve`, `admin`, `audit verify`, `backup`, `restore`, `version`). The wiring of modules lives
+// in serve.cpp.
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -8,6 +9,7 @@
 
 #include "app/admin_command.h"
 #include "app/audit_command.h"
+#include "app/backup.h"
 #include "app/config.h"
 #include "app/serve.h"
 
@@ -67,8 +69,23 @@ int main(int argc, char** argv) {
       audit->add_subcommand("verify", "Verify the audit log's hash chain and signatures");
   verify->add_option("--data", audit_data, "Data directory (default ./var/data)");
   verify->callback([&] { exit_code = zc::app::AuditVerifyCommand(audit_data); });
+  std::string backup_data = "./var/data", backup_to;
+  auto* backup = app.add_subcommand(
+      "backup", "Copy a data directory, also while the server runs, into a new directory");
+  backup->add_option("--data", backup_data, "Data directory (default ./var/data)");
+  backup->add_option("--to", backup_to, "The backup directory to create (absent or empty)")
+      ->required();
+  backup->callback([&] { exit_code = zc::app::BackupCommand(backup_data, backup_to); });
+  std::string restore_from, restore_data;
+  auto* restore = app.add_subcommand(
+      "restore", "Check a backup and restore it into a new data directory (absent or empty)");
+  restore->add_option("--from", restore_from, "The backup directory")->required();
+  restore->add_option("--data", restore_data, "The data directory to create")->required();
+  restore->callback([&] { exit_code = zc::app::RestoreCommand(restore_from, restore_data); });
   CLI11_PARSE(app, argc, argv);
-  if (app.got_subcommand("admin") || app.got_subcommand("audit")) return exit_code;
+  if (app.got_subcommand("admin") || app.got_subcommand("audit") || *backup || *restore) {
+    return exit_code;
+  }
   if (*version) {
     fmt::print("zhicheng {}\n", ZHICHENG_VERSION);
     return 0;
