@@ -145,7 +145,7 @@ http::Response GetEntity(context::ContextStore& store, const http::RequestContex
   auto entity = SingleEntity(*r, *tables, id);
   if (!entity) return ErrorResponse(entity.error());
   const EntityTable& t = **entity;
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> empty;
   std::string out = "{";
   if (shape == Shape::kFull) {
@@ -176,7 +176,7 @@ http::Response GetEntityAttr(context::ContextStore& store, const http::RequestCo
   if (!entity) return ErrorResponse(entity.error());
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const EntityTable& t = **entity;
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> empty;
   std::string out = "{";
   if (shape == Shape::kFull) {
@@ -207,7 +207,7 @@ http::Response GetType(context::ContextStore& store, const http::RequestContext&
   auto tables = Load(store, *r, r->attrs, r->ids);
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> range = {r->from_text, r->to_text};
   std::string out = "{";
   if (shape == Shape::kFull) {
@@ -245,7 +245,7 @@ http::Response GetTypeAttr(context::ContextStore& store, const http::RequestCont
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> range = {r->from_text, r->to_text}, empty;
   const std::vector<const EntityTable*> order = InRequestOrder(*tables, r->ids);
   std::string out = "{";
@@ -283,7 +283,7 @@ http::Response GetAttr(context::ContextStore& store, const http::RequestContext&
   KeepTypes(*tables, types);
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> range = {r->from_text, r->to_text};
   std::string out = "{";
   if (shape == Shape::kFull) {
@@ -311,7 +311,7 @@ http::Response GetAttrs(context::ContextStore& store, const http::RequestContext
   if (!tables) return ErrorResponse(tables.error());
   KeepTypes(*tables, types);
   if (tables->empty()) return NotFound();
-  const bool whole = r->aggr_method && r->aggr_period == context::AggrPeriod::kNone;
+  const bool whole = r->WholeRange();
   const std::vector<std::string> range = {r->from_text, r->to_text};
   std::set<std::string_view> names;
   for (const auto& [key, t] : *tables) {

@@ -23,6 +23,11 @@ struct QlRequest {
   std::vector<std::string> ids;    // `id` (types endpoint), in the client's order
   std::vector<std::string> attrs;  // `attrs` (entity endpoint)
   std::string from_text, to_text;  // fromDate/toDate as given (aggregate index of types)
+
+  // An aggregation over the whole range: one value per attribute, no period.
+  bool WholeRange() const {
+    return aggr_method.has_value() && aggr_period == context::AggrPeriod::kNone;
+  }
 };
 
 // Reads type, id, attrs, fromDate, toDate, lastN, limit, offset, aggrMethod, aggrPeriod
