@@ -87,9 +87,9 @@ Result<std::vector<fs::path>> DataFiles(const fs::path& root) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    const fs::path rel = fs::relative(it->path(), root);
-    if (it->is_directory() || IsTransient(rel)) continue;
-    if (!it->is_regular_file()) {
+    const fs::path rel = it->path().lexically_relative(root);
+    if (it->is_directory(ec) || IsTransient(rel)) continue;
+    if (!it->is_regular_file(ec)) {
       return Fail(Error::BadRequest("unexpected file in the data directory: " + rel.string()));
     }
     (IsDatabase(rel) ? dbs : others).push_back(rel);
@@ -102,6 +102,13 @@ Result<std::vector<fs::path>> DataFiles(const fs::path& root) {
   std::sort(others.begin(), others.end());
   dbs.insert(dbs.end(), others.begin(), others.end());
   return dbs;
+}
+
+// Gives `to` the permission bits of `from`.
+void KeepPermissions(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(from, ec);
+  if (!ec) fs::permissions(to, status.permissions(), ec);
 }
 
 // A directory that will receive a whole tree: absent, or empty.
@@ -157,11 +164,13 @@ Result<FileEntry> CopyOne(const fs::path& data_dir, const fs::path& staging, con
     if (ec) return Fail(Error::Internal("cannot copy " + from.string() + ": " + ec.message()));
     fmt::print("  {} copied\n", rel.string());
   }
-  fs::permissions(to, fs::status(from).permissions(), ec);  // the audit key stays 0600
+  KeepPermissions(from, to);  // the audit key stays 0600
   if (auto s = SyncPath(to); !s) return Fail(s.error());
   auto sha = Sha256OfFile(to);
   if (!sha) return Fail(sha.error());
-  return FileEntry{rel.generic_string(), fs::file_size(to), std::move(*sha)};
+  const uintmax_t bytes = fs::file_size(to, ec);
+  if (ec) return Fail(Error::Internal("cannot read the size of " + to.string()));
+  return FileEntry{rel.generic_string(), bytes, std::move(*sha)};
 }
 
 Status WriteManifest(const fs::path& staging, const fs::path& data_dir,
@@ -189,6 +198,12 @@ Status Backup(const fs::path& data_dir, const fs::path& dest, const fs::path& st
     return Fail(Error::NotFound("no data directory at " + data_dir.string() + " (no zhicheng.db)"));
   }
   if (auto s = CheckFreshTarget(dest, "the backup target"); !s) return s;
+  const fs::path inner =
+      fs::weakly_canonical(dest, ec).lexically_relative(fs::weakly_canonical(data_dir, ec));
+  if (!ec && !inner.empty() && *inner.begin() != "..") {
+    return Fail(Error::BadRequest("the backup target " + dest.string() +
+                                  " is inside the data directory: choose another place"));
+  }
   auto files = DataFiles(data_dir);
   if (!files) return Fail(files.error());
   fs::create_directories(staging, ec);
@@ -310,7 +325,7 @@ Status Restore(const fs::path& backup, const fs::path& data_dir, const fs::path&
     fs::create_directories(to.parent_path(), ec);
     fs::copy_file(from, to, ec);
     if (ec) return Fail(Error::Internal("cannot copy " + from.string() + ": " + ec.message()));
-    fs::permissions(to, fs::status(from).permissions(), ec);
+    KeepPermissions(from, to);
     if (auto s = SyncPath(to); !s) return s;
     fmt::print("  {} restored\n", e.path);
   }

@@ -132,6 +132,11 @@ test('backup and restore refuse what they cannot do whole, and write nothing', a
     assert.match(res.stderr, /exists and is not empty/);
     assert.deepEqual(fs.readdirSync(occupied), ['keep.txt']);
 
+    res = await run(['backup', '--data', srv.dataDir, '--to', path.join(srv.dataDir, 'inside')]);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /inside the data directory/);
+    assert.equal(fs.existsSync(path.join(srv.dataDir, 'inside')), false);
+
     res = await run(['backup', '--data', path.join(dir, 'nowhere'), '--to', path.join(dir, 'b2')]);
     assert.equal(res.code, 2);
     assert.match(res.stderr, /no data directory/);

@@ -1,6 +1,6 @@
 // History reads of SqliteStore: QueryHistory, AggregateHistory and ListHistoryEntities.
 //
-// Both build one SQL statement from the query's filters:
+// QueryHistory and AggregateHistory build one SQL statement from the query's filters:
 //   WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr FROM history_series
 //                             WHERE tenant = ? AND <entity/type/attr/scope filters>),
 //   h AS (SELECT <sel's columns>, t.time, t.seq, t.value
@@ -303,8 +303,8 @@ class ReadSnapshot {
   explicit ReadSnapshot(sqlite3* db) : db_(db) {}
   ReadSnapshot(const ReadSnapshot&) = delete;
   ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-  ~ReadSnapshot() {
-    if (sqlite3_get_autocommit(db_) == 0) (void)Exec(db_, "COMMIT");
+  ~ReadSnapshot() {  // the connection goes back to the pool outside any transaction
+    if (sqlite3_get_autocommit(db_) == 0 && !Exec(db_, "COMMIT")) (void)Exec(db_, "ROLLBACK");
   }
   Status Begin() { return Exec(db_, "BEGIN"); }
 
