@@ -66,13 +66,14 @@ struct WriteBatch {
   size_t Rows() const { return entities.size() + history.size() + subscriptions.size(); }
 };
 
-// A history read (QuantumLeap-style). Empty optional fields are unconstrained.
+// A history read (QuantumLeap-style). Empty or absent fields are unconstrained.
 struct HistoryQuery {
   std::string tenant;
   std::vector<std::string> service_paths;  // scopes: "/a" exact, "/a/#" subtree; empty = all
-  std::optional<std::string> entity_id;
-  std::optional<std::string> entity_type;
-  std::optional<std::string> attr;
+  // Each list matches any of its values; an empty list matches everything.
+  std::vector<std::string> entity_ids;
+  std::vector<std::string> entity_types;
+  std::vector<std::string> attrs;
   std::optional<TimeMs> from;  // inclusive
   std::optional<TimeMs> to;    // inclusive
   std::optional<size_t> last_n;
@@ -144,7 +145,7 @@ class ContextStore {
   virtual Result<std::vector<HistoryBucket>> AggregateHistory(const HistoryAggregateQuery&) {
     return Fail(Error::Unavailable("history aggregation is not supported by this store"));
   }
-  // The entities with history matching the query's tenant, scopes, type and time range,
+  // The entities with history matching the query's tenant, scopes, types and time range,
   // ordered by id, then type; offset and limit count entities (the other fields of the
   // query are ignored). Stores that cannot list return Unavailable.
   virtual Result<std::vector<HistoryEntity>> ListHistoryEntities(const HistoryQuery&) {

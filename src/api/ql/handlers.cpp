@@ -41,7 +41,7 @@ Result<const EntityTable*> SingleEntity(const QlRequest& r, const Tables& tables
     return Fail(Error::NotFound(std::string(kNotFound)));
   }
   const auto next = std::next(it);
-  if (next != tables.end() && next->first.first == id && !r.query.entity_type) {
+  if (next != tables.end() && next->first.first == id && r.query.entity_types.empty()) {
     return Fail(Error::TooManyResults("There is more than one entity with id '" + std::string(id) +
                                       "': use the 'type' parameter."));
   }
@@ -54,14 +54,6 @@ std::optional<Error> AggregateWithoutAttrs(const QlRequest& r, const http::Reque
   if (!r.aggr_method || !r.attrs.empty()) return std::nullopt;
   return Error::BadRequest(fmt::format("Specified aggrMethod = {} but missing attrs parameter.",
                                        ctx.Query("aggrMethod").value_or("")));
-}
-
-// The `type` parameter of the attrs endpoints is a list: one type filters in the store,
-// several are returned for Load's caller to filter (see KeepTypes).
-std::vector<std::string> TakeTypeList(QlRequest& r) {
-  std::vector<std::string> types = SplitList(r.query.entity_type.value_or(""));
-  r.query.entity_type = types.size() == 1 ? std::optional(types.front()) : std::nullopt;
-  return types;
 }
 
 }  // namespace
@@ -137,10 +129,10 @@ http::Response GetEntity(context::ContextStore& store, const http::RequestContex
   if (!r) return ErrorResponse(r.error());
   if (auto missing = AggregateWithoutAttrs(*r, ctx)) return ErrorResponse(*missing);
   const std::string_view id = ctx.Param("entityId");
-  r->query.entity_id = std::string(id);
+  r->query.entity_ids = {std::string(id)};
+  r->query.attrs = r->attrs;
   r->query.count_instants = true;  // QL's limit/lastN count rows of the entity
-  if (r->attrs.size() == 1) r->query.attr = r->attrs.front();
-  auto tables = Load(store, *r, r->attrs, {});
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
   auto entity = SingleEntity(*r, *tables, id);
   if (!entity) return ErrorResponse(entity.error());
@@ -152,7 +144,7 @@ http::Response GetEntity(context::ContextStore& store, const http::RequestContex
     out.append("\"entityId\":");
     AppendString(out, t.id);
     out.append(",\"entityType\":");
-    AppendString(out, r->query.entity_type.value_or(t.type));
+    AppendString(out, t.type);
     out.push_back(',');
   }
   AppendIndex(out, t, whole ? &empty : nullptr);
@@ -168,9 +160,9 @@ http::Response GetEntityAttr(context::ContextStore& store, const http::RequestCo
   if (!r) return ErrorResponse(r.error());
   const std::string_view id = ctx.Param("entityId");
   const std::string attr(ctx.Param("attrName"));
-  r->query.entity_id = std::string(id);
-  r->query.attr = attr;
-  auto tables = Load(store, *r, {}, {});
+  r->query.entity_ids = {std::string(id)};
+  r->query.attrs = {attr};
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
   auto entity = SingleEntity(*r, *tables, id);
   if (!entity) return ErrorResponse(entity.error());
@@ -183,7 +175,7 @@ http::Response GetEntityAttr(context::ContextStore& store, const http::RequestCo
     out.append("\"entityId\":");
     AppendString(out, t.id);
     out.append(",\"entityType\":");
-    AppendString(out, r->query.entity_type.value_or(t.type));
+    AppendString(out, t.type);
     out.append(",\"attrName\":");
     AppendString(out, attr);
     out.push_back(',');
@@ -200,11 +192,11 @@ http::Response GetType(context::ContextStore& store, const http::RequestContext&
   if (!r) return ErrorResponse(r.error());
   if (auto missing = AggregateWithoutAttrs(*r, ctx)) return ErrorResponse(*missing);
   const std::string type(ctx.Param("entityType"));
-  r->query.entity_type = type;
+  r->query.entity_types = {type};
+  r->query.entity_ids = r->ids;
+  r->query.attrs = r->attrs;
   r->query.count_instants = true;  // QL's limit/lastN count rows of the type's table
-  if (r->attrs.size() == 1) r->query.attr = r->attrs.front();
-  if (r->ids.size() == 1) r->query.entity_id = r->ids.front();
-  auto tables = Load(store, *r, r->attrs, r->ids);
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
   const bool whole = r->WholeRange();
@@ -238,10 +230,10 @@ http::Response GetTypeAttr(context::ContextStore& store, const http::RequestCont
   if (!r) return ErrorResponse(r.error());
   const std::string type(ctx.Param("entityType"));
   const std::string attr(ctx.Param("attrName"));
-  r->query.entity_type = type;
-  r->query.attr = attr;
-  if (r->ids.size() == 1) r->query.entity_id = r->ids.front();
-  auto tables = Load(store, *r, {}, r->ids);
+  r->query.entity_types = {type};
+  r->query.entity_ids = r->ids;
+  r->query.attrs = {attr};
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
@@ -275,12 +267,10 @@ http::Response GetAttr(context::ContextStore& store, const http::RequestContext&
   auto r = ParseRequest(ctx);
   if (!r) return ErrorResponse(r.error());
   const std::string attr(ctx.Param("attrName"));
-  const std::vector<std::string> types = TakeTypeList(*r);
-  r->query.attr = attr;
-  if (r->ids.size() == 1) r->query.entity_id = r->ids.front();
-  auto tables = Load(store, *r, {}, r->ids);
+  r->query.entity_ids = r->ids;
+  r->query.attrs = {attr};
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  KeepTypes(*tables, types);
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const bool whole = r->WholeRange();
@@ -303,13 +293,11 @@ http::Response GetAttrs(context::ContextStore& store, const http::RequestContext
   auto r = ParseRequest(ctx);
   if (!r) return ErrorResponse(r.error());
   if (auto missing = AggregateWithoutAttrs(*r, ctx)) return ErrorResponse(*missing);
-  const std::vector<std::string> types = TakeTypeList(*r);
+  r->query.entity_ids = r->ids;
+  r->query.attrs = r->attrs;
   r->query.count_instants = true;  // QL's limit/lastN count rows
-  if (r->attrs.size() == 1) r->query.attr = r->attrs.front();
-  if (r->ids.size() == 1) r->query.entity_id = r->ids.front();
-  auto tables = Load(store, *r, r->attrs, r->ids);
+  auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  KeepTypes(*tables, types);
   if (tables->empty()) return NotFound();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = {r->from_text, r->to_text};

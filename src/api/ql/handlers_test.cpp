@@ -201,6 +201,23 @@ TEST_F(QlTest, AmbiguousIdNeedsType) {
   EXPECT_NE(r.body.find(R"("values":[2])"), std::string::npos) << r.body;
 }
 
+// lastN, limit and offset count what the lists of `attrs` and `id` select, as in
+// QuantumLeap's SQL: here the last instant of pressure or name, not of the entity.
+TEST_F(QlTest, WindowsCountWhatTheListsSelect) {
+  auto r = Call(&GetEntity, {{"entityId", "Room0"}}, {{"attrs", "pressure,name"}, {"lastN", "1"}});
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, R"({"entityId":"Room0","entityType":"Room",)"
+                    R"("index":["1970-01-29T00:00:00.000+00:00"],)"
+                    R"("attributes":[{"attrName":"pressure","values":[1000]}]})");
+  r = Call(&GetType, {{"entityType", "Room"}},
+           {{"id", "Room1,Room0"}, {"attrs", "temperature"}, {"limit", "2"}});
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.body, R"({"entityType":"Room","entities":[)"
+                    R"({"entityId":"Room0","index":["1970-01-01T00:00:00.000+00:00",)"
+                    R"("1970-01-02T00:00:00.000+00:00"],)"
+                    R"("attributes":[{"attrName":"temperature","values":[0,1]}]}]})");
+}
+
 // One id under two types is two entities to the endpoints that span types.
 TEST_F(QlTest, OneIdUnderTwoTypesIsListedUnderEach) {
   auto r = Call(&GetAttr, {{"attrName", "x"}}, {});

@@ -117,7 +117,7 @@ Result<QlRequest> ParseRequest(const http::RequestContext& ctx) {
   QlRequest r;
   context::HistoryQuery& q = r.query;
   if (auto s = ParseTenancy(ctx, q); !s) return Fail(s.error());
-  if (auto type = ctx.Query("type"); type && !type->empty()) q.entity_type = std::string(*type);
+  if (auto types = ctx.Query("type")) q.entity_types = SplitList(*types);
   if (auto ids = ctx.Query("id")) r.ids = SplitList(*ids);
   if (auto attrs = ctx.Query("attrs")) r.attrs = SplitList(*attrs);
   auto from = ParseDate(ctx, "fromDate", r.from_text);

@@ -17,11 +17,11 @@ namespace zc::api::ql {
 inline constexpr size_t kMaxLimit = 10000;
 
 struct QlRequest {
-  context::HistoryQuery query;  // tenant, scopes, type, time range, lastN, limit, offset
+  context::HistoryQuery query;  // tenant, scopes, types, time range, lastN, limit, offset
   std::optional<context::AggrMethod> aggr_method;
   context::AggrPeriod aggr_period = context::AggrPeriod::kNone;
-  std::vector<std::string> ids;    // `id` (types endpoint), in the client's order
-  std::vector<std::string> attrs;  // `attrs` (entity endpoint)
+  std::vector<std::string> ids;    // `id` (types and attrs endpoints), in the client's order
+  std::vector<std::string> attrs;  // `attrs` (entity, types and attrs endpoints)
   std::string from_text, to_text;  // fromDate/toDate as given (aggregate index of types)
 
   // An aggregation over the whole range: one value per attribute, no period.

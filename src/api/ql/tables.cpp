@@ -12,10 +12,6 @@
 namespace zc::api::ql {
 namespace {
 
-bool Contains(const std::vector<std::string>& list, std::string_view s) {
-  return list.empty() || std::find(list.begin(), list.end(), s) != list.end();
-}
-
 // Integral values print as integers (a count is 30, not 3E1), others in shortest form.
 std::string FormatNumber(double v) {
   if (!std::isfinite(v)) return "null";
@@ -111,12 +107,10 @@ void AppendValues(std::string& out, const EntityTable& t, const std::string& att
   out.push_back(']');
 }
 
-Result<Tables> Load(context::ContextStore& store, const QlRequest& r,
-                    const std::vector<std::string>& attrs, const std::vector<std::string>& ids) {
+Result<Tables> Load(context::ContextStore& store, const QlRequest& r) {
   Tables tables;
   auto add = [&](const std::string& id, const std::string& type, const std::string& attr,
                  TimeMs time, std::string value) {
-    if (!Contains(attrs, attr) || !Contains(ids, id)) return;
     EntityTable& t = tables[{id, type}];
     if (t.id.empty()) t.id = id, t.type = type;
     t.index.insert(time);
@@ -180,11 +174,6 @@ void AppendAttributes(std::string& out, const EntityTable& t, bool whole) {
     out.push_back('}');
   }
   out.push_back(']');
-}
-
-void KeepTypes(Tables& tables, const std::vector<std::string>& types) {
-  if (types.size() < 2) return;
-  std::erase_if(tables, [&](const auto& entry) { return !Contains(types, entry.first.second); });
 }
 
 void AppendTypes(std::string& out, const Tables& tables, const std::string& attr,

@@ -28,11 +28,9 @@ struct EntityTable {
 // By entity id, then type: one id may exist under several types.
 using Tables = std::map<std::pair<std::string, std::string>, EntityTable>;
 
-// Reads the history `r` asks for into tables: points, or buckets when aggregating. `attrs`
-// and `ids` (empty: all) filter what a single store query could not express. A Number or
-// Integer sent as text ("21.5") is read as the number, as QuantumLeap casts it.
-Result<Tables> Load(context::ContextStore& store, const QlRequest& r,
-                    const std::vector<std::string>& attrs, const std::vector<std::string>& ids);
+// Reads the history `r.query` asks for into tables: points, or buckets when aggregating. A
+// Number or Integer sent as text ("21.5") is read as the number, as QuantumLeap casts it.
+Result<Tables> Load(context::ContextStore& store, const QlRequest& r);
 
 // True when a numeric aggregation found no numeric value at all (QuantumLeap answers 404).
 bool NothingNumeric(const QlRequest& r, const Tables& tables);
@@ -40,9 +38,6 @@ bool NothingNumeric(const QlRequest& r, const Tables& tables);
 // The entities named by `ids` in that order, then the rest by id.
 std::vector<const EntityTable*> InRequestOrder(const Tables& tables,
                                                const std::vector<std::string>& ids);
-
-// Keeps the entities of `types` (one type or none: the store has already filtered).
-void KeepTypes(Tables& tables, const std::vector<std::string>& types);
 
 // A JSON string.
 void AppendString(std::string& out, std::string_view s);

@@ -80,6 +80,19 @@ void AddScopes(const std::vector<std::string>& scopes, Sql& sql) {
   sql.Add(")");
 }
 
+// " AND column IN (values)" (" = value" for one); nothing for an empty list.
+void AddAnyOf(std::string_view column, const std::vector<std::string>& values, Sql& sql) {
+  if (values.empty()) return;
+  sql.Add(" AND ");
+  sql.Add(column);
+  sql.Add(values.size() == 1 ? " = " : " IN (");
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) sql.Add(", ");
+    sql.Arg(values[i]);
+  }
+  if (values.size() > 1) sql.Add(")");
+}
+
 // `column` in [from, to], for the bounds the query has.
 void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& sql) {
   if (q.from) {
@@ -99,15 +112,9 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
       "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr, attr_type "
       "FROM history_series WHERE tenant = ");
   sql.Arg(q.tenant);
-  const std::pair<const std::optional<std::string>*, const char*> eq[] = {
-      {&q.entity_id, " AND entity_id = "},
-      {&q.entity_type, " AND entity_type = "},
-      {&q.attr, " AND attr = "}};
-  for (const auto& [value, clause] : eq) {
-    if (!value->has_value()) continue;
-    sql.Add(clause);
-    sql.Arg(**value);
-  }
+  AddAnyOf("entity_id", q.entity_ids, sql);
+  AddAnyOf("entity_type", q.entity_types, sql);
+  AddAnyOf("attr", q.attrs, sql);
   AddScopes(q.service_paths, sql);
   sql.Add(
       "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
@@ -227,10 +234,7 @@ Result<std::vector<ListedEntity>> SeriesByEntity(sqlite3* db, const context::His
   Sql sql;
   sql.Add("SELECT id, entity_id, entity_type FROM history_series WHERE tenant = ");
   sql.Arg(q.tenant);
-  if (q.entity_type) {
-    sql.Add(" AND entity_type = ");
-    sql.Arg(*q.entity_type);
-  }
+  AddAnyOf("entity_type", q.entity_types, sql);
   AddScopes(q.service_paths, sql);
   sql.Add(" ORDER BY entity_id, entity_type");
   auto st = PrepareBound(db, sql);

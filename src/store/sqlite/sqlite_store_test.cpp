@@ -157,8 +157,8 @@ TEST_F(SqliteStoreTest, SubscriptionsUpsertAndDelete) {
 TEST_F(SqliteStoreTest, HistoryFiltersByEntityAttrTypeAndTime) {
   CommitSeries();
   HistoryQuery q;
-  q.entity_id = "Room1";
-  q.attr = "temperature";
+  q.entity_ids = {"Room1"};
+  q.attrs = {"temperature"};
   auto pts = Query(q);
   ASSERT_EQ(pts.size(), 10u);
   EXPECT_EQ(pts.front().value_json, "1");
@@ -170,10 +170,10 @@ TEST_F(SqliteStoreTest, HistoryFiltersByEntityAttrTypeAndTime) {
   EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{3, 4, 5, 6}));
 
   HistoryQuery all_temps;
-  all_temps.attr = "temperature";
-  all_temps.entity_type = "Room";
+  all_temps.attrs = {"temperature"};
+  all_temps.entity_types = {"Room"};
   EXPECT_EQ(Query(all_temps).size(), 11u);
-  all_temps.entity_type = "Car";
+  all_temps.entity_types = {"Car"};
   EXPECT_TRUE(Query(all_temps).empty());
 
   HistoryQuery other_tenant;
@@ -195,7 +195,7 @@ TEST_F(SqliteStoreTest, EveryRowOfALargeCommitIsStoredInItsSeries) {
   CommitRows(std::move(rows));
   for (const char* room : {"RoomA", "RoomB", "RoomC"}) {
     HistoryQuery q;
-    q.entity_id = room;
+    q.entity_ids = {room};
     auto pts = Query(q);
     ASSERT_EQ(pts.size(), 25u) << room;
     for (size_t i = 0; i < pts.size(); ++i) {
@@ -211,8 +211,8 @@ TEST_F(SqliteStoreTest, EveryRowOfALargeCommitIsStoredInItsSeries) {
 TEST_F(SqliteStoreTest, HistoryLastNLimitOffset) {
   CommitSeries();
   HistoryQuery q;
-  q.entity_id = "Room1";
-  q.attr = "temperature";
+  q.entity_ids = {"Room1"};
+  q.attrs = {"temperature"};
   q.last_n = 3;
   EXPECT_EQ(Times(Query(q)), (std::vector<TimeMs>{8, 9, 10}));  // still ascending
   q.limit = 2;
@@ -228,7 +228,7 @@ TEST_F(SqliteStoreTest, HistoryLastNLimitOffset) {
 TEST_F(SqliteStoreTest, HistoryCountsInstants) {
   CommitSeries();
   HistoryQuery q;
-  q.entity_id = "Room1";
+  q.entity_ids = {"Room1"};
   q.count_instants = true;
   q.limit = 2;
   q.offset = 1;
@@ -267,7 +267,7 @@ TEST_F(SqliteStoreTest, AggregatesOverRangeAndBuckets) {
   rows.push_back(Row("R", "t", 5, "\"text\""));
   CommitRows(std::move(rows));
   context::HistoryAggregateQuery aq;
-  aq.filter.entity_id = "R";
+  aq.filter.entity_ids = {"R"};
   aq.method = context::AggrMethod::kCount;
   auto r = store_->AggregateHistory(aq);
   ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -293,7 +293,7 @@ TEST_F(SqliteStoreTest, AggregatesOverRangeAndBuckets) {
 
   CommitRows({Row("T", "s", 1, "\"a\"")});
   aq = {};
-  aq.filter.entity_id = "T";
+  aq.filter.entity_ids = {"T"};
   aq.method = context::AggrMethod::kSum;
   r = store_->AggregateHistory(aq);
   ASSERT_TRUE(r.has_value());
@@ -325,7 +325,7 @@ TEST_F(SqliteStoreTest, HistoryIsIndexedAtTheStatedTime) {
     CommitRows({late});
 
     HistoryQuery q;
-    q.entity_id = id;
+    q.entity_ids = {id};
     auto all = Query(q);
     EXPECT_EQ(Times(all), (std::vector<TimeMs>{103, 1000, 2000, 3000, 4000}));
     std::vector<std::string> values;
@@ -379,7 +379,7 @@ TEST_F(SqliteStoreTest, PruningFollowsTheStatedTime) {
   auto removed = store_->PruneHistory(1000);
   ASSERT_TRUE(removed.has_value()) << removed.error().message;
   HistoryQuery q;
-  q.entity_id = "R";
+  q.entity_ids = {"R"};
   const auto times = Times(Query(q));
   EXPECT_EQ(std::count(times.begin(), times.end(), 50), 0) << "the old reading is pruned";
   EXPECT_EQ(std::count(times.begin(), times.end(), 5000), 1) << "the recent one is kept";
@@ -418,7 +418,7 @@ TEST_F(SqliteStoreTest, ListsEntitiesWithTheirLatestTime) {
     using V = std::vector<std::string>;
     EXPECT_EQ(list({}), (V{"A/Room@31", "B/Room@10", "C/Car@12"}));
     HistoryQuery q;
-    q.entity_type = "Room";
+    q.entity_types = {"Room"};
     EXPECT_EQ(list(q), (V{"A/Room@31", "B/Room@10"}));
     q = {};
     q.to = 15;
@@ -451,8 +451,8 @@ TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
   EXPECT_EQ(entities, 1);
   CommitRows({Row("Room1", "temperature", 11, "11")});  // existing series, new chunk
   HistoryQuery q;
-  q.entity_id = "Room1";
-  q.attr = "temperature";
+  q.entity_ids = {"Room1"};
+  q.attrs = {"temperature"};
   EXPECT_EQ(Query(q).size(), 11u);
 }
 
@@ -504,12 +504,12 @@ int64_t StagedGauge(metrics::Registry& metrics) {
 // Every read a client can make of the rows below, rendered as one string per read.
 std::vector<std::string> ReadEverything(SqliteStore& store) {
   std::vector<HistoryQuery> queries(6);
-  queries[1].entity_id = "R1";
-  queries[1].attr = "t";
+  queries[1].entity_ids = {"R1"};
+  queries[1].attrs = {"t"};
   queries[2].last_n = 5;
   queries[3].from = 10;
   queries[3].to = 20;
-  queries[3].entity_type = "Room";
+  queries[3].entity_types = {"Room"};
   queries[4].count_instants = true;
   queries[4].offset = 2;
   queries[4].limit = 3;
