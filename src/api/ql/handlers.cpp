@@ -56,6 +56,24 @@ std::optional<Error> AggregateWithoutAttrs(const QlRequest& r, const http::Reque
                                        ctx.Query("aggrMethod").value_or("")));
 }
 
+// The start of a multi-entity answer up to its list: `{"entityType":"Room","entities":` in
+// the full shape (the names in `fields`, then `list`), `{"values":` in the /value variant.
+std::string OpenBody(Shape shape,
+                     std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
+                     std::string_view list) {
+  if (shape == Shape::kValues) return R"({"values":)";
+  std::string out = "{";
+  for (const auto& [name, value] : fields) {
+    AppendString(out, name);
+    out.push_back(':');
+    AppendString(out, value);
+    out.push_back(',');
+  }
+  AppendString(out, list);
+  out.push_back(':');
+  return out;
+}
+
 }  // namespace
 
 http::Response ErrorResponse(const Error& error) {
@@ -200,15 +218,8 @@ http::Response GetType(context::ContextStore& store, const http::RequestContext&
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
   const bool whole = r->WholeRange();
-  const std::vector<std::string> range = {r->from_text, r->to_text};
-  std::string out = "{";
-  if (shape == Shape::kFull) {
-    out.append("\"entityType\":");
-    AppendString(out, type);
-    out.append(",\"entities\":[");
-  } else {
-    out.append("\"values\":[");
-  }
+  const std::vector<std::string> range = r->DateRange();
+  std::string out = OpenBody(shape, {{"entityType", type}}, "entities") + "[";
   bool first = true;
   for (const EntityTable* t : InRequestOrder(*tables, r->ids)) {
     out.append(first ? "{\"entityId\":" : ",{\"entityId\":");
@@ -238,18 +249,9 @@ http::Response GetTypeAttr(context::ContextStore& store, const http::RequestCont
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const bool whole = r->WholeRange();
-  const std::vector<std::string> range = {r->from_text, r->to_text}, empty;
+  const std::vector<std::string> range = r->DateRange(), empty;
   const std::vector<const EntityTable*> order = InRequestOrder(*tables, r->ids);
-  std::string out = "{";
-  if (shape == Shape::kFull) {
-    out.append("\"entityType\":");
-    AppendString(out, type);
-    out.append(",\"attrName\":");
-    AppendString(out, attr);
-    out.append(",\"entities\":[");
-  } else {
-    out.append("\"values\":[");
-  }
+  std::string out = OpenBody(shape, {{"entityType", type}, {"attrName", attr}}, "entities") + "[";
   for (size_t i = 0; i < order.size(); ++i) {
     out.append(i == 0 ? "{\"entityId\":" : ",{\"entityId\":");
     AppendString(out, order[i]->id);
@@ -274,15 +276,8 @@ http::Response GetAttr(context::ContextStore& store, const http::RequestContext&
   if (tables->empty()) return NotFound();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const bool whole = r->WholeRange();
-  const std::vector<std::string> range = {r->from_text, r->to_text};
-  std::string out = "{";
-  if (shape == Shape::kFull) {
-    out.append("\"attrName\":");
-    AppendString(out, attr);
-    out.append(",\"types\":");
-  } else {
-    out.append("\"values\":");
-  }
+  const std::vector<std::string> range = r->DateRange();
+  std::string out = OpenBody(shape, {{"attrName", attr}}, "types");
   AppendTypes(out, *tables, attr, whole ? &range : nullptr);
   out.push_back('}');
   return http::Response::Json(200, std::move(out));
@@ -300,12 +295,12 @@ http::Response GetAttrs(context::ContextStore& store, const http::RequestContext
   if (!tables) return ErrorResponse(tables.error());
   if (tables->empty()) return NotFound();
   const bool whole = r->WholeRange();
-  const std::vector<std::string> range = {r->from_text, r->to_text};
+  const std::vector<std::string> range = r->DateRange();
   std::set<std::string_view> names;
   for (const auto& [key, t] : *tables) {
     for (const auto& [attr, values] : t.attrs) names.insert(attr);
   }
-  std::string out = shape == Shape::kFull ? "{\"attrs\":[" : "{\"values\":[";
+  std::string out = OpenBody(shape, {}, "attrs") + "[";
   for (const std::string_view name : names) {
     if (out.back() != '[') out.push_back(',');
     out.append("{\"attrName\":");

@@ -24,6 +24,9 @@ struct QlRequest {
   std::vector<std::string> attrs;  // `attrs` (entity, types and attrs endpoints)
   std::string from_text, to_text;  // fromDate/toDate as given (aggregate index of types)
 
+  // {fromDate, toDate} as given ("" for one not given): a whole-range aggregate's index.
+  std::vector<std::string> DateRange() const { return {from_text, to_text}; }
+
   // An aggregation over the whole range: one value per attribute, no period.
   bool WholeRange() const {
     return aggr_method.has_value() && aggr_period == context::AggrPeriod::kNone;
