@@ -68,11 +68,14 @@ void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& r
   const std::string correlator = Correlator(ctx);
   std::vector<EntityOp> ops;
   ops.push_back(std::move(op));
+  // The NGSI-v2 spec: 201 Created, or 204 No Content with upsert whether the entity was
+  // created or updated (what FIWARE IoT Agents, which send every measure as an upsert,
+  // count as success); the Location of a created entity either way.
   service.Apply(*wctx, std::move(ops),
-                [respond, location, correlator](Result<context::WriteOutcome> r) {
-                  Response res = !r               ? ErrorResponse(r.error())
-                                 : r->created > 0 ? Response::Empty(201)
-                                                  : Response::Empty(204);
+                [respond, location, correlator, upsert](Result<context::WriteOutcome> r) {
+                  Response res = !r       ? ErrorResponse(r.error())
+                                 : upsert ? Response::Empty(204)
+                                          : Response::Empty(201);
                   if (r && r->created > 0) res.Header("Location", location);
                   res.Header("Fiware-Correlator", correlator);
                   respond(std::move(res));
