@@ -5,7 +5,6 @@
 #include "app/backup.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -25,13 +25,14 @@
 #include "store/sqlite/audit_store.h"
 #include "store/sqlite/backup.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace zc::app {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr int kManifestFormat = 1;
-constexpr const char* kContextDb = "zhicheng.db";
+constexpr const char* kContextDb = store::SqliteStore::kFileName;
 constexpr const char* kAuditDb = store::SqliteAuditStore::kFileName;
 
 struct FileEntry {
@@ -58,25 +59,6 @@ Status SyncPath(const fs::path& p) {
   ::close(fd);
   if (!ok) return Fail(Error::Internal("fsync of " + p.string() + " failed"));
   return Ok();
-}
-
-Result<std::string> Sha256OfFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Fail(Error::Internal("cannot read " + p.string()));
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buf.data()),
-                              static_cast<unsigned long long>(in.gcount()));
-  }
-  if (in.bad()) return Fail(Error::Internal("cannot read " + p.string()));
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  std::string hex;
-  for (const unsigned char b : digest) hex += fmt::format("{:02x}", b);
-  return hex;
 }
 
 // The files to back up, relative to `root`: databases first, the context store first of
@@ -166,7 +148,7 @@ Result<FileEntry> CopyOne(const fs::path& data_dir, const fs::path& staging, con
   }
   KeepPermissions(from, to);  // the audit key stays 0600
   if (auto s = SyncPath(to); !s) return Fail(s.error());
-  auto sha = Sha256OfFile(to);
+  auto sha = identity::Sha256FileHex(to);
   if (!sha) return Fail(sha.error());
   const uintmax_t bytes = fs::file_size(to, ec);
   if (ec) return Fail(Error::Internal("cannot read the size of " + to.string()));
@@ -286,7 +268,7 @@ Status VerifyBackup(const fs::path& backup, const std::vector<FileEntry>& entrie
       return Fail(Error::BadRequest(fmt::format(
           "the backup is damaged: {} has {} bytes, the manifest says {}", e.path, bytes, e.bytes)));
     }
-    auto sha = Sha256OfFile(p);
+    auto sha = identity::Sha256FileHex(p);
     if (!sha) return Fail(sha.error());
     if (*sha != e.sha256) {
       return Fail(

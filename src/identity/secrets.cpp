@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 namespace zc::identity {
 namespace {
@@ -52,6 +54,14 @@ const EVP_MD* Sha256Algorithm() {
   if (algorithm == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");  // a bug
   return algorithm;
 }
+
+std::string DigestHex(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, crypto_hash_sha256_BYTES);
+  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+}
+
+using DigestCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
 }  // namespace
 
@@ -106,9 +116,28 @@ std::string Sha256Hex(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), digest, nullptr, Sha256Algorithm(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");  // only when the library is broken: a bug
   }
-  char hex[2 * crypto_hash_sha256_BYTES + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+  return DigestHex(digest);
+}
+
+Result<std::string> Sha256FileHex(const std::filesystem::path& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return Fail(IoError("open", file));
+  DigestCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), Sha256Algorithm(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");  // a bug, as above
+  }
+  std::vector<unsigned char> buf(1 << 20);
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(IoError("read", file));
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  if (EVP_DigestFinal_ex(ctx.get(), digest, nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return DigestHex(digest);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

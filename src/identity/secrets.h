@@ -20,6 +20,9 @@ std::string RandomToken(std::string_view prefix);
 std::string RandomHex(size_t bytes);
 // SHA-256 as lowercase hex.
 std::string Sha256Hex(std::string_view data);
+// SHA-256 of a file's contents as lowercase hex, read a MiB at a time. Internal when the
+// file cannot be read.
+Result<std::string> Sha256FileHex(const std::filesystem::path& file);
 // Constant-time comparison of two equal-length strings (false if lengths differ).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

@@ -1,13 +1,28 @@
 // Known answers for the hash every token and audit entry goes through (FIPS 180-2 examples),
-// so that changing its implementation cannot silently change stored hashes.
+// so that changing its implementation cannot silently change stored hashes; and the same hash
+// of a file read in pieces (backups' checksums).
 #include "identity/secrets.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "common/temp_dir.h"
+
 namespace zc::identity {
 namespace {
+
+// A file larger than the read buffer hashes as its contents do in one piece.
+TEST(SecretsTest, Sha256OfAFileIsThatOfItsContents) {
+  TempDir dir("zc-sha");
+  std::string contents;
+  for (int i = 0; contents.size() < (3u << 20) / 2; ++i) contents += std::to_string(i) + ",";
+  ASSERT_TRUE(WriteSecretFile(dir.path() / "f", contents).has_value());
+  auto digest = Sha256FileHex(dir.path() / "f");
+  ASSERT_TRUE(digest.has_value()) << digest.error().message;
+  EXPECT_EQ(*digest, Sha256Hex(contents));
+  EXPECT_FALSE(Sha256FileHex(dir.path() / "missing").has_value());
+}
 
 TEST(SecretsTest, Sha256HexKnownAnswers) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

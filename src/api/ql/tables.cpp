@@ -1,10 +1,10 @@
 // See tables.h.
 #include "api/ql/tables.h"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -148,16 +148,15 @@ bool NothingNumeric(const QlRequest& r, const Tables& tables) {
 std::vector<const EntityTable*> InRequestOrder(const Tables& tables,
                                                const std::vector<std::string>& ids) {
   std::vector<const EntityTable*> order;
+  std::set<const EntityTable*> placed;  // those of `ids` (a repeated id counts once)
   for (const std::string& id : ids) {
     for (auto it = tables.lower_bound({id, std::string()});
          it != tables.end() && it->first.first == id; ++it) {
-      if (std::find(order.begin(), order.end(), &it->second) == order.end()) {
-        order.push_back(&it->second);
-      }
+      if (placed.insert(&it->second).second) order.push_back(&it->second);
     }
   }
   for (const auto& [key, t] : tables) {
-    if (std::find(order.begin(), order.end(), &t) == order.end()) order.push_back(&t);
+    if (!placed.contains(&t)) order.push_back(&t);
   }
   return order;
 }

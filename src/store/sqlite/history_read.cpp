@@ -105,6 +105,18 @@ void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& 
   }
 }
 
+// The chunks `prefix` (e.g. "c.") that may hold rows in [from, to]: by their min/max times.
+void AddChunkOverlap(const context::HistoryQuery& q, std::string_view prefix, Sql& sql) {
+  if (q.from) {
+    sql.Add(std::string(" AND ") + std::string(prefix) + "max_time >= ");
+    sql.Arg(*q.from);
+  }
+  if (q.to) {
+    sql.Add(std::string(" AND ") + std::string(prefix) + "min_time <= ");
+    sql.Arg(*q.to);
+  }
+}
+
 // The WITH clause of every history read: `sel`, the series asked for, and `h`, their rows
 // in the time range (sid, entity_id, entity_type, attr, time, seq, value).
 void AddRows(const context::HistoryQuery& q, Sql& sql) {
@@ -120,14 +132,7 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
       "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
       "t.time, t.seq, t.value FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t "
       "WHERE t.chunk = c.id AND t.series = sel.id");
-  if (q.from) {
-    sql.Add(" AND c.max_time >= ");
-    sql.Arg(*q.from);
-  }
-  if (q.to) {
-    sql.Add(" AND c.min_time <= ");
-    sql.Arg(*q.to);
-  }
+  AddChunkOverlap(q, "c.", sql);
   AddTimeRange(q, "t.time", sql);
   sql.Add(
       " UNION ALL SELECT sel.id, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
@@ -261,14 +266,7 @@ struct ChunkSpan {
 Result<std::vector<ChunkSpan>> ChunksNewestFirst(sqlite3* db, const context::HistoryQuery& q) {
   Sql sql;
   sql.Add("SELECT id, max_time FROM history_chunks WHERE 1");
-  if (q.from) {
-    sql.Add(" AND max_time >= ");
-    sql.Arg(*q.from);
-  }
-  if (q.to) {
-    sql.Add(" AND min_time <= ");
-    sql.Arg(*q.to);
-  }
+  AddChunkOverlap(q, "", sql);
   sql.Add(" ORDER BY max_time DESC");
   auto st = PrepareBound(db, sql);
   if (!st) return Fail(st.error());

@@ -25,8 +25,6 @@
 namespace zc::store {
 namespace {
 
-constexpr const char* kDbFileName = "zhicheng.db";
-
 // History rows go in by statements of this many rows (the rest one by one): one statement
 // step instead of many saves SQLite's per-statement work, which is most of a row's cost
 // besides the B-tree insert itself.
@@ -103,7 +101,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Fail(Error::Internal("create " + data_dir.string() + ": " + ec.message()));
   if (options.history_chunk_rows < 1) options.history_chunk_rows = 1;
-  const auto file = data_dir / kDbFileName;
+  const auto file = data_dir / kFileName;
   // synchronous=FULL (ConfigureWriter), as the WAL-batching VFS requires.
   auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                    options.busy_timeout_ms, WalBatchVfs());

@@ -54,6 +54,9 @@ class SqliteStore final : public context::ContextStore {
   };
 
  public:
+  // The store's file in the data directory.
+  static constexpr const char* kFileName = "zhicheng.db";
+
   // Opens or creates DIR/zhicheng.db (creating DIR), migrates it to the current schema and
   // loads the history series cache. Errors: Internal (I/O, a newer schema, not a database).
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& data_dir,
