@@ -35,87 +35,12 @@
 #include <variant>
 #include <vector>
 
+#include "store/sqlite/history_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/staged_history.h"
 
 namespace zc::store {
 namespace {
-
-using Bind = std::variant<int64_t, std::string>;
-
-struct Sql {
-  std::string text;
-  std::vector<Bind> binds;
-  void Add(std::string_view s) { text.append(s); }
-  void Arg(Bind b) {
-    binds.push_back(std::move(b));
-    text.append("?" + std::to_string(binds.size()));
-  }
-};
-
-void AddScopes(const std::vector<std::string>& scopes, Sql& sql) {
-  if (scopes.empty()) return;
-  sql.Add(" AND (");
-  for (size_t i = 0; i < scopes.size(); ++i) {
-    if (i > 0) sql.Add(" OR ");
-    std::string_view s = scopes[i];
-    if (!s.ends_with("/#")) {
-      sql.Add("service_path = ");
-      sql.Arg(std::string(s));
-      continue;
-    }
-    s.remove_suffix(2);  // "/a/#" → "/a"; "/#" → "" (everything)
-    if (s.empty()) {
-      sql.Add("1");
-      continue;
-    }
-    sql.Add("(service_path = ");
-    sql.Arg(std::string(s));
-    sql.Add(" OR substr(service_path, 1, ");
-    sql.Arg(static_cast<int64_t>(s.size() + 1));
-    sql.Add(") = ");
-    sql.Arg(std::string(s) + "/");
-    sql.Add(")");
-  }
-  sql.Add(")");
-}
-
-// " AND column IN (values)" (" = value" for one); nothing for an empty list.
-void AddAnyOf(std::string_view column, const std::vector<std::string>& values, Sql& sql) {
-  if (values.empty()) return;
-  sql.Add(" AND ");
-  sql.Add(column);
-  sql.Add(values.size() == 1 ? " = " : " IN (");
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) sql.Add(", ");
-    sql.Arg(values[i]);
-  }
-  if (values.size() > 1) sql.Add(")");
-}
-
-// `column` in [from, to], for the bounds the query has.
-void AddTimeRange(const context::HistoryQuery& q, std::string_view column, Sql& sql) {
-  if (q.from) {
-    sql.Add(std::string(" AND ") + std::string(column) + " >= ");
-    sql.Arg(*q.from);
-  }
-  if (q.to) {
-    sql.Add(std::string(" AND ") + std::string(column) + " <= ");
-    sql.Arg(*q.to);
-  }
-}
-
-// The chunks `prefix` (e.g. "c.") that may hold rows in [from, to]: by their min/max times.
-void AddChunkOverlap(const context::HistoryQuery& q, std::string_view prefix, Sql& sql) {
-  if (q.from) {
-    sql.Add(std::string(" AND ") + std::string(prefix) + "max_time >= ");
-    sql.Arg(*q.from);
-  }
-  if (q.to) {
-    sql.Add(std::string(" AND ") + std::string(prefix) + "min_time <= ");
-    sql.Arg(*q.to);
-  }
-}
 
 // The WITH clause of every history read: `sel`, the series asked for, and `h`, their rows
 // in the time range (sid, entity_id, entity_type, attr, time, seq, value).
@@ -124,10 +49,7 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
       "WITH sel AS MATERIALIZED (SELECT id, entity_id, entity_type, attr, attr_type "
       "FROM history_series WHERE tenant = ");
   sql.Arg(q.tenant);
-  AddAnyOf("entity_id", q.entity_ids, sql);
-  AddAnyOf("entity_type", q.entity_types, sql);
-  AddAnyOf("attr", q.attrs, sql);
-  AddScopes(q.service_paths, sql);
+  AddSeriesFilter(q, sql);
   sql.Add(
       "), h AS (SELECT sel.id AS sid, sel.entity_id, sel.entity_type, sel.attr, sel.attr_type, "
       "t.time, t.seq, t.value FROM history_chunks AS c CROSS JOIN sel CROSS JOIN history AS t "
@@ -141,20 +63,6 @@ void AddRows(const context::HistoryQuery& q, Sql& sql) {
   sql.Add(kStagedNotMovedSql);
   AddTimeRange(q, "s.time", sql);
   sql.Add(") ");
-}
-
-Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql) {
-  auto st = Prepare(db, sql.text);
-  if (!st) return st;
-  for (size_t i = 0; i < sql.binds.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    if (const auto* n = std::get_if<int64_t>(&sql.binds[i])) {
-      sqlite3_bind_int64(st->get(), index, *n);
-    } else {
-      BindText(st->get(), index, std::get<std::string>(sql.binds[i]));
-    }
-  }
-  return st;
 }
 
 // How many units (points, instants or buckets) to skip and to take, in SQL order.

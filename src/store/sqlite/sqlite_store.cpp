@@ -232,6 +232,11 @@ Status SqliteStore::LoadFlushedThrough() {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db, "flushed_through"));
   if (rc == SQLITE_ROW) {
     flushed_through_ = sqlite3_column_int64(flushed->get(), 0);
+    // Seqs resume after the mark too: a data directory whose newest chunk row a prune
+    // removed (before the prune kept it) would otherwise number new rows below documents.
+    if (flushed_through_ >= next_seq_) {
+      next_seq_ = (ChunkOf(flushed_through_) + 1) * options_.history_chunk_rows;
+    }
     // Rows after the mark: entities to rebuild (LoadEntities). Until then, no commit may
     // move the mark past them.
     // (Init moved every staged row into history before.)
@@ -447,9 +452,15 @@ Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
   const int64_t chunk = sqlite3_column_int64(find->get(), 0);
   const bool whole = sqlite3_column_int64(find->get(), 1) < before;
   find->reset();
+  // An emptied chunk's row goes, except the newest: its id is where row seqs resume at the
+  // next start (Init), so it stays, empty (its times set so that nothing finds it, until
+  // upsert_chunk widens them again).
   const char* sql =
       whole ? "DELETE FROM history WHERE chunk = ?1;"
-              "DELETE FROM history_chunks WHERE id = ?1;"
+              "DELETE FROM history_chunks WHERE id = ?1 "
+              "AND id < (SELECT max(id) FROM history_chunks);"
+              "UPDATE history_chunks SET rows = 0, min_time = 9223372036854775807, "
+              "max_time = -9223372036854775807 - 1 WHERE id = ?1;"
             : "DELETE FROM history WHERE chunk = ?1 AND time < ?2;"
               "UPDATE history_chunks SET rows = rows - changes(), "
               "min_time = coalesce((SELECT min(time) FROM history WHERE chunk = ?1), max_time) "
