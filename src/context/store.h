@@ -145,14 +145,23 @@ class ContextStore {
   virtual Result<std::vector<HistoryBucket>> AggregateHistory(const HistoryAggregateQuery&) {
     return Fail(Error::Unavailable("history aggregation is not supported by this store"));
   }
-  // The entities with history matching the query's tenant, scopes, types and time range,
-  // ordered by id, then type; offset and limit count entities (the other fields of the
-  // query are ignored). Stores that cannot list return Unavailable.
+  // The entities with history matching the query's tenant, scopes, ids, types and time
+  // range, ordered by id, then type; offset and limit count entities (the other fields of
+  // the query are ignored). Stores that cannot list return Unavailable.
   virtual Result<std::vector<HistoryEntity>> ListHistoryEntities(const HistoryQuery&) {
     return Fail(Error::Unavailable("history listing is not supported by this store"));
   }
   // Deletes history older than `before`; returns the number of rows removed.
   virtual Result<size_t> PruneHistory(TimeMs before) = 0;
+  // Deletes the history the query selects (tenant, scopes, entity ids, types, attributes
+  // and time range; the window fields are ignored) among the rows committed before the
+  // call; returns how many rows it removed. The entities' current state is not touched:
+  // what a store kept durable only through those rows it stores otherwise first. Not
+  // atomic for readers: a large deletion goes in steps, and concurrent commits go on
+  // between them. Stores that cannot delete return Unavailable.
+  virtual Result<size_t> DeleteHistory(const HistoryQuery& /*selection*/) {
+    return Fail(Error::Unavailable("history deletion is not supported by this store"));
+  }
 
   // Writes state whose persistence was deferred (documents of `attributes_only` writes,
   // kept durable meanwhile by their history rows): kDue what has waited long enough, kAll

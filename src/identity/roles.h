@@ -14,6 +14,8 @@ namespace zc::identity {
 namespace perm {
 inline constexpr const char* kContextRead = "context.read";
 inline constexpr const char* kContextWrite = "context.write";
+// Deleting recorded history (/ql/v2 DELETE): apart from context.write, which devices hold.
+inline constexpr const char* kHistoryDelete = "history.delete";
 inline constexpr const char* kSubscriptionsRead = "subscriptions.read";
 inline constexpr const char* kSubscriptionsWrite = "subscriptions.write";
 inline constexpr const char* kIdentityRead = "identity.read";

@@ -403,3 +403,13 @@ export function beijingAirQuality(n) {
   }
   return out;
 }
+
+/**
+ * The first `n` daily river levels (relative metres) of the real Dutch record in
+ * rain-river-nl/nb5_riv.csv, as numbers.
+ */
+export function riverLevels(n) {
+  const file = path.join(sharedDir, 'data', 'real', 'rain-river-nl', 'nb5_riv.csv');
+  const lines = fs.readFileSync(file, 'utf8').split('\n').slice(1, 1 + n);
+  return lines.map((line) => Number(parseCsvLine(line)[1]));
+}

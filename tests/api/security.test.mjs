@@ -162,6 +162,12 @@ const FAMILIES = [
   { name: 'subscriptions write', perm: 'subscriptions.write', ok: 201,
     call: (s, t, role) => s.post('/v2/subscriptions', SUBSCRIPTION(`http://127.0.0.1:9/${role}`), { auth: t }) },
   { name: 'QuantumLeap read', perm: 'context.read', ok: 200, call: (s, t) => s.get('/ql/v2/entities/Seed-1/attrs/level', { auth: t }) },
+  { name: 'QuantumLeap delete', perm: 'history.delete', ok: 204,
+    call: async (s, t, role) => {
+      const made = await s.post('/v2/entities?options=keyValues', { id: `Kept-${role}`, type: 'Gauge', level: 1 });
+      assert.equal(made.status, 201, made.text);
+      return s.del(`/ql/v2/entities/Kept-${role}`, { auth: t });
+    } },
   { name: 'identity read', perm: 'identity.read', ok: 200, call: (s, t) => s.get('/api/identity/users', { auth: t }) },
   { name: 'identity write', perm: 'identity.write', ok: 201,
     call: (s, t, role) => s.post('/api/identity/users',
@@ -579,6 +585,22 @@ test('QuantumLeap history is narrowed to the granted tenant and service paths', 
   assertForbidden(other, 'history of another tenant');
   const airPath = await hist('A1', { headers: { ...GAOMING, 'Fiware-ServicePath': '/air' } });
   assertForbidden(airPath, 'history with an ungranted service path');
+  // Deleting history follows the write grants: a read-only token may delete nothing, the
+  // /water read-write token only what is under /water.
+  assertForbidden(await srv.del('/ql/v2/types/Sensor', { auth: waterRead, headers: GAOMING }), 'delete with a read-only grant');
+  const airDelete = await srv.del('/ql/v2/entities/A1', { auth: waterWrite, headers: GAOMING });
+  assert.equal(airDelete.status, 404, `deleting an /air entity's history through /water: ${airDelete.text}`);
+  const typeDelete = await srv.del('/ql/v2/types/Sensor?toDate=2100-01-01T00:00:00Z',
+    { auth: waterWrite, headers: { ...GAOMING, 'Fiware-ServicePath': '/water' } });
+  assert.equal(typeDelete.status, 204, typeDelete.text);
+  assert.equal((await hist('W1')).status, 404, 'the /water history went');
+  assert.equal((await srv.get('/ql/v2/entities/A1/attrs/level', { headers: GAOMING })).status, 200, 'the /air history stayed');
+  // The audit entry says what the deletion selected: its query and service path.
+  const audit = await srv.get('/api/audit?action=DELETE%20/ql/v2/types/%7BentityType%7D', { auth: tokens.security_auditor });
+  assert.equal(audit.status, 200, audit.text);
+  assert.deepEqual(audit.json.map((e) => [e.actor, e.target, e.outcome]), [
+    ['steward', '/ql/v2/types/Sensor [gaoming]', '403'],
+    ['steward', '/ql/v2/types/Sensor?toDate=2100-01-01T00:00:00Z /water [gaoming]', '204']], audit.text);
 });
 
 test('a subscription made by a /water-only token notifies only changes under /water', async () => {

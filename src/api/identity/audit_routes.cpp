@@ -94,6 +94,19 @@ bool IsRead(http::Verb v) {
   return v == http::Verb::get || v == http::Verb::head || v == http::Verb::options;
 }
 
+// What a request acted on: its path; for a deletion also its query and service path,
+// which say what it selected (DELETE /ql/v2/types/Gauge?toDate=... under /water).
+std::string DeletionTarget(const http::RequestContext& ctx) {
+  std::string target = ctx.path;
+  if (ctx.Method() != http::Verb::delete_) return target;
+  const std::string_view raw = ctx.raw.target();
+  if (const size_t q = raw.find('?'); q != std::string_view::npos) target.append(raw.substr(q));
+  if (auto path = ctx.Header("Fiware-ServicePath"); !path.empty()) {
+    target.append(" ").append(path);
+  }
+  return target;
+}
+
 // Which 429 answers get an entry of their own: up to kRateLimitedBurst per client address at
 // once, then one every 60 / kRateLimitedPerMinute s. A flood from one address is refused at
 // tens of thousands of requests a second; one entry (~0.4 KB) each would fill the disk. The
@@ -142,7 +155,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
       return;  // their handlers write richer entries
     }
     std::string action = fmt::format("{} {}", http::beast_http::to_string(ctx.Method()), pattern);
-    std::string target = ctx.path;
+    std::string target = DeletionTarget(ctx);
     if (auto tenant = ctx.Header("Fiware-Service"); !tenant.empty()) {
       target = fmt::format("{} [{}]", target, tenant);
     }

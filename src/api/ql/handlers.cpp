@@ -24,10 +24,6 @@ namespace {
 
 constexpr std::string_view kNotFound = "No records were found for such query.";
 
-http::Response NotFound() {
-  return ErrorResponse(Error::NotFound(std::string(kNotFound)));
-}
-
 http::Response NotApplicable() {
   return http::Response::Json(404, R"({"error":"AggrMethod cannot be applied","description":)"
                                    R"("AggrMethod cannot be applied on type TEXT and BOOLEAN."})");
@@ -120,13 +116,17 @@ http::Response ErrorResponse(const Error& error) {
   return http::Response::Json(status, std::move(body));
 }
 
+http::Response NoRecords() {
+  return ErrorResponse(Error::NotFound(std::string(kNotFound)));
+}
+
 http::Response ListEntities(context::ContextStore& store, const http::RequestContext& ctx,
                             Shape /*shape*/) {
   auto r = ParseRequest(ctx);
   if (!r) return ErrorResponse(r.error());
   auto entities = store.ListHistoryEntities(r->query);
   if (!entities) return ErrorResponse(entities.error());
-  if (entities->empty()) return NotFound();
+  if (entities->empty()) return NoRecords();
   std::string out = "[";
   for (const context::HistoryEntity& e : *entities) {
     out.append(out.size() == 1 ? "{\"entityId\":" : ",{\"entityId\":");
@@ -216,7 +216,7 @@ http::Response GetType(context::ContextStore& store, const http::RequestContext&
   r->query.count_instants = true;  // QL's limit/lastN count rows of the type's table
   auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  if (tables->empty()) return NotFound();
+  if (tables->empty()) return NoRecords();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = r->DateRange();
   std::string out = OpenBody(shape, {{"entityType", type}}, "entities") + "[";
@@ -246,7 +246,7 @@ http::Response GetTypeAttr(context::ContextStore& store, const http::RequestCont
   r->query.attrs = {attr};
   auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  if (tables->empty()) return NotFound();
+  if (tables->empty()) return NoRecords();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = r->DateRange(), empty;
@@ -273,7 +273,7 @@ http::Response GetAttr(context::ContextStore& store, const http::RequestContext&
   r->query.attrs = {attr};
   auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  if (tables->empty()) return NotFound();
+  if (tables->empty()) return NoRecords();
   if (NothingNumeric(*r, *tables)) return NotApplicable();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = r->DateRange();
@@ -293,7 +293,7 @@ http::Response GetAttrs(context::ContextStore& store, const http::RequestContext
   r->query.count_instants = true;  // QL's limit/lastN count rows
   auto tables = Load(store, *r);
   if (!tables) return ErrorResponse(tables.error());
-  if (tables->empty()) return NotFound();
+  if (tables->empty()) return NoRecords();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = r->DateRange();
   std::set<std::string_view> names;

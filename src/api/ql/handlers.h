@@ -33,7 +33,19 @@ http::Response GetAttr(context::ContextStore& store, const http::RequestContext&
 // GET /ql/v2/attrs[/value]: every attribute (or those of `attrs`), by attribute, then type.
 http::Response GetAttrs(context::ContextStore& store, const http::RequestContext& ctx, Shape shape);
 
+// DELETE /ql/v2/entities/{entityId}: the history of one entity (`type`, `fromDate`,
+// `toDate`); 204, or 404 when nothing matched, 409 when the id has history under several
+// types and `type` is not given. The entity under /v2 stays. `shape` is unused.
+http::Response DeleteEntity(context::ContextStore& store, const http::RequestContext& ctx,
+                            Shape shape);
+// DELETE /ql/v2/types/{entityType}: the history of every entity of a type (`fromDate`,
+// `toDate`; `dropTable=true` for all of it, whatever the dates).
+http::Response DeleteType(context::ContextStore& store, const http::RequestContext& ctx,
+                          Shape shape);
+
 // An error in QuantumLeap's format {"error": "...", "description": "..."}.
 http::Response ErrorResponse(const Error& error);
+// QuantumLeap's 404 for a query that matches nothing.
+http::Response NoRecords();
 
 }  // namespace zc::api::ql

@@ -61,6 +61,7 @@ class QlTest : public ::testing::Test {
     http::BeastRequest raw{http::Verb::get, "/ql/v2", 11};
     for (const auto& [k, v] : headers) raw.set(k, v);
     http::RequestContext ctx{raw, "/ql/v2", std::move(query), std::move(params)};
+    ctx.identity = identity_;
     return fn(*store_, ctx, shape);
   }
   http::Response Attr(std::vector<std::pair<std::string, std::string>> query,
@@ -70,6 +71,7 @@ class QlTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::unique_ptr<store::SqliteStore> store_;
+  http::Identity identity_;  // the caller of Call: anonymous, every tenant read-write
 };
 
 TEST_F(QlTest, EntityAttrDefaultsAndWindows) {
@@ -251,6 +253,64 @@ TEST_F(QlTest, TenancyHeadersScopeTheQuery) {
   EXPECT_EQ(in({{"Fiware-Service", "other"}}), 404u);
   EXPECT_EQ(in({{"Fiware-ServicePath", "no-slash"}}), 400u);
   EXPECT_EQ(in({{"Fiware-Service", "bad tenant!"}}), 400u);
+}
+
+TEST_F(QlTest, DeleteEntityRemovesItsHistoryInTheRange) {
+  auto r = Call(&DeleteEntity, {{"entityId", "Room0"}},
+                {{"fromDate", "1970-01-02T00:00:00Z"}, {"toDate", "1970-01-03T00:00:00Z"}});
+  EXPECT_EQ(r.status, 204u);
+  EXPECT_EQ(r.body, "");
+  r = Attr({{"toDate", "1970-01-04T00:00:00Z"}});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(r.body.find(R"("values":[0,3])"), std::string::npos) << r.body;
+  r = Attr({{"toDate", "1970-01-04T00:00:00Z"}}, "pressure");
+  EXPECT_NE(r.body.find(R"("values":[1000])"), std::string::npos) << "day 2 went: " << r.body;
+  EXPECT_EQ(Attr({}, "temperature", "Room1").status, 200u) << "another entity stays";
+
+  r = Call(&DeleteEntity, {{"entityId", "Room0"}},
+           {{"fromDate", "1970-01-02T00:00:00Z"}, {"toDate", "1970-01-03T00:00:00Z"}});
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(r.body,
+            R"({"error":"Not Found","description":"No records were found for such query."})");
+  EXPECT_EQ(Call(&DeleteEntity, {{"entityId", "Room0"}}, {}).status, 204u);
+  EXPECT_EQ(Attr({}).status, 404u) << "all of it";
+}
+
+TEST_F(QlTest, DeleteEntityNeedsTypeWhenTheIdIsAmbiguous) {
+  auto r = Call(&DeleteEntity, {{"entityId", "Dup"}}, {});
+  EXPECT_EQ(r.status, 409u);
+  EXPECT_NE(r.body.find(R"("error":"AmbiguousNGSIIdError")"), std::string::npos) << r.body;
+  EXPECT_EQ(Attr({{"type", "A"}}, "x", "Dup").status, 200u) << "nothing was deleted";
+  EXPECT_EQ(Call(&DeleteEntity, {{"entityId", "Dup"}}, {{"type", "A"}}).status, 204u);
+  EXPECT_EQ(Attr({{"type", "A"}}, "x", "Dup").status, 404u);
+  r = Attr({}, "x", "Dup");
+  EXPECT_EQ(r.status, 200u) << "B is the one left, no longer ambiguous";
+  EXPECT_NE(r.body.find(R"("entityType":"B")"), std::string::npos) << r.body;
+}
+
+TEST_F(QlTest, DeleteTypeRemovesTheTypesHistory) {
+  auto r = Call(&DeleteType, {{"entityType", "Room"}}, {{"toDate", "1970-01-10T00:00:00Z"}});
+  EXPECT_EQ(r.status, 204u);
+  EXPECT_EQ(Attr({}, "temperature", "Room1").status, 404u) << "day 3 went";
+  r = Attr({{"aggrMethod", "count"}});
+  EXPECT_NE(r.body.find(R"("values":[20])"), std::string::npos) << "days 10-29 stay: " << r.body;
+  EXPECT_EQ(Attr({}, "t", "Dev1").status, 200u) << "another type stays";
+  EXPECT_EQ(Call(&DeleteType, {{"entityType", "Room"}}, {{"dropTable", "yes"}}).status, 400u);
+  EXPECT_EQ(Call(&DeleteType, {{"entityType", "Room"}},
+                 {{"dropTable", "true"}, {"toDate", "1970-01-01T00:00:00Z"}})
+                .status,
+            204u);
+  EXPECT_EQ(Attr({}).status, 404u) << "dropTable takes every date";
+  EXPECT_EQ(Call(&DeleteType, {{"entityType", "Room"}}, {}).status, 404u);
+}
+
+TEST_F(QlTest, DeletionIsNarrowedToTheWriteGrants) {
+  identity_.tenants = {{"", "/", false}, {"", "/b", true}};  // reads all, writes /b
+  EXPECT_EQ(Call(&DeleteEntity, {{"entityId", "Room0"}}, {}, {{"Fiware-ServicePath", "/a"}}).status,
+            403u);
+  EXPECT_EQ(Call(&DeleteType, {{"entityType", "Room"}}, {}).status, 204u);
+  EXPECT_EQ(Attr({}, "temperature", "Room1").status, 404u) << "Room1 is under /b";
+  EXPECT_EQ(Attr({}).status, 200u) << "Room0 is under /a";
 }
 
 TEST(QlParamsTest, LimitIsCappedAndListsSplit) {

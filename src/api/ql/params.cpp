@@ -82,14 +82,14 @@ Status ParseAggregation(const http::RequestContext& ctx, QlRequest& r) {
 
 // Tenant and service paths (each with its subtree, as QuantumLeap reads them), narrowed to
 // the caller's grants; Forbidden when nothing of the request is granted.
-Status ParseTenancy(const http::RequestContext& ctx, context::HistoryQuery& q) {
+Status ParseTenancy(const http::RequestContext& ctx, Access access, context::HistoryQuery& q) {
   auto tenant = context::ParseTenant(ctx.Header("Fiware-Service"));
   if (!tenant) return Fail(tenant.error());
   q.tenant = std::move(*tenant);
   auto scope = context::PathScope::Parse(ctx.Header("Fiware-ServicePath"));
   if (!scope) return Fail(scope.error());
   *scope = scope->Subtrees();  // QuantumLeap matches a service path as a prefix
-  const auto granted = ctx.identity.PathsFor(q.tenant, false);
+  const auto granted = ctx.identity.PathsFor(q.tenant, access == Access::kWrite);
   if (!(granted.size() == 1 && granted[0] == "/")) *scope = scope->Restrict(granted);
   if (scope->IsEmpty()) {
     return Fail(Error::Forbidden("the credentials do not grant this tenant or service path"));
@@ -113,10 +113,10 @@ std::vector<std::string> SplitList(std::string_view text) {
   return out;
 }
 
-Result<QlRequest> ParseRequest(const http::RequestContext& ctx) {
+Result<QlRequest> ParseRequest(const http::RequestContext& ctx, Access access) {
   QlRequest r;
   context::HistoryQuery& q = r.query;
-  if (auto s = ParseTenancy(ctx, q); !s) return Fail(s.error());
+  if (auto s = ParseTenancy(ctx, access, q); !s) return Fail(s.error());
   if (auto types = ctx.Query("type")) q.entity_types = SplitList(*types);
   if (auto ids = ctx.Query("id")) r.ids = SplitList(*ids);
   if (auto attrs = ctx.Query("attrs")) r.attrs = SplitList(*attrs);

@@ -33,10 +33,14 @@ struct QlRequest {
   }
 };
 
+// Which of the caller's grants narrow the request's service paths.
+enum class Access { kRead, kWrite };
+
 // Reads type, id, attrs, fromDate, toDate, lastN, limit, offset, aggrMethod, aggrPeriod
 // and the Fiware-Service/Fiware-ServicePath headers. Errors are BadRequest with a message
-// naming the parameter.
-Result<QlRequest> ParseRequest(const http::RequestContext& ctx);
+// naming the parameter, Forbidden when the caller's grants (for `access`) cover none of
+// the service paths.
+Result<QlRequest> ParseRequest(const http::RequestContext& ctx, Access access = Access::kRead);
 
 // Splits "a,b" into {"a","b"} (empty items dropped, blanks trimmed).
 std::vector<std::string> SplitList(std::string_view text);

@@ -1,5 +1,6 @@
-// Wires the QuantumLeap handlers (handlers.h) into the router: thirteen GET routes under /ql/v2
-// and QuantumLeap's error format for everything under /ql (unknown paths, 405s).
+// Wires the QuantumLeap handlers (handlers.h) into the router: thirteen GET routes and two
+// DELETE routes under /ql/v2, and QuantumLeap's error format for everything under /ql
+// (unknown paths, 405s).
 #include "api/ql/routes.h"
 
 #include <boost/asio/post.hpp>
@@ -9,8 +10,9 @@
 namespace zc::api::ql {
 namespace {
 
-// The permission every history read needs.
-constexpr const char* kPermission = "context.read";
+// The permissions of history reads and of history deletion (identity/roles.h).
+constexpr const char* kReadPermission = "context.read";
+constexpr const char* kDeletePermission = "history.delete";
 
 using Fn = http::Response (*)(context::ContextStore&, const http::RequestContext&, Shape);
 
@@ -21,7 +23,15 @@ struct Binder {
   boost::asio::thread_pool& readers;
 
   http::Route Get(std::string pattern, Fn fn, Shape shape) const {
-    return {http::Verb::get, std::move(pattern), kPermission,
+    return Make(http::Verb::get, std::move(pattern), kReadPermission, fn, shape);
+  }
+  // A deletion runs on the pool too: it waits for the store's write lock between steps.
+  http::Route Delete(std::string pattern, Fn fn) const {
+    return Make(http::Verb::delete_, std::move(pattern), kDeletePermission, fn, Shape::kFull);
+  }
+  http::Route Make(http::Verb verb, std::string pattern, const char* permission, Fn fn,
+                   Shape shape) const {
+    return {verb, std::move(pattern), permission,
             [store = &store, readers = &readers, fn, shape](http::RequestContext& ctx,
                                                             http::Respond respond) {
               boost::asio::post(*readers, [store, &ctx, fn, shape, respond = std::move(respond)] {
@@ -38,11 +48,13 @@ void RegisterRoutes(http::Router& router, context::ContextStore& store,
   const Binder b{store, readers};
   router.Add(b.Get("/ql/v2/entities", &ListEntities, Shape::kFull));
   router.Add(b.Get("/ql/v2/entities/{entityId}", &GetEntity, Shape::kFull));
+  router.Add(b.Delete("/ql/v2/entities/{entityId}", &DeleteEntity));
   router.Add(b.Get("/ql/v2/entities/{entityId}/value", &GetEntity, Shape::kValues));
   router.Add(b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}", &GetEntityAttr, Shape::kFull));
   router.Add(
       b.Get("/ql/v2/entities/{entityId}/attrs/{attrName}/value", &GetEntityAttr, Shape::kValues));
   router.Add(b.Get("/ql/v2/types/{entityType}", &GetType, Shape::kFull));
+  router.Add(b.Delete("/ql/v2/types/{entityType}", &DeleteType));
   router.Add(b.Get("/ql/v2/types/{entityType}/value", &GetType, Shape::kValues));
   router.Add(b.Get("/ql/v2/types/{entityType}/attrs/{attrName}", &GetTypeAttr, Shape::kFull));
   router.Add(

@@ -22,6 +22,7 @@
 // Retention (PruneHistory) only removes chunks whose rows are all <= flushed_through.
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -268,29 +269,42 @@ Status SqliteStore::Flush(FlushMode mode) {
 Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
   std::lock_guard lock(write_mu_);
   const TimeMs now = SteadyNow();
-  auto end = deferred_.begin();
-  size_t n = 0;
-  while (end != deferred_.end() && n < kFlushChunk &&
-         (mode == FlushMode::kAll || now - end->since >= options_.document_delay_ms)) {
-    ++end;
-    ++n;
+  std::vector<DeferredList::iterator> docs;
+  for (auto it = deferred_.begin();
+       it != deferred_.end() && docs.size() < kFlushChunk &&
+       (mode == FlushMode::kAll || now - it->since >= options_.document_delay_ms);
+       ++it) {
+    docs.push_back(it);
   }
-  if (n == 0) return size_t{0};
+  if (auto s = StoreDeferred(docs); !s) return Fail(s.error());
+  return docs.size();
+}
+
+Status SqliteStore::StoreDeferred(const std::vector<DeferredList::iterator>& docs) {
+  if (docs.empty()) return Ok();
   const int64_t seq = next_seq_ - 1;  // every committed row is in the latest states
-  int64_t flushed_through = end == deferred_.end() ? seq : end->first_seq - 1;
+  // The oldest deferred document that stays deferred bounds flushed_through.
+  std::unordered_set<const DeferredDocument*> stored;
+  for (const DeferredList::iterator& d : docs) stored.insert(&*d);
+  int64_t flushed_through = seq;
+  for (const DeferredDocument& d : deferred_) {
+    if (stored.contains(&d)) continue;
+    flushed_through = d.first_seq - 1;
+    break;
+  }
   if (replay_pending_) flushed_through = std::min(flushed_through, flushed_through_);
   const Status result = InTransaction(writer_.get(), [&]() -> Status {
-    for (auto it = deferred_.begin(); it != end; ++it) {
-      auto s = WriteDocument(it->tenant, context::KeyOf(*it->after), *it->after, "", seq);
+    for (const DeferredList::iterator& d : docs) {
+      auto s = WriteDocument(d->tenant, context::KeyOf(*d->after), *d->after, "", seq);
       if (!s) return s;
     }
     return WriteFlushedThrough(flushed_through);
   });
-  if (!result) return Fail(result.error());
-  while (deferred_.begin() != end) Forget(deferred_.begin());
+  if (!result) return result;
+  for (const DeferredList::iterator& d : docs) Forget(d);
   flushed_through_ = flushed_through;
   PublishDeferredMetrics();
-  return n;
+  return Ok();
 }
 
 Status SqliteStore::LoadEntities(const std::function<void(std::string, context::Entity)>& sink) {

@@ -325,6 +325,29 @@ TEST_F(DeferredDocumentsTest, RetentionKeepsRowsThatDocumentsStillNeed) {
   EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
 }
 
+// Deleting an entity's history must not delete the only durable copy of its latest
+// values: the deferred document is stored first, and a crash after the deletion rebuilds
+// the entity as it was.
+TEST_F(DeferredDocumentsTest, DeletingHistoryKeepsTheLatestStateOfItsEntity) {
+  const auto created = Created();
+  Create(created);
+  auto after = WriteLevel(created, 7, 2000);
+  after = WriteLevel(after, 8, 2001);
+  ASSERT_EQ(StoredDocument(), context::EncodeEntity(*created)) << "deferred";
+  context::HistoryQuery gauge;
+  gauge.tenant = kTenant;
+  gauge.entity_ids = {kKey.id};
+  auto removed = store_->DeleteHistory(gauge);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_EQ(StoredDocument(), context::EncodeEntity(*after));
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+  after = WriteLevel(after, 9, 2002);  // and later writes are replayed as before
+  Reopen();
+  EXPECT_EQ(Loaded(), context::EncodeEntity(*after));
+}
+
 // Retention may empty every chunk, the newest too. Row seqs must still go on from where
 // they were: a document stored with seq N skips, when rebuilt, every row up to N, so a new
 // row numbered below it would be lost by a crash.

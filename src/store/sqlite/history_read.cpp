@@ -147,6 +147,7 @@ Result<std::vector<ListedEntity>> SeriesByEntity(sqlite3* db, const context::His
   Sql sql;
   sql.Add("SELECT id, entity_id, entity_type FROM history_series WHERE tenant = ");
   sql.Arg(q.tenant);
+  AddAnyOf("entity_id", q.entity_ids, sql);
   AddAnyOf("entity_type", q.entity_types, sql);
   AddScopes(q.service_paths, sql);
   sql.Add(" ORDER BY entity_id, entity_type");

@@ -70,17 +70,20 @@ void AddSeriesFilter(const context::HistoryQuery& q, Sql& sql) {
   AddScopes(q.service_paths, sql);
 }
 
-Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql) {
-  auto st = Prepare(db, sql.text);
-  if (!st) return st;
+void BindAll(sqlite3_stmt* st, const Sql& sql) {
   for (size_t i = 0; i < sql.binds.size(); ++i) {
     const int index = static_cast<int>(i + 1);
     if (const auto* n = std::get_if<int64_t>(&sql.binds[i])) {
-      sqlite3_bind_int64(st->get(), index, *n);
+      sqlite3_bind_int64(st, index, *n);
     } else {
-      BindText(st->get(), index, std::get<std::string>(sql.binds[i]));
+      BindText(st, index, std::get<std::string>(sql.binds[i]));
     }
   }
+}
+
+Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql) {
+  auto st = Prepare(db, sql.text);
+  if (st) BindAll(st->get(), sql);
   return st;
 }
 

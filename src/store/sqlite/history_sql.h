@@ -42,6 +42,9 @@ void AddChunkOverlap(const context::HistoryQuery& q, std::string_view prefix, Sq
 // attributes and scopes (the tenant is the caller's to add).
 void AddSeriesFilter(const context::HistoryQuery& q, Sql& sql);
 
+// Binds every parameter of `sql` to `st` (StepDone clears the bindings after each step).
+void BindAll(sqlite3_stmt* st, const Sql& sql);
+// The statement of `sql`, prepared and bound.
 Result<StmtPtr> PrepareBound(sqlite3* db, const Sql& sql);
 
 }  // namespace zc::store

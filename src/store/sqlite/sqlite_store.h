@@ -75,6 +75,7 @@ class SqliteStore final : public context::ContextStore {
   Result<std::vector<context::HistoryEntity>> ListHistoryEntities(
       const context::HistoryQuery& query) override;
   Result<size_t> PruneHistory(TimeMs before) override;
+  Result<size_t> DeleteHistory(const context::HistoryQuery& selection) override;
   Status Flush(FlushMode mode) override;
 
   const std::filesystem::path& File() const { return file_; }
@@ -162,6 +163,9 @@ class SqliteStore final : public context::ContextStore {
   int64_t ChunkOf(int64_t seq) const;  // the history chunk of a row's seq
   void AfterCommit(EntityPlan& plan, int64_t first_seq);
   Result<size_t> FlushSome(FlushMode mode);
+  // Stores the documents of `docs` (entries of deferred_) in one transaction, moves
+  // flushed_through on and forgets them.
+  Status StoreDeferred(const std::vector<DeferredList::iterator>& docs);
   void Forget(DeferredList::iterator d);
   void PublishDeferredMetrics();
   Status StoreRebuilt(const std::vector<std::pair<std::string, context::EntityPtr>>& rebuilt);
@@ -199,6 +203,18 @@ class SqliteStore final : public context::ContextStore {
   Result<int64_t> ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
                                 std::vector<TouchedSeries>& touched_series);
   Result<size_t> PruneOneChunk(TimeMs before, bool& done);
+  // A history deletion (history_delete.cpp): the series it selects, the chunks that may
+  // hold their rows, and the last seq committed when it started (later rows stay).
+  struct HistoryDeletion {
+    std::vector<int64_t> series;
+    std::vector<int64_t> chunks;
+    int64_t last_seq = -1;
+  };
+  Result<HistoryDeletion> StartDeletion(const context::HistoryQuery& selection);
+  Result<std::vector<DeferredList::iterator>> DeferredOf(const context::HistoryQuery& selection);
+  Result<size_t> DeleteRows(const context::HistoryQuery& selection, const HistoryDeletion& d,
+                            int64_t chunk, size_t first_series);
+  bool StagedPending() const;  // REQUIRES write_mu_
   Result<Reader> BorrowReader();
   void ReleaseReader(DbPtr db);
 

@@ -358,6 +358,60 @@ TEST_F(SqliteStoreTest, PrunesWholeAndPartialChunks) {
   EXPECT_EQ(Times(Query({})), (std::vector<TimeMs>{6, 7, 8, 9, 20}));
 }
 
+// A deletion removes what a read with the same selection shows, from chunks written
+// directly and from rows still staged, and nothing else: not another attribute, entity,
+// type, service path or tenant, and not outside the time range.
+TEST_F(SqliteStoreTest, DeleteHistoryRemovesWhatTheSelectionNames) {
+  SqliteOptions small;
+  small.history_chunk_rows = 4;
+  small.history_direct_rows = 8;  // CommitSeries' 21 rows go to history, a one-row commit is staged
+  Reopen(small);
+  CommitSeries();
+  CommitRows({Row("Room1", "temperature", 11, "11")});
+  CommitRows({Row("Room1", "temperature", 3, "3", "/", "other")});
+  auto remove = [&](HistoryQuery q) {
+    auto n = store_->DeleteHistory(q);
+    EXPECT_TRUE(n.has_value()) << n.error().message;
+    return n.value_or(0);
+  };
+  HistoryQuery temperature;
+  temperature.entity_ids = {"Room1"};
+  temperature.attrs = {"temperature"};
+  HistoryQuery range = temperature;
+  range.from = 3;
+  range.to = 5;
+  EXPECT_EQ(remove(range), 3u);
+  EXPECT_EQ(Times(Query(temperature)), (std::vector<TimeMs>{1, 2, 6, 7, 8, 9, 10, 11}));
+  HistoryQuery humidity = temperature;
+  humidity.attrs = {"humidity"};
+  EXPECT_EQ(Query(humidity).size(), 10u);
+
+  HistoryQuery staged = temperature;
+  staged.from = 11;
+  EXPECT_EQ(remove(staged), 1u) << "the staged row";
+  HistoryQuery other_type;
+  other_type.entity_types = {"Store"};
+  EXPECT_EQ(remove(other_type), 0u);
+  HistoryQuery exact_path;
+  exact_path.service_paths = {"/a"};
+  EXPECT_EQ(remove(exact_path), 0u) << "Room2 is under /a/b";
+  HistoryQuery subtree;
+  subtree.service_paths = {"/a/#"};
+  EXPECT_EQ(remove(subtree), 1u);
+  EXPECT_EQ(remove(subtree), 0u) << "nothing left to delete";
+
+  Reopen(small);
+  EXPECT_EQ(Times(Query(temperature)), (std::vector<TimeMs>{1, 2, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(Query(humidity).size(), 10u);
+  HistoryQuery other_tenant;
+  other_tenant.tenant = "other";
+  EXPECT_EQ(Query(other_tenant).size(), 1u);
+  HistoryQuery all;
+  EXPECT_EQ(remove(all), 17u);
+  CommitRows({Row("Room1", "temperature", 20, "20")});  // writes go on after a deletion
+  EXPECT_EQ(Times(Query({})), (std::vector<TimeMs>{20}));
+}
+
 // Retention goes by the time index: a reading stated long ago is pruned even though it
 // arrived last, and one stated recently is kept even though it arrived first.
 TEST_F(SqliteStoreTest, PruningFollowsTheStatedTime) {

@@ -60,10 +60,13 @@ Status SqliteStore::MoveAllStaged() {
   return Ok();
 }
 
+bool SqliteStore::StagedPending() const {
+  return !staged_.empty() || sweep_seq_ != 0 || staged_stale_;
+}
+
 Status SqliteStore::MoveStagedNow() {
   std::lock_guard lock(write_mu_);
-  if (staged_.empty() && sweep_seq_ == 0 && !staged_stale_) return Ok();
-  return MoveAllStaged();
+  return StagedPending() ? MoveAllStaged() : Ok();
 }
 
 Status SqliteStore::StepSweep(const std::vector<HistoryInsert>& rows) {
