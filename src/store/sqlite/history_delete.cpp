@@ -74,6 +74,7 @@ Result<size_t> SqliteStore::DeleteHistory(const context::HistoryQuery& selection
   size_t removed = 0;
   for (const int64_t chunk : deletion->chunks) {
     for (size_t first = 0; first < deletion->series.size(); first += kSeriesPerStep) {
+      LetCommitsIn();
       auto n = DeleteRows(selection, *deletion, chunk, first);
       if (!n) return Fail(n.error());
       removed += *n;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "context/entity_codec.h"
@@ -259,7 +260,9 @@ Status SqliteStore::LoadFlushedThrough() {
 
 Status SqliteStore::Commit(const context::WriteBatch& batch) {
   if (batch.Empty()) return Ok();
+  commits_waiting_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(write_mu_);
+  commits_waiting_.fetch_sub(1, std::memory_order_relaxed);
   // Every history row gets the next seq: this commit's are first_seq..last_seq.
   const int64_t first_seq = next_seq_;
   const int64_t last_seq = first_seq + static_cast<int64_t>(batch.history.size()) - 1;
@@ -423,6 +426,7 @@ Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
   size_t removed = 0;
   bool done = false;
   while (!done) {
+    LetCommitsIn();
     auto n = PruneOneChunk(before, done);
     if (!n) return Fail(n.error());
     removed += *n;
@@ -485,6 +489,13 @@ Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
   });
   if (!result) return Fail(result.error());
   return removed;
+}
+
+void SqliteStore::LetCommitsIn() const {
+  // std::mutex is not fair: a loop that unlocks write_mu_ and locks it again takes it back
+  // before a waiting commit's thread has woken, and the writer would wait for the whole
+  // prune or deletion (measured: PATCHes held 1.5 s by a deletion of 2 million rows).
+  while (commits_waiting_.load(std::memory_order_relaxed) > 0) std::this_thread::yield();
 }
 
 Result<SqliteStore::Reader> SqliteStore::BorrowReader() {

@@ -1,9 +1,10 @@
 // The embedded store: context::ContextStore over one SQLite file (DIR/zhicheng.db) in WAL
 // mode with synchronous=FULL, so that Commit() returning Ok means the batch is on disk.
 //
-// Threads: Commit() and PruneHistory() serialize on an internal mutex over the one write
-// connection (Commit comes from the writer thread, Prune from a maintenance timer; Prune
-// works chunk by chunk and releases the mutex between chunks). Loads and history reads use
+// Threads: Commit(), PruneHistory() and DeleteHistory() serialize on an internal mutex over
+// the one write connection (Commit comes from the writer thread, Prune from a maintenance
+// timer, Delete from a request; the last two work in steps, and between steps they let a
+// waiting Commit take the mutex first). Loads and history reads use
 // connections from a small pool, one connection per call, in parallel with the writer (WAL
 // readers see the last committed state). All methods are thread-safe; none throws.
 #pragma once
@@ -215,6 +216,9 @@ class SqliteStore final : public context::ContextStore {
   Result<size_t> DeleteRows(const context::HistoryQuery& selection, const HistoryDeletion& d,
                             int64_t chunk, size_t first_series);
   bool StagedPending() const;  // REQUIRES write_mu_
+  // Between the steps of a prune or a deletion (write_mu_ not held): returns once the
+  // commits waiting for write_mu_ have taken it.
+  void LetCommitsIn() const;
   Result<Reader> BorrowReader();
   void ReleaseReader(DbPtr db);
 
@@ -223,6 +227,7 @@ class SqliteStore final : public context::ContextStore {
   const SqliteOptions options_;
 
   std::mutex write_mu_;
+  std::atomic<int> commits_waiting_ = 0;                  // Commit calls waiting for write_mu_
   DbPtr writer_;                                          // GUARDED_BY(write_mu_)
   Statements stmts_;                                      // GUARDED_BY(write_mu_)
   std::unordered_map<std::string, EntitySeries> series_;  // by entity key; GUARDED_BY(write_mu_)
