@@ -296,9 +296,9 @@ http::Response GetAttrs(context::ContextStore& store, const http::RequestContext
   if (tables->empty()) return NoRecords();
   const bool whole = r->WholeRange();
   const std::vector<std::string> range = r->DateRange();
-  std::set<std::string_view> names;
-  for (const auto& [key, t] : *tables) {
-    for (const auto& [attr, values] : t.attrs) names.insert(attr);
+  std::set<std::string_view> names;  // (clang-tidy 16 crashes on nested structured bindings)
+  for (const auto& entry : *tables) {
+    for (const auto& attr : entry.second.attrs) names.insert(attr.first);
   }
   std::string out = OpenBody(shape, {}, "attrs") + "[";
   for (const std::string_view name : names) {

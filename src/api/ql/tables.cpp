@@ -135,10 +135,12 @@ Result<Tables> Load(context::ContextStore& store, const QlRequest& r) {
 
 bool NothingNumeric(const QlRequest& r, const Tables& tables) {
   if (!r.aggr_method || *r.aggr_method == context::AggrMethod::kCount) return false;
-  for (const auto& [key, t] : tables) {
-    for (const auto& [attr, values] : t.attrs) {
-      for (const auto& [time, v] : values) {
-        if (v != "null") return false;
+  // (Not structured bindings: clang-tidy 16's optional-access analysis crashes on these
+  // nested ones.)
+  for (const auto& entity : tables) {
+    for (const auto& attr : entity.second.attrs) {
+      for (const auto& point : attr.second) {
+        if (point.second != "null") return false;
       }
     }
   }
