@@ -270,10 +270,9 @@ Result<size_t> SqliteStore::FlushSome(FlushMode mode) {
   std::lock_guard lock(write_mu_);
   const TimeMs now = SteadyNow();
   std::vector<DeferredList::iterator> docs;
-  for (auto it = deferred_.begin();
-       it != deferred_.end() && docs.size() < kFlushChunk &&
-       (mode == FlushMode::kAll || now - it->since >= options_.document_delay_ms);
-       ++it) {
+  for (auto it = deferred_.begin(); it != deferred_.end() && docs.size() < kFlushChunk; ++it) {
+    const bool due = now - it->since >= options_.document_delay_ms;
+    if (mode == FlushMode::kDue && !due) break;  // oldest first: the rest are not due either
     docs.push_back(it);
   }
   if (auto s = StoreDeferred(docs); !s) return Fail(s.error());

@@ -42,8 +42,9 @@ Result<std::vector<int64_t>> SelectedSeries(sqlite3* db, const context::HistoryQ
   if (!st) return Fail(st.error());
   std::vector<int64_t> out;
   int rc;
-  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW)
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     out.push_back(sqlite3_column_int64(st->get(), 0));
+  }
   if (rc != SQLITE_DONE) return Fail(SqlError(db, "history series to delete"));
   return out;
 }
@@ -60,8 +61,9 @@ Result<std::vector<int64_t>> SelectedChunks(sqlite3* db, const context::HistoryQ
   if (!st) return Fail(st.error());
   std::vector<int64_t> out;
   int rc;
-  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW)
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     out.push_back(sqlite3_column_int64(st->get(), 0));
+  }
   if (rc != SQLITE_DONE) return Fail(SqlError(db, "history chunks to delete from"));
   return out;
 }
@@ -118,8 +120,9 @@ Result<std::vector<SqliteStore::DeferredList::iterator>> SqliteStore::DeferredOf
   context::PathScope scope = context::PathScope::All();
   if (!selection.service_paths.empty()) {
     std::string header;
-    for (const std::string& p : selection.service_paths)
+    for (const std::string& p : selection.service_paths) {
       header.append(header.empty() ? "" : ",").append(p);
+    }
     auto parsed = context::PathScope::Parse(header);
     if (!parsed) return Fail(parsed.error());
     scope = std::move(*parsed);
