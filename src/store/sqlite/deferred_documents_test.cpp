@@ -108,6 +108,21 @@ class DeferredDocumentsTest : public ::testing::Test {
     WriteAttributes(after, {"level"}, observed);
     return after;
   }
+  // Reopens the store with history chunks of two rows, and returns those options.
+  SqliteOptions TwoRowChunks() {
+    SqliteOptions small;
+    small.history_chunk_rows = 2;
+    Reopen(small);
+    return small;
+  }
+  // Creates the gauge and writes six levels at t = 2000..2005 (three chunks of two rows
+  // with TwoRowChunks); returns the entity after them.
+  EntityPtr SixLevels() {
+    auto after = Created();
+    Create(after);
+    for (TimeMs t = 2000; t < 2006; ++t) after = WriteLevel(after, static_cast<double>(t), t);
+    return after;
+  }
   // What LoadEntities rebuilds, encoded, by id ("" when the store has no such entity).
   std::string Loaded() {
     std::map<std::string, std::string> all;
@@ -302,15 +317,8 @@ TEST_F(DeferredDocumentsTest, ZeroDelayStoresEveryDocumentAtOnce) {
 }
 
 TEST_F(DeferredDocumentsTest, RetentionKeepsRowsThatDocumentsStillNeed) {
-  SqliteOptions small;
-  small.history_chunk_rows = 2;
-  Reopen(small);
-  const auto created = Created();
-  Create(created);
-  auto after = created;
-  for (TimeMs t = 2000; t < 2006; ++t) {  // six writes, three chunks
-    after = WriteLevel(after, static_cast<double>(t), t);
-  }
+  const SqliteOptions small = TwoRowChunks();
+  const auto after = SixLevels();
   auto removed = store_->PruneHistory(1'000'000);
   ASSERT_TRUE(removed.has_value()) << removed.error().message;
   EXPECT_EQ(*removed, 0u) << "every chunk holds a row newer than the stored document";
@@ -352,15 +360,8 @@ TEST_F(DeferredDocumentsTest, DeletingHistoryKeepsTheLatestStateOfItsEntity) {
 // they were: a document stored with seq N skips, when rebuilt, every row up to N, so a new
 // row numbered below it would be lost by a crash.
 TEST_F(DeferredDocumentsTest, SeqsGoOnAfterRetentionEmptiedTheHistory) {
-  SqliteOptions small;
-  small.history_chunk_rows = 2;
-  Reopen(small);
-  const auto created = Created();
-  Create(created);
-  auto after = created;
-  for (TimeMs t = 2000; t < 2006; ++t) {  // six writes fill three chunks exactly
-    after = WriteLevel(after, static_cast<double>(t), t);
-  }
+  const SqliteOptions small = TwoRowChunks();
+  auto after = SixLevels();  // they fill three chunks exactly
   ASSERT_TRUE(store_->Flush(context::ContextStore::FlushMode::kAll).has_value());
   auto removed = store_->PruneHistory(1'000'000);
   ASSERT_TRUE(removed.has_value());

@@ -32,12 +32,8 @@ bool AnyOf(const std::vector<std::string>& values, std::string_view value) {
   return values.empty() || std::find(values.begin(), values.end(), value) != values.end();
 }
 
-Result<std::vector<int64_t>> SelectedSeries(sqlite3* db, const context::HistoryQuery& q) {
-  Sql sql;
-  sql.Add("SELECT id FROM history_series WHERE tenant = ");
-  sql.Arg(q.tenant);
-  AddSeriesFilter(q, sql);
-  sql.Add(" ORDER BY id");
+// The first column of every row of `sql`, as integers (ids).
+Result<std::vector<int64_t>> Ids(sqlite3* db, const Sql& sql, std::string_view what) {
   auto st = PrepareBound(db, sql);
   if (!st) return Fail(st.error());
   std::vector<int64_t> out;
@@ -45,8 +41,17 @@ Result<std::vector<int64_t>> SelectedSeries(sqlite3* db, const context::HistoryQ
   while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     out.push_back(sqlite3_column_int64(st->get(), 0));
   }
-  if (rc != SQLITE_DONE) return Fail(SqlError(db, "history series to delete"));
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, what));
   return out;
+}
+
+Result<std::vector<int64_t>> SelectedSeries(sqlite3* db, const context::HistoryQuery& q) {
+  Sql sql;
+  sql.Add("SELECT id FROM history_series WHERE tenant = ");
+  sql.Arg(q.tenant);
+  AddSeriesFilter(q, sql);
+  sql.Add(" ORDER BY id");
+  return Ids(db, sql, "history series to delete");
 }
 
 // The chunks up to `last_chunk` that may hold rows in the selection's time range.
@@ -57,15 +62,7 @@ Result<std::vector<int64_t>> SelectedChunks(sqlite3* db, const context::HistoryQ
   sql.Arg(last_chunk);
   AddChunkOverlap(q, "", sql);
   sql.Add(" ORDER BY id");
-  auto st = PrepareBound(db, sql);
-  if (!st) return Fail(st.error());
-  std::vector<int64_t> out;
-  int rc;
-  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
-    out.push_back(sqlite3_column_int64(st->get(), 0));
-  }
-  if (rc != SQLITE_DONE) return Fail(SqlError(db, "history chunks to delete from"));
-  return out;
+  return Ids(db, sql, "history chunks to delete from");
 }
 
 }  // namespace
