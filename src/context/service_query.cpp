@@ -75,13 +75,15 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
   if (AllSelectorsHaveExactId(q.selectors)) {
     std::vector<uint64_t> nos;
     for (const auto& s : q.selectors) {
+      if (!s.id) continue;  // (AllSelectorsHaveExactId: never; for the optional's checker)
       auto [lo, hi] = t.nos_by_id.equal_range(*s.id);
       for (auto it = lo; it != hi; ++it) nos.push_back(it->second);
     }
     return visit_numbers(std::move(nos));
   }
   if (AllSelectorsHaveExactType(q.selectors) && q.selectors.size() == 1) {
-    auto it = t.by_type.find(*q.selectors.front().type);
+    const auto& type = q.selectors.front().type;
+    auto it = type ? t.by_type.find(*type) : t.by_type.end();
     if (it == t.by_type.end()) return;
     for (const auto& [no, e] : it->second) {
       if (!visit(no, e)) return;
@@ -91,6 +93,7 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
   if (AllSelectorsHaveExactType(q.selectors)) {
     std::vector<uint64_t> nos;
     for (const auto& s : q.selectors) {
+      if (!s.type) continue;  // (AllSelectorsHaveExactType: never)
       if (auto it = t.by_type.find(*s.type); it != t.by_type.end()) {
         for (const auto& [no, e] : it->second) nos.push_back(no);
       }
@@ -140,6 +143,21 @@ void SortMatches(const OrderBy& order, std::vector<Match>& matches, size_t wante
                       });
   } else {
     std::stable_sort(matches.begin(), matches.end(), less);
+  }
+}
+
+// Counts `e` in its type's `info`, with the names and types of its attributes.
+void CountInType(TypeInfo& info, const Entity& e) {
+  ++info.count;
+  for (const auto& [name, attr] : e.attrs) {
+    auto* types = FindNamed(info.attrs, name);
+    if (!types) {
+      info.attrs.emplace_back(name, std::vector<std::string>{});
+      types = &info.attrs.back().second;
+    }
+    if (std::find(types->begin(), types->end(), attr.type) == types->end()) {
+      types->push_back(attr.type);
+    }
   }
 }
 
@@ -212,21 +230,13 @@ std::vector<TypeInfo> ContextService::Types(const std::string& tenant,
   const Tenant* t = FindTenant(tenant);
   if (!t) return out;
   std::shared_lock lock(t->mu);
+  const TimeMs now = NowMs();
   for (const auto& [type, entities] : t->by_type) {
     TypeInfo info{.type = type};
-    const TimeMs now = NowMs();
-    for (const auto& [no, e] : entities) {
-      if (!scope.Matches(e->service_path) || (e->expires && *e->expires <= now)) continue;
-      ++info.count;
-      for (const auto& [name, attr] : e->attrs) {
-        auto* types = FindNamed(info.attrs, name);
-        if (!types) {
-          info.attrs.emplace_back(name, std::vector<std::string>{});
-          types = &info.attrs.back().second;
-        }
-        if (std::find(types->begin(), types->end(), attr.type) == types->end()) {
-          types->push_back(attr.type);
-        }
+    for (const auto& entry : entities) {
+      const Entity& e = *entry.second;
+      if (scope.Matches(e.service_path) && !(e.expires.has_value() && *e.expires <= now)) {
+        CountInType(info, e);
       }
     }
     if (info.count > 0) out.push_back(std::move(info));
