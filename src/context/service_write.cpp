@@ -465,13 +465,14 @@ void ContextService::PurgeExpired(std::function<void(size_t)> done) {
     std::shared_lock lock(tenants_mu_);
     for (const auto& [name, t] : tenants_) {
       std::shared_lock tl(t->mu);
-      for (const auto& [no, e] : t->by_no) {
-        if (!e->expires || *e->expires > now) continue;
-        auto& batches = work[{name, e->service_path}];
+      for (const auto& entry : t->by_no) {  // (clang-tidy 16 crashed on nested bindings)
+        const Entity& e = *entry.second;
+        if (!e.expires.has_value() || *e.expires > now) continue;
+        auto& batches = work[{name, e.service_path}];
         if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
           batches.emplace_back();
         }
-        batches.back().push_back({.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
+        batches.back().push_back({.kind = WriteKind::kDeleteExpired, .id = e.id, .type = e.type});
       }
     }
   }
@@ -482,10 +483,10 @@ void ContextService::PurgeExpired(std::function<void(size_t)> done) {
     size_t removed = 0;
   };
   auto progress = std::make_shared<Progress>();
-  for (const auto& [where, batches] : work) progress->remaining += batches.size();
-  for (auto& [where, batches] : work) {
-    for (auto& ops : batches) {
-      Apply({.tenant = where.first, .service_path = where.second}, std::move(ops),
+  for (const auto& place : work) progress->remaining += place.second.size();
+  for (auto& place : work) {
+    for (auto& ops : place.second) {
+      Apply({.tenant = place.first.first, .service_path = place.first.second}, std::move(ops),
             [progress, done](Result<WriteOutcome> r) {
               std::lock_guard lock(progress->mu);
               if (r) progress->removed += r->deleted;

@@ -50,7 +50,7 @@ Status WriteAll(int fd, std::string_view data, const std::filesystem::path& file
 // times the hashing of a token; the fetched algorithm is immutable and thread-safe, so it is
 // fetched once and kept for the life of the process.
 const EVP_MD* Sha256Algorithm() {
-  static EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  static const EVP_MD* const algorithm = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   if (algorithm == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");  // a bug
   return algorithm;
 }
