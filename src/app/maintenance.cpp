@@ -33,6 +33,7 @@ void Maintenance::Stop() {
 void Maintenance::Run() {
   using Clock = std::chrono::steady_clock;
   std::vector<Clock::time_point> due;
+  due.reserve(tasks_.size());
   for (const auto& t : tasks_) due.push_back(Clock::now() + t.interval);
   std::unique_lock lock(mu_);
   while (!stopping_ && !tasks_.empty()) {

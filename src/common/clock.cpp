@@ -137,7 +137,9 @@ std::optional<TimeMs> ParseIso8601(std::string_view text) {
   auto zone = ParseZone(c);
   if (!zone) return std::nullopt;
   const int64_t days = DaysFromCivil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d));
-  const TimeMs t = ((days * 86400 + hh * 3600 + mi * 60 + ss - *zone * 60) * 1000) + ms;
+  const int64_t seconds =
+      days * 86400 + int64_t{hh} * 3600 + int64_t{mi} * 60 + ss - int64_t{*zone} * 60;
+  const TimeMs t = seconds * 1000 + ms;
   // Years 0000 to 9999 in UTC only: a zone offset must not push the instant out of what
   // FormatIso8601 writes and this function reads back (found by fuzz/fuzz_ngsi_json).
   if (t < kMinTime || t > kMaxTime) return std::nullopt;

@@ -35,12 +35,12 @@
 
 namespace zc::context {
 
-inline constexpr size_t kMaxSubscriptionDescription = 1024;    // Orion's MAX_DESCRIPTION_LENGTH
-inline constexpr size_t kMaxSubjectEntities = 100;             // items of subject.entities
-inline constexpr size_t kMaxSubscriptionAttrs = 1000;          // items of each attribute list
-inline constexpr size_t kMaxTemplateBytes = 16 * 1024;         // httpCustom payload/json/url
-inline constexpr size_t kMaxCustomEntries = 50;                // httpCustom headers and qs
-inline constexpr int64_t kMaxNotificationTimeoutMs = 1800000;  // Orion's http.timeout range
+inline constexpr size_t kMaxSubscriptionDescription = 1024;     // Orion's MAX_DESCRIPTION_LENGTH
+inline constexpr size_t kMaxSubjectEntities = 100;              // items of subject.entities
+inline constexpr size_t kMaxSubscriptionAttrs = 1000;           // items of each attribute list
+inline constexpr size_t kMaxTemplateBytes = size_t{16} * 1024;  // httpCustom payload/json/url
+inline constexpr size_t kMaxCustomEntries = 50;                 // httpCustom headers and qs
+inline constexpr int64_t kMaxNotificationTimeoutMs = 1800000;   // Orion's http.timeout range
 
 // Orion's description for an unknown subscription id (404 NotFound).
 inline constexpr std::string_view kSubscriptionNotFound =

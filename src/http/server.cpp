@@ -90,7 +90,7 @@ using RequestParser = beast_http::request_parser<beast_http::string_body>;
 constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
 // After an error response we drain what the client is still sending, bounded in bytes and
 // time, so that closing the socket does not reset the connection before it read the answer.
-constexpr size_t kLingerMaxBytes = 1024 * 1024;
+constexpr size_t kLingerMaxBytes = size_t{1024} * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 // How long a TLS close waits for the client's close_notify after sending ours.
 constexpr std::chrono::seconds kTlsShutdownTimeout{1};

@@ -73,7 +73,7 @@ Status CheckName(std::string_view what, std::string_view name) {
 }
 
 Directory::Directory(IdentityStore& store, DirectoryOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(options) {}
 
 const std::string& Directory::DummyHash() {
   std::call_once(dummy_once_, [this] {

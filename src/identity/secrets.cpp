@@ -58,7 +58,7 @@ const EVP_MD* Sha256Algorithm() {
 std::string DigestHex(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
   char hex[2 * crypto_hash_sha256_BYTES + 1];
   sodium_bin2hex(hex, sizeof hex, digest, crypto_hash_sha256_BYTES);
-  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+  return std::string(hex, size_t{2} * crypto_hash_sha256_BYTES);
 }
 
 using DigestCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;

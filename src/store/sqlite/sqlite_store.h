@@ -29,9 +29,9 @@ namespace zc::store {
 
 struct SqliteOptions {
   int busy_timeout_ms = 5000;
-  int64_t writer_cache_kib = 64 * 1024;  // page cache of the write connection
-  int64_t reader_cache_kib = 8 * 1024;   // page cache of each read connection
-  int64_t history_chunk_rows = 20000;    // history rows per chunk (see schema.cpp)
+  int64_t writer_cache_kib = int64_t{64} * 1024;  // page cache of the write connection
+  int64_t reader_cache_kib = int64_t{8} * 1024;   // page cache of each read connection
+  int64_t history_chunk_rows = 20000;             // history rows per chunk (see schema.cpp)
   // The history rows of a commit with fewer rows than this go to history_staged (see
   // staged_history.cpp); once history_staged_rows wait, the following commits move them
   // into history a few series at a time; all of them move when the writer is idle (Flush)
