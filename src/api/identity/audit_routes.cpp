@@ -96,7 +96,7 @@ bool IsRead(http::Verb v) {
 
 // What a request acted on: its path; for a deletion also its query and service path,
 // which say what it selected (DELETE /ql/v2/types/Gauge?toDate=... under /water).
-std::string DeletionTarget(const http::RequestContext& ctx) {
+std::string AuditTarget(const http::RequestContext& ctx) {
   std::string target = ctx.path;
   if (ctx.Method() != http::Verb::delete_) return target;
   const std::string_view raw = ctx.raw.target();
@@ -155,7 +155,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
       return;  // their handlers write richer entries
     }
     std::string action = fmt::format("{} {}", http::beast_http::to_string(ctx.Method()), pattern);
-    std::string target = DeletionTarget(ctx);
+    std::string target = AuditTarget(ctx);
     if (auto tenant = ctx.Header("Fiware-Service"); !tenant.empty()) {
       target = fmt::format("{} [{}]", target, tenant);
     }

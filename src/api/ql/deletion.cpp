@@ -47,8 +47,7 @@ http::Response DeleteEntity(context::ContextStore& store, const http::RequestCon
     auto ambiguous = Ambiguous(store, r->query);
     if (!ambiguous) return ErrorResponse(ambiguous.error());
     if (*ambiguous) {
-      http::Response conflict = ErrorResponse(Error::TooManyResults(
-          "There is more than one entity with id '" + id + "': use the 'type' parameter."));
+      http::Response conflict = ErrorResponse(AmbiguousId(id));
       conflict.status = 409;  // QuantumLeap's delete answers 409 where its reads answer 400
       return conflict;
     }

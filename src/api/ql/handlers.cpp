@@ -38,8 +38,7 @@ Result<const EntityTable*> SingleEntity(const QlRequest& r, const Tables& tables
   }
   const auto next = std::next(it);
   if (next != tables.end() && next->first.first == id && r.query.entity_types.empty()) {
-    return Fail(Error::TooManyResults("There is more than one entity with id '" + std::string(id) +
-                                      "': use the 'type' parameter."));
+    return Fail(AmbiguousId(id));
   }
   return &it->second;
 }
@@ -114,6 +113,11 @@ http::Response ErrorResponse(const Error& error) {
   AppendString(body, error.message);
   body.push_back('}');
   return http::Response::Json(status, std::move(body));
+}
+
+Error AmbiguousId(std::string_view id) {
+  return Error::TooManyResults("There is more than one entity with id '" + std::string(id) +
+                               "': use the 'type' parameter.");
 }
 
 http::Response NoRecords() {

@@ -2,6 +2,8 @@
 // call them without a server. routes.cpp adapts them to http::Handler.
 #pragma once
 
+#include <string_view>
+
 #include "common/result.h"
 #include "context/store.h"
 #include "http/request.h"
@@ -45,6 +47,9 @@ http::Response DeleteType(context::ContextStore& store, const http::RequestConte
 
 // An error in QuantumLeap's format {"error": "...", "description": "..."}.
 http::Response ErrorResponse(const Error& error);
+// QuantumLeap's AmbiguousNGSIIdError: `id` has history under several types and the request
+// gave no `type`.
+Error AmbiguousId(std::string_view id);
 // QuantumLeap's 404 for a query that matches nothing.
 http::Response NoRecords();
 
