@@ -1,10 +1,17 @@
 // JSON parsing with limits, and serialization that writes doubles in their shortest
 // round-trip form (21.5, not Boost's 2.15E1), as Orion and JavaScript clients expect.
-// JSON parsing with limits. Boost.JSON's parser is strict RFC 8259 by default; we only add
-// a depth limit so that a hostile body cannot exhaust the stack of a later recursive walk.
+//
+// Parsing is Boost.JSON's parser (strict RFC 8259) with two changes: a depth limit, so that
+// a hostile body cannot exhaust the stack of a later recursive walk, and numbers with a
+// fraction or exponent converted from their text by std::from_chars, which rounds
+// correctly. Boost 1.81 converts with its own fast method, which can be one unit in the last
+// place off (-0.22699406087817986 became -0.22699406087817983): a client would then read back
+// another number than it wrote, and `q=level==<what it wrote>` would not match. Shortest
+// round-trip output plus correctly rounded input give the number back exactly.
 #include "common/json.h"
 
 #include <fmt/format.h>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
 #include <charconv>
@@ -12,6 +19,86 @@
 
 namespace zc::json {
 namespace {
+
+// Boost's own value-building handler (boost/json/detail/handler.hpp), with on_double
+// taking the number from its text.
+class PreciseHandler {
+ public:
+  static constexpr size_t max_object_size = bj::object::max_size();
+  static constexpr size_t max_array_size = bj::array::max_size();
+  static constexpr size_t max_key_size = bj::string::max_size();
+  static constexpr size_t max_string_size = bj::string::max_size();
+
+  explicit PreciseHandler(bj::storage_ptr sp) : st(std::move(sp)) {}
+
+  bool on_document_begin(bj::error_code& /*ec*/) { return true; }
+  bool on_document_end(bj::error_code& /*ec*/) { return true; }
+  bool on_object_begin(bj::error_code& /*ec*/) { return true; }
+  bool on_object_end(size_t n, bj::error_code& /*ec*/) {
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(bj::error_code& /*ec*/) { return true; }
+  bool on_array_end(size_t n, bj::error_code& /*ec*/) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, size_t /*n*/, bj::error_code& /*ec*/) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, size_t /*n*/, bj::error_code& /*ec*/) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, size_t /*n*/, bj::error_code& /*ec*/) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, size_t /*n*/, bj::error_code& /*ec*/) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view s, bj::error_code& /*ec*/) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(int64_t i, bj::string_view /*s*/, bj::error_code& /*ec*/) {
+    number_.clear();
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, bj::string_view /*s*/, bj::error_code& /*ec*/) {
+    number_.clear();
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, bj::string_view s, bj::error_code& /*ec*/) {
+    std::string_view text(s.data(), s.size());
+    if (!number_.empty()) text = number_.append(text);
+    double exact = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), exact);
+    // Out of range (1e400): Boost's value, which the callers reject as not finite.
+    st.push_double(ec == std::errc() && end == text.data() + text.size() ? exact : d);
+    number_.clear();
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code& /*ec*/) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code& /*ec*/) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(bj::string_view /*s*/, bj::error_code& /*ec*/) { return true; }
+  bool on_comment(bj::string_view /*s*/, bj::error_code& /*ec*/) { return true; }
+
+  bj::value_stack st;  // NOLINT(misc-non-private-member-variables-in-classes): as Boost's
+
+ private:
+  std::string number_;  // the parts of a number that arrived before its end
+};
 
 void AppendJson(std::string& out, const bj::value& v);
 
@@ -72,12 +159,14 @@ std::string Dump(const bj::value& value) {
 Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
   bj::parse_options opts;
   opts.max_depth = limits.max_depth;
-  boost::system::error_code ec;
-  bj::stream_parser parser({}, opts);
-  parser.write(text.data(), text.size(), ec);
-  if (!ec) parser.finish(ec);
-  if (ec) return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
-  return parser.release();
+  bj::basic_parser<PreciseHandler> parser(opts, bj::storage_ptr());
+  parser.handler().st.reset(bj::storage_ptr());
+  bj::error_code ec;
+  const size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec || used != text.size() || !parser.done()) {
+    return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
+  }
+  return parser.handler().st.release();
 }
 
 std::string_view KindName(const bj::value& v) {
