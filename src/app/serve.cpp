@@ -145,24 +145,30 @@ struct DataDir {
   std::unique_ptr<store::SqliteStore> store;
 };
 
+// A start-up failure in `dir`, with what to do when the cause is a full disk (a start
+// writes: it finishes interrupted work and stores rebuilt entities before serving).
+Error OpenFailure(std::string_view what, const std::filesystem::path& dir, const Error& cause) {
+  std::string m = fmt::format("cannot open {} in {}: {}", what, dir.string(), cause.message);
+  if (cause.code == ErrorCode::kUnavailable) {
+    m += fmt::format(
+        "; free space on its filesystem (df -h {}) and start again: nothing acknowledged is lost",
+        dir.string());
+  }
+  return Error::Internal(std::move(m));
+}
+
 Result<DataDir> OpenDataDir(const Config& config) {
   auto lock = DataDirLock::Acquire(config.data_dir);
   if (!lock) return Fail(lock.error());
   auto security = OpenSecurity(config);
-  if (!security) {
-    return Fail(Error::Internal(fmt::format("cannot open identity and audit in {}: {}",
-                                            config.data_dir.string(), security.error().message)));
-  }
+  if (!security) return Fail(OpenFailure("identity and audit", config.data_dir, security.error()));
   if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {
     return Fail(Error::Internal("first start: " + s.error().message));
   }
   auto store = store::SqliteStore::Open(
       config.data_dir,
       {.document_delay_ms = static_cast<int64_t>(config.document_delay_seconds) * 1000});
-  if (!store) {
-    return Fail(Error::Internal(fmt::format("cannot open the store in {}: {}",
-                                            config.data_dir.string(), store.error().message)));
-  }
+  if (!store) return Fail(OpenFailure("the store", config.data_dir, store.error()));
   return DataDir{std::move(*lock), std::move(*security), std::move(*store)};
 }
 

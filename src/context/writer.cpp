@@ -35,7 +35,10 @@ Writer::Writer(ContextStore& store, WriterOptions options, metrics::Registry& me
       commit_seconds_(metrics.GetHistogram("zhicheng_writer_commit_duration_seconds",
                                            "Time to commit one group durably",
                                            metrics::LatencyBuckets())),
-      commits_(metrics.GetCounter("zhicheng_writer_commits_total", "Group commits")) {
+      commits_(metrics.GetCounter("zhicheng_writer_commits_total", "Group commits")),
+      commit_failures_(metrics.GetCounter(
+          "zhicheng_writer_commit_failures_total",
+          "Group commits that failed (disk full, I/O error): none of their writes was stored")) {
   metrics.AddCallbackGauge("zhicheng_writer_queue_depth", "Submissions waiting for the writer",
                            [this] { return static_cast<double>(QueueDepth()); });
   thread_ = std::thread([this] {
@@ -109,6 +112,12 @@ void Writer::CommitGroup(std::deque<Pending>& group) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     batch_rows_.Observe(static_cast<double>(merged.Rows()));
     commits_.Add();
+    if (status) {
+      commit_log_.Succeeded();
+    } else {
+      commit_failures_.Add();
+      commit_log_.Failed(status.error().message);
+    }
   }
   bool published = false;
   for (auto& p : group) {
@@ -133,8 +142,10 @@ void Writer::Run() {
       stopping = stopping_ && queue_.empty();
     }
     const auto mode = stopping ? ContextStore::FlushMode::kAll : ContextStore::FlushMode::kDue;
-    if (auto s = store_.Flush(mode); !s) {
-      spdlog::error("storage: writing deferred entity documents failed: {}", s.error().message);
+    if (auto s = store_.Flush(mode); s) {
+      flush_log_.Succeeded();
+    } else {
+      flush_log_.Failed(s.error().message);
     }
     if (stopping) return;  // drained and flushed
   }

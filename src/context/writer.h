@@ -14,6 +14,11 @@
 // When idle, and once more at Stop, the writer thread asks the store to flush what it
 // deferred (ContextStore::Flush).
 //
+// A failed commit (disk full, I/O error) fails every request of its group and stores none
+// of it; the next group is tried afresh, so writes resume by themselves once the cause is
+// gone. Failures are counted (zhicheng_writer_commit_failures_total) and logged, a long run
+// of them as one line every few seconds.
+//
 // Thread-safety: Submit() may be called from any thread. Completions run on the writer
 // thread and must be quick (no blocking I/O, no waiting on other writes).
 #pragma once
@@ -26,6 +31,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/failure_log.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "context/store.h"
@@ -80,7 +86,12 @@ class Writer {
   metrics::Histogram& batch_rows_;
   metrics::Histogram& commit_seconds_;
   metrics::Counter& commits_;
+  metrics::Counter& commit_failures_;
   std::function<void()> publish_end_;  // set before the first Submit, then read-only
+
+  // Writer thread only.
+  FailureLog commit_log_{"storage: committing writes"};
+  FailureLog flush_log_{"storage: writing deferred entity documents"};
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -374,10 +374,13 @@ Status AuditLog::Write(Work& work) {
   Status status = store_.Append(unwritten_, checkpoint);
   if (!status) {
     retry_at_ = now + kRetryDelay;
-    spdlog::error("audit log: writing {} entries failed (will retry): {}", unwritten_.size(),
-                  status.error().message);
+    write_failures_.Failed(
+        fmt::format("{} entries{} wait in memory for a retry: {}", unwritten_.size(),
+                    checkpoint ? " and a checkpoint" : "", status.error().message),
+        now);
     return status;
   }
+  write_failures_.Succeeded();
   unwritten_.clear();
   retry_at_.reset();
   if (checkpoint) {
@@ -409,9 +412,11 @@ void AuditLog::Chain(AuditEntry& e) {
 }
 
 void AuditLog::Complete(const Work& work, const Status& status) {
-  if (work.stopping && !status) {
+  if (work.stopping && !status && !unwritten_.empty()) {
     spdlog::error("audit log: {} entries lost at shutdown: {}", unwritten_.size(),
                   status.error().message);
+  } else if (work.stopping && !status) {
+    spdlog::error("audit log: the closing checkpoint was not written: {}", status.error().message);
   }
   std::lock_guard lock(mu_);
   written_ = work.ticket;

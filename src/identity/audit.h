@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/failure_log.h"
 #include "common/result.h"
 #include "identity/audit_entry.h"
 #include "identity/audit_tally.h"
@@ -222,6 +223,7 @@ class AuditLog {
   SteadyTime checkpoint_at_{};
   std::vector<AuditEntry> unwritten_;  // chained, not yet durable (a failed write)
   std::optional<SteadyTime> retry_at_;
+  FailureLog write_failures_{"audit log: writing entries"};
 
   std::thread thread_;
 };

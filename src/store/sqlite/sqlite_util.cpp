@@ -1,6 +1,6 @@
 // SQLite C API helpers (see sqlite_util.h): error mapping, opening and statement preparing.
-// Every failure path returns Error::Internal with SQLite's own message so that operators see
-// the cause (disk full, I/O error, locked) in the logs.
+// Every failure path returns an Error with SQLite's own message so that operators see the
+// cause (disk full, I/O error, locked) in the logs: Unavailable for a full disk, else Internal.
 #include "store/sqlite/sqlite_util.h"
 
 #include <mutex>
@@ -23,7 +23,16 @@ Error SqlError(sqlite3* db, std::string_view what) {
   m.append(what);
   m.append(": ");
   m.append(db != nullptr ? sqlite3_errmsg(db) : "out of memory");
-  return Error::Internal(std::move(m));
+  return ErrorOf(db, std::move(m));
+}
+
+Error ErrorOf(sqlite3* db, std::string message) {
+  // A full disk is the one failure the client can do something about (retry later) and the
+  // operator can fix without a restart (free space), so it is Unavailable (503), not Internal.
+  if (db != nullptr && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
+    return Error::Unavailable(std::string(kStorageFull) + " (" + message + ")");
+  }
+  return Error::Internal(std::move(message));
 }
 
 Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms,
@@ -44,7 +53,7 @@ Status Exec(sqlite3* db, const char* sql) {
   std::string m = "sqlite: ";
   m.append(msg != nullptr ? msg : sqlite3_errmsg(db));
   sqlite3_free(msg);
-  return Fail(Error::Internal(std::move(m)));
+  return Fail(ErrorOf(db, std::move(m)));
 }
 
 Result<StmtPtr> Prepare(sqlite3* db, std::string_view sql, bool persistent) {
