@@ -165,10 +165,11 @@ void AddUserStateCommands(CLI::App& user, AdminFlags& f, int& rc) {
     cmd->callback([&f, &rc, status = std::string(status)] {
       rc = Run(f, "user.update", f.login, [&f, &status](Security& s) -> Status {
         auto r = s.directory->UpdateUser(f.login, [&status](zi::User& u) {
-          if (status == "unlock")
+          if (status == "unlock") {
             u.locked_until = 0;
-          else
+          } else {
             u.status = status == "enable" ? zi::kStatusActive : zi::kStatusDisabled;
+          }
           return Ok();
         });
         return AsStatus(r);

@@ -115,8 +115,9 @@ Status Publish(const fs::path& staging, const fs::path& target) {
   if (auto s = SyncPath(staging); !s) return s;
   std::error_code ec;
   fs::rename(staging, target, ec);
-  if (ec)
+  if (ec) {
     return Fail(Error::Internal("cannot rename into " + target.string() + ": " + ec.message()));
+  }
   return SyncPath(fs::absolute(target).lexically_normal().parent_path());
 }
 

@@ -33,8 +33,9 @@ Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
   const toml::node* n = t.get(key);
   if (!n) return Ok();
   auto v = n->value<int64_t>();
-  if (!v || *v < 0)
+  if (!v || *v < 0) {
     return Fail(Error::BadRequest(fmt::format("{} must be a non-negative integer", key)));
+  }
   out = static_cast<T>(*v);
   return Ok();
 }

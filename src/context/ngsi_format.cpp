@@ -147,8 +147,9 @@ Result<Metadata> ParseMetadataItem(const bj::value& body) {
   bool type_given = false;
   for (const auto& kv : *obj) {
     if (kv.key() == "type") {
-      if (!kv.value().is_string())
+      if (!kv.value().is_string()) {
         return Fail(Bad("invalid JSON type for attribute metadata type"));
+      }
       md.type = std::string(kv.value().get_string());
       type_given = true;
     } else if (kv.key() == "value") {
@@ -343,8 +344,9 @@ std::optional<Attribute> BuiltinAttr(const Entity& e, std::string_view name) {
   if (name == kDateCreated && e.created != 0) return date(e.created);
   if (name == kDateModified && e.modified != 0) return date(e.modified);
   if (name == kDateExpires && e.expires) return date(*e.expires);
-  if (name == kServicePath)
+  if (name == kServicePath) {
     return Attribute{std::string(kTypeText), bj::string(e.service_path), {}};
+  }
   return std::nullopt;
 }
 
@@ -403,8 +405,9 @@ bj::object RenderMetadata(const Attribute& attr, const std::vector<std::string>&
     out.emplace(name, RenderMetadataItem(kTypeDateTime, bj::string(FormatIso8601(t))));
   };
   if (all) {
-    for (const auto& [name, md] : attr.metadata)
+    for (const auto& [name, md] : attr.metadata) {
       out.emplace(name, RenderMetadataItem(md.type, md.value));
+    }
     for (std::string_view name : {kDateCreated, kDateModified}) {
       if (Contains(filter, name)) add_builtin(name);
     }

@@ -21,8 +21,9 @@ class GatedStore : public ContextStore {
     changed_.notify_all();
     changed_.wait(lock, [this] { return open_; });
     --commits_waiting_;
-    for (const auto& w : batch.entities)
+    for (const auto& w : batch.entities) {
       entity_rows_.push_back(w.after ? w.key.id : "-" + w.key.id);
+    }
     history_rows_ += batch.history.size();
     for (const auto& h : batch.history) {
       history_times_.push_back(h.time);

@@ -51,8 +51,9 @@ Result<std::optional<std::string>> OptString(const bj::object& o, std::string_vi
                                              std::string_view what = {}) {
   const bj::value* v = o.if_contains(key);
   if (v == nullptr) return std::optional<std::string>();
-  if (!v->is_string())
+  if (!v->is_string()) {
     return Fail(Bad(std::string(what.empty() ? key : what) + " is not a string"));
+  }
   return std::optional<std::string>(std::string(v->get_string()));
 }
 
@@ -75,16 +76,18 @@ Result<std::optional<bool>> OptBool(const bj::object& o, std::string_view key) {
 
 // Orion's parseStringVector (non-empty strings, duplicates dropped).
 Result<std::vector<std::string>> StringVector(const bj::value& v, std::string_view field) {
-  if (!v.is_array())
+  if (!v.is_array()) {
     return Fail(Bad("the field /" + std::string(field) + "/ must be a JSON array"));
+  }
   std::vector<std::string> out;
   for (const auto& item : v.get_array()) {
     if (!item.is_string()) {
       return Fail(Bad("only JSON Strings allowed in string vector /" + std::string(field) + "/"));
     }
     std::string s(item.get_string());
-    if (s.empty())
+    if (s.empty()) {
       return Fail(Bad("empty string found in string vector /" + std::string(field) + "/"));
+    }
     if (std::ranges::find(out, s) == out.end()) out.push_back(std::move(s));
     if (out.size() > kMaxSubscriptionAttrs) {
       return Fail(Bad("too many items in string vector /" + std::string(field) + "/"));
@@ -107,10 +110,12 @@ Status ParseSubjectId(const bj::object& item, EntitySubject& out) {
   if (!id) return Fail(id.error());
   if (*id) {
     if ((*id)->empty()) return Fail(Bad("/entities/ element id is empty"));
-    if (HasForbiddenIdChars(**id))
+    if (HasForbiddenIdChars(**id)) {
       return Fail(Bad("forbidden characters in /entities/ vector item /id/"));
-    if ((*id)->size() > kMaxNameLength)
+    }
+    if ((*id)->size() > kMaxNameLength) {
       return Fail(Bad("max id length exceeded in /entities/ vector item /id/"));
+    }
     out.id = std::move(**id);
   }
   auto pattern = OptString(item, "idPattern", "/entities/ vector item /idPattern/");
@@ -129,10 +134,12 @@ Status ParseSubjectType(const bj::object& item, EntitySubject& out) {
   auto type = OptString(item, "type", "/entities/ vector item type");
   if (!type) return Fail(type.error());
   if (*type) {
-    if (HasForbiddenIdChars(**type))
+    if (HasForbiddenIdChars(**type)) {
       return Fail(Bad("forbidden characters in /entities/ vector item /type/"));
-    if ((*type)->size() > kMaxNameLength)
+    }
+    if ((*type)->size() > kMaxNameLength) {
       return Fail(Bad("max type length exceeded in /entities/ vector item /type/"));
+    }
     if ((*type)->empty()) return Fail(Bad("entity type length: 0, min length supported: 1"));
     out.type = std::move(**type);
   }
@@ -362,14 +369,17 @@ Status CheckNgsiPatchAttribute(std::string_view name, const bj::value& v) {
 Status ParseNgsiPatch(const bj::value& v, HttpTarget& http) {
   const auto* o = v.if_object();
   if (o == nullptr) return Fail(Bad("ngsi field in httpCustom must be a JSON object"));
-  if (json::Dump(v).size() > kMaxTemplateBytes)
+  if (json::Dump(v).size() > kMaxTemplateBytes) {
     return Fail(Bad("ngsi field in httpCustom is too long"));
+  }
   for (const auto& [key, value] : *o) {
     if (key == "id" || key == "type") {
-      if (!value.is_string())
+      if (!value.is_string()) {
         return Fail(Bad(fmt::format("invalid JSON type for entity {}", std::string_view(key))));
-      if (HasForbidden(value.get_string()))
+      }
+      if (HasForbidden(value.get_string())) {
         return Fail(Bad(fmt::format("Invalid characters in entity {}", std::string_view(key))));
+      }
     } else if (auto s = CheckNgsiPatchAttribute(key, value); !s) {
       return s;
     }
@@ -390,8 +400,9 @@ Status ParseCustomPayload(const bj::object& o, HttpTarget& http) {
     if (!json->is_object() && !json->is_array()) {
       return Fail(Bad("json fields in httpCustom or mqttCustom must be object or array"));
     }
-    if (json::Dump(*json).size() > kMaxTemplateBytes)
+    if (json::Dump(*json).size() > kMaxTemplateBytes) {
       return Fail(Bad("json httpCustom notification is too long"));
+    }
     http.payload_kind = HttpTarget::Payload::kJson;
     http.json = *json;
     return Ok();
@@ -403,10 +414,12 @@ Status ParseCustomPayload(const bj::object& o, HttpTarget& http) {
     return Ok();
   }
   if (!payload->is_string()) return Fail(Bad("payload custom notification is not a string"));
-  if (HasForbidden(payload->get_string()))
+  if (HasForbidden(payload->get_string())) {
     return Fail(Bad("forbidden characters in custom /payload/"));
-  if (payload->get_string().size() > kMaxTemplateBytes)
+  }
+  if (payload->get_string().size() > kMaxTemplateBytes) {
     return Fail(Bad("payload custom notification is too long"));
+  }
   http.payload_kind = HttpTarget::Payload::kText;
   http.payload = std::string(payload->get_string());
   return Ok();
@@ -624,8 +637,9 @@ bj::object RenderSubject(const SubscriptionSpec& spec) {
   if (!spec.geometry.empty()) expression["geometry"] = spec.geometry;
   if (!spec.coords.empty()) expression["coords"] = spec.coords;
   if (!expression.empty()) condition["expression"] = std::move(expression);
-  if (!spec.alteration_names.empty())
+  if (!spec.alteration_names.empty()) {
     condition["alterationTypes"] = StringArray(spec.alteration_names);
+  }
   condition["notifyOnMetadataChange"] = spec.notify_on_metadata_change;
   return {{"entities", std::move(entities)}, {"condition", std::move(condition)}};
 }
@@ -1122,8 +1136,9 @@ void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_vie
                         NotificationRequest& req) {
   for (const auto& [k, v] : http.headers) {
     std::string name = SubstituteMacros(k, e, tenant);
-    if (name.empty() || IEquals(name, "Fiware-Correlator") || IEquals(name, "Ngsiv2-AttrsFormat"))
+    if (name.empty() || IEquals(name, "Fiware-Correlator") || IEquals(name, "Ngsiv2-AttrsFormat")) {
       continue;
+    }
     std::string value = SubstituteMacros(v, e, tenant);
     if (value.empty()) {
       std::erase_if(req.headers, [&](const auto& h) { return IEquals(h.first, name); });

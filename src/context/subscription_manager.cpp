@@ -143,8 +143,9 @@ void SubscriptionManager::Update(const std::string& tenant, const std::string& i
   {
     std::lock_guard lock(mu_);
     const Entry* e = FindLocked(tenant, id);
-    if (e == nullptr || e->deleting)
+    if (e == nullptr || e->deleting) {
       return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
+    }
     auto spec = PatchSubscription(*e->sub.spec, patch);
     if (!spec) return done(Fail(spec.error()));
     updated = e->sub;
@@ -170,8 +171,9 @@ void SubscriptionManager::Delete(const std::string& tenant, const std::string& i
   {
     std::lock_guard lock(mu_);
     Entry* e = FindLocked(tenant, id);
-    if (e == nullptr || e->deleting)
+    if (e == nullptr || e->deleting) {
       return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
+    }
     e->deleting = true;
   }
   WriteBatch batch;

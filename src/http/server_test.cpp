@@ -132,8 +132,9 @@ class ServerTest : public ::testing::Test {
                  [](RequestContext&, Respond) { throw std::runtime_error("bug"); }});
     router_.Add({Verb::get, "/big/{mib}", "", [](RequestContext& ctx, Respond respond) {
                    std::string body(std::stoul(std::string(ctx.Param("mib"))) << 20, ' ');
-                   for (size_t i = 0; i < body.size(); ++i)
+                   for (size_t i = 0; i < body.size(); ++i) {
                      body[i] = static_cast<char>('a' + i % 26);
+                   }
                    respond(Response::Text(200, std::move(body)));
                  }});
     router_.Add({Verb::get, "/empty", "",

@@ -68,8 +68,9 @@ class TlsClient {
     Transport().expires_after(kDeadline);
     beast_http::async_write(stream_, request, [&](beast::error_code ec, size_t) {
       if (ec) result = ec;
-      if (!ec)
+      if (!ec) {
         beast_http::async_read(stream_, buffer_, response, [&](auto e, size_t) { result = e; });
+      }
     });
     Run();
     if (result) return std::nullopt;

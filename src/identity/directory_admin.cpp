@@ -112,10 +112,11 @@ Status Directory::DeleteDepartment(std::string_view code) {
   }
   auto in_use = [&](const auto& map) {
     return std::any_of(map.begin(), map.end(), [&](const auto& kv) {
-      if constexpr (requires { kv.second.parent; })
+      if constexpr (requires { kv.second.parent; }) {
         return kv.second.parent == key;
-      else
+      } else {
         return kv.second.department == key;
+      }
     });
   };
   if (in_use(state_.departments) || in_use(state_.users) || in_use(state_.accounts)) {

@@ -99,8 +99,9 @@ TEST_F(DirectoryTest, WrongPasswordsLockTheAccountWithGrowingBackoff) {
             ErrorCode::kForbidden);
   EXPECT_TRUE(dir.PasswordGrant("li.wei", kPassword, {}, kNow + 10'001));
   // After a success the counters reset; a second lockout lasts 10 s again.
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < 3; ++i) {
     (void)dir.PasswordGrant("li.wei", "Wrong-Password-1", {}, kNow + 20'000);
+  }
   EXPECT_EQ(dir.GetUser("li.wei")->locked_until, kNow + 30'000);
 }
 

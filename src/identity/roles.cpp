@@ -41,8 +41,9 @@ const std::vector<RoleInfo>& Roles() {
 
 std::vector<std::string> AllPermissions() {
   std::vector<std::string> all;
-  for (const RoleInfo& role : Roles())
+  for (const RoleInfo& role : Roles()) {
     all.insert(all.end(), role.permissions.begin(), role.permissions.end());
+  }
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   return all;

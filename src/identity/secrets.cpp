@@ -135,8 +135,9 @@ Result<std::string> Sha256FileHex(const std::filesystem::path& file) {
     EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
   }
   unsigned char digest[crypto_hash_sha256_BYTES];
-  if (EVP_DigestFinal_ex(ctx.get(), digest, nullptr) != 1)
+  if (EVP_DigestFinal_ex(ctx.get(), digest, nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
+  }
   return DigestHex(digest);
 }
 

@@ -66,8 +66,9 @@ Result<Response> IssueToken(IdentityApi& api, const http::RequestContext& ctx, s
     subject = std::string(s->get_string());
   }
   if (subject.empty()) return Fail(Error::BadRequest("subject is required"));
-  if (const bj::value* k = body->if_contains("apiKey"); k && k->is_bool())
+  if (const bj::value* k = body->if_contains("apiKey"); k && k->is_bool()) {
     request.api_key = k->get_bool();
+  }
   if (const bj::value* t = body->if_contains("ttlSeconds")) {
     if (!t->is_int64() || t->get_int64() <= 0) {
       return Fail(Error::BadRequest("ttlSeconds must be a positive integer"));

@@ -38,8 +38,9 @@ Result<WriteKind> ActionKind(std::string_view action) {
 // matches any type (the parser's default type is not used as a filter).
 Result<EntityOp> BatchOp(const bj::value& item, WriteKind kind, bool key_values, bool forced,
                          bool override_metadata) {
-  if (!item.is_object())
+  if (!item.is_object()) {
     return Fail(Error::BadRequest("entities: each item must be a JSON object"));
+  }
   const bool has_type = item.get_object().contains("type");
   auto entity = context::ParseEntity(item, key_values);
   if (!entity) return Fail(entity.error());

@@ -194,19 +194,22 @@ Result<Page> PageParams(const http::RequestContext& ctx) {
     if (v && *v == 0) {
       return Fail(Error::BadRequest("Bad pagination limit: /0/ [a value of ZERO is unacceptable]"));
     }
-    if (!v)
+    if (!v) {
       return Fail(Error::BadRequest("Bad pagination limit: /" + std::string(*l) +
                                     "/ [must be a decimal number]"));
-    if (*v > kMaxLimit)
+    }
+    if (*v > kMaxLimit) {
       return Fail(
           Error::BadRequest(fmt::format("Bad pagination limit: /{}/ [max: {}]", *v, kMaxLimit)));
+    }
     page.limit = *v;
   }
   if (auto o = ctx.Query("offset")) {
     auto v = ParseSize(*o);
-    if (!v)
+    if (!v) {
       return Fail(Error::BadRequest("Bad pagination offset: /" + std::string(*o) +
                                     "/ [must be a decimal number]"));
+    }
     page.offset = *v;
   }
   return page;

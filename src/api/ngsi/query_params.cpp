@@ -51,8 +51,9 @@ Result<std::vector<context::EntitySelector>> Selectors(const http::RequestContex
   }
   std::vector<context::EntitySelector> out;
   std::vector<std::string> types = type ? SplitList(*type) : std::vector<std::string>{};
-  if (type && types.empty())
+  if (type && types.empty()) {
     return Fail(Error::BadRequest("Empty right-hand-side for URI param /type/"));
+  }
   std::optional<boost::regex> type_re;
   if (type_pattern) {
     auto re = CompilePattern(*type_pattern, "entity type pattern");

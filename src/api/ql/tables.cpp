@@ -119,9 +119,10 @@ Result<Tables> Load(context::ContextStore& store, const QlRequest& r) {
   if (!r.aggr_method) {
     auto points = store.QueryHistory(r.query);
     if (!points) return Fail(points.error());
-    for (auto& p : *points)
+    for (auto& p : *points) {
       add(p.entity_id, p.entity_type, p.attr, p.time,
           CastValue(std::move(p.value_json), p.attr_type));
+    }
     return tables;
   }
   context::HistoryAggregateQuery aq{r.query, *r.aggr_method, r.aggr_period};

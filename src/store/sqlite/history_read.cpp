@@ -238,8 +238,9 @@ class LatestFinder {
   Result<std::optional<TimeMs>> LatestOf(const ListedEntity& e) {
     std::optional<TimeMs> best;
     for (const int64_t sid : e.series) {
-      if (auto it = staged_.find(sid); it != staged_.end())
+      if (auto it = staged_.find(sid); it != staged_.end()) {
         best = std::max(best.value_or(it->second), it->second);
+      }
     }
     for (const int64_t sid : e.series) {
       for (const ChunkSpan& chunk : chunks_) {
@@ -247,8 +248,9 @@ class LatestFinder {
         sqlite3_bind_int64(seek_.get(), 1, chunk.id);
         sqlite3_bind_int64(seek_.get(), 2, sid);
         const int rc = sqlite3_step(seek_.get());
-        if (rc == SQLITE_ROW)
+        if (rc == SQLITE_ROW) {
           best = std::max<TimeMs>(best.value_or(INT64_MIN), sqlite3_column_int64(seek_.get(), 0));
+        }
         sqlite3_reset(seek_.get());
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(SqlError(db_, "history seek"));
       }

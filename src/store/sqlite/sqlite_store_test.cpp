@@ -261,8 +261,9 @@ TEST_F(SqliteStoreTest, AggregatesOverRangeAndBuckets) {
   constexpr TimeMs kDay = 86'400'000;
   std::vector<HistoryRow> rows;
   for (int d = 0; d < 3; ++d) {
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 4; ++i) {
       rows.push_back(Row("R", "t", d * kDay + i * 1000, std::to_string(i)));
+    }
   }
   rows.push_back(Row("R", "t", 5, "\"text\""));
   CommitRows(std::move(rows));
