@@ -128,7 +128,7 @@ struct Registry::Family {
   std::map<Labels, std::unique_ptr<Counter>> counters;
   std::map<Labels, std::unique_ptr<Gauge>> gauges;
   std::map<Labels, std::unique_ptr<Histogram>> histograms;
-  std::function<double()> callback;  // callback gauges only
+  std::function<double()> callback;  // callback gauges and counters only
 
   void Render(std::string& out) const;
   void RenderHistogram(std::string& out, const Labels& labels, const Histogram& h) const;
@@ -235,10 +235,20 @@ Histogram& Registry::GetHistogram(std::string_view name, std::string_view help,
 
 void Registry::AddCallbackGauge(std::string_view name, std::string_view help,
                                 std::function<double()> read) {
+  AddCallback(name, help, "gauge", std::move(read));
+}
+
+void Registry::AddCallbackCounter(std::string_view name, std::string_view help,
+                                  std::function<double()> read) {
+  AddCallback(name, help, "counter", std::move(read));
+}
+
+void Registry::AddCallback(std::string_view name, std::string_view help, std::string_view type,
+                           std::function<double()> read) {
   std::lock_guard lock(mu_);
-  Family& family = FamilyFor(name, help, "gauge", {});
-  if (family.callback || !family.gauges.empty()) {
-    throw std::logic_error(fmt::format("callback gauge {} registered twice", name));
+  Family& family = FamilyFor(name, help, type, {});
+  if (family.callback || !family.gauges.empty() || !family.counters.empty()) {
+    throw std::logic_error(fmt::format("callback metric {} registered twice", name));
   }
   family.callback = std::move(read);
 }

@@ -79,6 +79,9 @@ class Registry {
                           const Labels& labels = {});
   // A gauge computed when rendered (e.g. entity count); `read` must be thread-safe.
   void AddCallbackGauge(std::string_view name, std::string_view help, std::function<double()> read);
+  // A counter kept by its owner (e.g. the audit log's dropped entries), read when rendered.
+  void AddCallbackCounter(std::string_view name, std::string_view help,
+                          std::function<double()> read);
 
   // The whole registry in Prometheus text format 0.0.4.
   std::string Render() const;
@@ -87,6 +90,8 @@ class Registry {
   struct Family;
   Family& FamilyFor(std::string_view name, std::string_view help, std::string_view type,
                     const std::vector<std::string>& label_names);
+  void AddCallback(std::string_view name, std::string_view help, std::string_view type,
+                   std::function<double()> read);
 
   mutable std::mutex mu_;  // guards families_ (the series themselves are atomics)
   std::map<std::string, std::unique_ptr<Family>, std::less<>> families_;

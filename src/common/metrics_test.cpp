@@ -70,6 +70,21 @@ TEST(Metrics, CallbackGaugeIsReadAtRender) {
   EXPECT_NE(registry.Render().find("\nentities 42\n"), std::string::npos);
 }
 
+TEST(Metrics, CallbackCounterIsReadAtRenderAsACounter) {
+  Registry registry;
+  uint64_t dropped = 0;
+  registry.AddCallbackCounter("dropped_total", "Dropped.",
+                              [&] { return static_cast<double>(dropped); });
+  dropped = 7;
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find("# TYPE dropped_total counter\ndropped_total 7\n"), std::string::npos)
+      << text;
+  EXPECT_THROW(registry.AddCallbackCounter("dropped_total", "Dropped.", [] { return 0.0; }),
+               std::logic_error);
+  EXPECT_THROW(registry.AddCallbackGauge("dropped_total", "Dropped.", [] { return 0.0; }),
+               std::logic_error);
+}
+
 TEST(Metrics, FamiliesRenderSortedByName) {
   Registry registry;
   registry.GetCounter("b_total", "b");

@@ -301,6 +301,11 @@ uint64_t AuditLog::Dropped() const {
   return dropped_;
 }
 
+size_t AuditLog::Waiting() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + backlog_;
+}
+
 void AuditLog::Run() {
   for (;;) {
     Work work = TakeWork();

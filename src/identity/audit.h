@@ -172,6 +172,8 @@ class AuditLog {
   Status Checkpoint();
 
   uint64_t Dropped() const;
+  // Entries queued or chained but not yet durable (a failed write keeps them for a retry).
+  size_t Waiting() const;
 
  private:
   struct Work {

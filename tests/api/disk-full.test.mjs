@@ -1,8 +1,10 @@
 // A full disk: the data directory on a small tmpfs of its own (mounted for the test, so it
 // needs root, as CI and the Debian check run; elsewhere the test is skipped and says why).
 //   - a write that finds no space is answered 503 ServiceUnavailable in NGSI's format,
-//     stores nothing and changes nothing; reads go on; /metrics counts the failed commits;
-//   - once the filesystem has room again, writes succeed without a restart;
+//     stores nothing and changes nothing; reads go on; /metrics counts the failed commits
+//     and shows the audit entries waiting in memory;
+//   - once the filesystem has room again, writes succeed without a restart and the waiting
+//     audit entries are written;
 //   - a start on a full disk refuses with a message that says what to do, and once there is
 //     room, every acknowledged write is there (current state and history) and the audit
 //     chain verifies.
@@ -12,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Server, binary, riverLevels } from './harness.mjs';
+import { Server, binary, eventually, riverLevels } from './harness.mjs';
 
 const SMALL = '8m';
 const LARGE = '64m';
@@ -56,6 +58,14 @@ function fill(dir, file, leave) {
   }
 }
 
+/** The value of an unlabelled series in /metrics. */
+async function metric(srv, name) {
+  const r = await srv.get('/metrics');
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text);
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
 const HEADERS = { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/rivers' };
 
 test('a full disk: writes answer 503 and change nothing, resume when there is room, and nothing acknowledged is lost', async (t) => {
@@ -89,9 +99,9 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.n, acked.at(-1));
     assert.equal(r.json.level, levels[acked.at(-1)]);
-    r = await srv.get('/metrics');
-    const failures = Number(/^zhicheng_writer_commit_failures_total (\d+)/m.exec(r.text)?.[1]);
-    assert.ok(failures >= 1, `commit failures counted: ${failures}`);
+    assert.ok(await metric(srv, 'zhicheng_writer_commit_failures_total') >= 1, 'failed commits are counted');
+    // The audit entry of the failed write cannot be written either: it waits in memory.
+    await eventually(async () => (await metric(srv, 'zhicheng_audit_waiting_entries')) >= 1, 10_000, 'audit entries waiting');
 
     // Room again (as when an operator grows the volume or removes other files): the next
     // write succeeds, without a restart.
@@ -100,6 +110,9 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
     r = await srv.patch('/v2/entities/Gauge-Xijiang/attrs?options=keyValues', { level: levels[next], n: next }, { headers: HEADERS });
     assert.equal(r.status, 204, r.text);
     acked.push(next);
+    // The audit log writes what waited at its next retry (once a second).
+    await eventually(async () => (await metric(srv, 'zhicheng_audit_waiting_entries')) === 0, 10_000, 'audit entries written');
+    assert.equal(await metric(srv, 'zhicheng_audit_dropped_total'), 0);
     await srv.kill9();
 
     // A start on a full disk refuses, and says what to do.

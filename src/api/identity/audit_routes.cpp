@@ -137,6 +137,14 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
       metrics.GetCounter("zhicheng_audit_unrecorded_total",
                          "429 answers without an audit entry of their own (at most 10 a "
                          "minute per client address get one)"));
+  metrics.AddCallbackCounter(
+      "zhicheng_audit_dropped_total",
+      "Audit entries dropped because 100000 were waiting to be written (a slow or full disk)",
+      [&audit] { return static_cast<double>(audit.Dropped()); });
+  metrics.AddCallbackGauge(
+      "zhicheng_audit_waiting_entries",
+      "Audit entries not yet durable: queued, or kept in memory after a failed write",
+      [&audit] { return static_cast<double>(audit.Waiting()); });
   metrics::Counter& tallied = metrics.GetCounter(
       "zhicheng_audit_tallied_total",
       "device requests counted into aggregate audit entries (one per device, address and "
