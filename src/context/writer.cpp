@@ -8,8 +8,6 @@
 #include <chrono>
 #include <iterator>
 
-#include <spdlog/spdlog.h>
-
 #include "common/thread_name.h"
 
 namespace zc::context {
