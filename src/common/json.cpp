@@ -59,28 +59,23 @@ class PreciseHandler {
     st.push_string(s);
     return true;
   }
-  bool on_number_part(bj::string_view s, bj::error_code& /*ec*/) {
-    number_.append(s.data(), s.size());
-    return true;
-  }
+  // Parse() hands the parser the whole text in one call (more = false), so a number is
+  // never split into parts: `s` of on_double is all of it.
+  bool on_number_part(bj::string_view /*s*/, bj::error_code& /*ec*/) { return true; }
   bool on_int64(int64_t i, bj::string_view /*s*/, bj::error_code& /*ec*/) {
-    number_.clear();
     st.push_int64(i);
     return true;
   }
   bool on_uint64(uint64_t u, bj::string_view /*s*/, bj::error_code& /*ec*/) {
-    number_.clear();
     st.push_uint64(u);
     return true;
   }
   bool on_double(double d, bj::string_view s, bj::error_code& /*ec*/) {
-    std::string_view text(s.data(), s.size());
-    if (!number_.empty()) text = number_.append(text);
+    const std::string_view text(s.data(), s.size());
     double exact = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), exact);
     // Out of range (1e400): Boost's value, which the callers reject as not finite.
     st.push_double(ec == std::errc() && end == text.data() + text.size() ? exact : d);
-    number_.clear();
     return true;
   }
   bool on_bool(bool b, bj::error_code& /*ec*/) {
@@ -95,9 +90,6 @@ class PreciseHandler {
   bool on_comment(bj::string_view /*s*/, bj::error_code& /*ec*/) { return true; }
 
   bj::value_stack st;  // NOLINT(misc-non-private-member-variables-in-classes): as Boost's
-
- private:
-  std::string number_;  // the parts of a number that arrived before its end
 };
 
 void AppendJson(std::string& out, const bj::value& v);

@@ -417,11 +417,14 @@ void AuditLog::Chain(AuditEntry& e) {
 }
 
 void AuditLog::Complete(const Work& work, const Status& status) {
-  if (work.stopping && !status && !unwritten_.empty()) {
-    spdlog::error("audit log: {} entries lost at shutdown: {}", unwritten_.size(),
-                  status.error().message);
-  } else if (work.stopping && !status) {
-    spdlog::error("audit log: the closing checkpoint was not written: {}", status.error().message);
+  if (work.stopping && !status) {
+    if (unwritten_.empty()) {
+      spdlog::error("audit log: the closing checkpoint was not written: {}",
+                    status.error().message);
+    } else {
+      spdlog::error("audit log: {} entries lost at shutdown: {}", unwritten_.size(),
+                    status.error().message);
+    }
   }
   std::lock_guard lock(mu_);
   written_ = work.ticket;

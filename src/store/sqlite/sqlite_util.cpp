@@ -16,6 +16,17 @@ void ConfigureOnce() {
   std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
+// `message` as Internal, or as Unavailable when `db`'s last error is SQLITE_FULL.
+Error ErrorOf(sqlite3* db, std::string message) {
+  // A full disk is the one failure the client can do something about (retry later) and the
+  // operator can fix without a restart (free space), so it is Unavailable (503), not Internal.
+  if (db != nullptr && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
+    return Error::Unavailable("storage full: no space left for the data directory (" + message +
+                              ")");
+  }
+  return Error::Internal(std::move(message));
+}
+
 }  // namespace
 
 Error SqlError(sqlite3* db, std::string_view what) {
@@ -24,15 +35,6 @@ Error SqlError(sqlite3* db, std::string_view what) {
   m.append(": ");
   m.append(db != nullptr ? sqlite3_errmsg(db) : "out of memory");
   return ErrorOf(db, std::move(m));
-}
-
-Error ErrorOf(sqlite3* db, std::string message) {
-  // A full disk is the one failure the client can do something about (retry later) and the
-  // operator can fix without a restart (free space), so it is Unavailable (503), not Internal.
-  if (db != nullptr && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
-    return Error::Unavailable(std::string(kStorageFull) + " (" + message + ")");
-  }
-  return Error::Internal(std::move(message));
 }
 
 Result<DbPtr> OpenDb(const std::filesystem::path& file, int flags, int busy_timeout_ms,

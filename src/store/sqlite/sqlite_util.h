@@ -25,12 +25,9 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 // Error::Internal("sqlite: <what>: <sqlite message>"), or Error::Unavailable with
-// kStorageFull in front when the disk is full (SQLITE_FULL).
+// "storage full: no space left for the data directory (...)" when the disk is full
+// (SQLITE_FULL).
 Error SqlError(sqlite3* db, std::string_view what);
-// `message` as Internal, or as Unavailable when `db`'s last error is SQLITE_FULL.
-Error ErrorOf(sqlite3* db, std::string message);
-inline constexpr std::string_view kStorageFull =
-    "storage full: no space left for the data directory";
 
 // Opens a connection (`flags` as sqlite3_open_v2) with a busy timeout, through the VFS
 // named `vfs` (nullptr: the default one).
