@@ -6,10 +6,16 @@
 // second change right behind sees the throttling and the oneshot); the sender is called
 // after the lock is released, because a sender may complete synchronously and its
 // completion (OnResult) takes the lock. Writes to the store are submitted outside the lock
-// too: the Writer may also complete synchronously (when stopping or full).
+// too: the Writer may also complete synchronously (when stopping or full). A second mutex
+// guards the lanes (see "Order" in the header) and is not held while the sender is called
+// either: a completion sends the lane's next notification (Send).
 #include "context/subscription_manager.h"
 
 #include <fmt/format.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
 
 #include "common/log.h"
 
@@ -18,6 +24,18 @@ namespace {
 
 bool Is2xx(unsigned status) {
   return status >= 200 && status < 300;
+}
+
+std::string LaneKey(const std::string& tenant, const std::string& subscription_id,
+                    const EntityChange& change) {
+  const Entity& entity = change.after ? *change.after : *change.before;
+  std::string key;
+  key.reserve(tenant.size() + subscription_id.size() + entity.id.size() + entity.type.size() + 3);
+  for (const std::string* part : {&tenant, &subscription_id, &entity.id}) {
+    key.append(*part).push_back('\0');
+  }
+  key.append(entity.type);
+  return key;
 }
 
 }  // namespace
@@ -32,14 +50,22 @@ SubscriptionManager::SubscriptionManager(Writer& writer, NotificationSender& sen
                                "Subscription notifications delivered (2xx)")),
       failed_(metrics.GetCounter("zhicheng_notifications_failed_total",
                                  "Subscription notifications failed (transport or non-2xx)")),
-      dropped_(metrics.GetCounter("zhicheng_notifications_dropped_total",
-                                  "Subscription notifications dropped: too many in flight")),
+      dropped_(metrics.GetCounter(
+          "zhicheng_notifications_dropped_total",
+          "Subscription notifications dropped: too many in progress, or waiting for one entity")),
+      in_progress_(metrics.GetGauge(
+          "zhicheng_notifications_in_progress",
+          "Subscription notifications being sent, retried or waiting behind one of their entity")),
       latency_(metrics.GetHistogram("zhicheng_notification_seconds",
                                     "Time from hand-off to the sender to the final result",
                                     metrics::LatencyBuckets())),
       random_(std::random_device{}()) {}
 
-SubscriptionManager::~SubscriptionManager() = default;
+SubscriptionManager::~SubscriptionManager() {
+  if (const size_t n = not_sent_at_stop_.load(); n > 0) {
+    spdlog::info("{} notifications were not delivered because the server stopped", n);
+  }
+}
 
 TimeMs SubscriptionManager::Now() const {
   return options_.clock ? options_.clock() : NowMs();
@@ -264,8 +290,8 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
     Entry& e = t->second.by_id.at(id);
     if (!EligibleLocked(e, now) || !Triggers(e.sub, e.scope, change)) continue;
     const int cbnotif = static_cast<int>(out.size()) + 1;
-    out.push_back(
-        {BuildNotification(e.sub, change, cbnotif, options_.default_timeout), change.tenant});
+    out.push_back({BuildNotification(e.sub, change, cbnotif, options_.default_timeout),
+                   change.tenant, LaneKey(change.tenant, id, change)});
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
@@ -293,26 +319,90 @@ void SubscriptionManager::OnChange(const EntityChange& change) {
 void SubscriptionManager::Dispatch(Outgoing out) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
-    dropped_.Add();
-    const uint64_t n = dropped_.Value();
-    if (n == 1 || n % 1000 == 0) {
-      spdlog::warn("notification for subscription {} dropped: {} in flight ({} dropped so far)",
-                   out.request.subscription_id, options_.max_in_flight, n);
-    }
-    return;
+    return NoteDropped(out.request.subscription_id,
+                       fmt::format("{} in progress", options_.max_in_flight));
   }
-  std::string id = out.request.subscription_id;
-  const auto started = std::chrono::steady_clock::now();
-  sender_.Send(std::move(out.request), [this, tenant = std::move(out.tenant), id = std::move(id),
-                                        started](NotificationResult result) {
-    OnResult(tenant, id, std::move(result), started);
-    in_flight_.fetch_sub(1);
-  });
+  in_progress_.Add(1);
+  std::optional<Outgoing> dropped;
+  if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
+  if (dropped) {
+    Finished();
+    NoteDropped(dropped->request.subscription_id,
+                fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
+  }
+}
+
+bool SubscriptionManager::JoinLane(Outgoing& out, std::optional<Outgoing>& dropped) {
+  std::lock_guard lock(lanes_mu_);
+  auto [lane, idle] = lanes_.try_emplace(out.lane);
+  if (idle) return false;
+  if (lane->second.size() >= options_.max_waiting_per_lane && !lane->second.empty()) {
+    dropped = std::move(lane->second.front());
+    lane->second.pop_front();
+  }
+  lane->second.push_back(std::move(out));
+  return true;
+}
+
+// Sends `first`; as each completes, the next of its lane follows. A completion that runs
+// before sender_.Send has returned (a stopping sender completes at once) leaves the next
+// to the loop here, so that a long lane never turns into a deep recursion.
+void SubscriptionManager::Send(Outgoing first) {
+  enum Phase { kSending, kReturned, kCompletedInSend };
+  std::optional<Outgoing> out = std::move(first);
+  while (out) {
+    auto phase = std::make_shared<std::atomic<int>>(kSending);
+    std::string lane = std::move(out->lane);
+    std::string id = out->request.subscription_id;  // before the request is moved
+    sender_.Send(std::move(out->request),
+                 [this, tenant = std::move(out->tenant), id = std::move(id), lane,
+                  started = std::chrono::steady_clock::now(), phase](NotificationResult result) {
+                   OnResult(tenant, id, std::move(result), started);
+                   Finished();
+                   int sending = kSending;
+                   if (phase->compare_exchange_strong(sending, kCompletedInSend)) return;
+                   if (auto next = NextInLane(lane)) Send(std::move(*next));
+                 });
+    int sending = kSending;
+    if (phase->compare_exchange_strong(sending, kReturned)) return;  // its completion goes on
+    out = NextInLane(lane);
+  }
+}
+
+std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextInLane(
+    const std::string& lane) {
+  std::lock_guard lock(lanes_mu_);
+  auto it = lanes_.find(lane);
+  if (it->second.empty()) {
+    lanes_.erase(it);
+    return std::nullopt;
+  }
+  Outgoing next = std::move(it->second.front());
+  it->second.pop_front();
+  return next;
+}
+
+void SubscriptionManager::Finished() {
+  in_flight_.fetch_sub(1);
+  in_progress_.Add(-1);
+}
+
+void SubscriptionManager::NoteDropped(const std::string& subscription_id, std::string_view why) {
+  dropped_.Add();
+  const uint64_t n = dropped_.Value();
+  if (n == 1 || n % 1000 == 0) {
+    spdlog::warn("notification for subscription {} dropped: {} ({} dropped so far)",
+                 subscription_id, why, n);
+  }
 }
 
 void SubscriptionManager::OnResult(const std::string& tenant, const std::string& id,
                                    NotificationResult result,
                                    std::chrono::steady_clock::time_point started) {
+  if (result.stopped) {  // the receiver was not asked, or its answer was not awaited
+    not_sent_at_stop_.fetch_add(1);
+    return;
+  }
   latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   const bool ok = Is2xx(result.status);

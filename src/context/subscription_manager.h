@@ -10,8 +10,16 @@
 //
 // Threads. OnChange runs on the writer thread and never blocks: it matches, builds the
 // payloads and hands them to the sender (whose Send must not block). Notifications in
-// flight are bounded by `max_in_flight`; beyond it they are dropped, counted
-// (zc_notifications_dropped_total) and logged. Results arrive on the sender's thread.
+// progress are bounded by `max_in_flight`; beyond it they are dropped, counted
+// (zhicheng_notifications_dropped_total) and logged. Results arrive on the sender's thread.
+//
+// Order. The notifications of one subscription about one entity form a lane: the sender
+// has at most one of a lane at a time, and the next goes out when it is done (after the
+// sender's retries), so a receiver gets an entity's changes in the order they were made
+// and its last notification carries the entity's latest state. Lanes of different
+// entities or subscriptions go out concurrently. A lane keeps at most
+// `max_waiting_per_lane` notifications waiting; beyond it the oldest waiting one is
+// dropped (counted as above), so a slow receiver gets the latest changes with a gap.
 // CRUD and reads run on request threads; completions of writes on the writer thread.
 //
 // Persistence. A subscription is in the store before Create/Update/Delete report success.
@@ -35,12 +43,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/clock.h"
@@ -56,8 +67,9 @@ namespace zc::context {
 
 // The outcome of one notification, after the sender's own retries.
 struct NotificationResult {
-  unsigned status = 0;  // the receiver's HTTP status; 0 when no response was received
-  std::string error;    // why no response was received (status == 0)
+  unsigned status = 0;   // the receiver's HTTP status; 0 when no response was received
+  std::string error;     // why no response was received (status == 0)
+  bool stopped = false;  // the sender stopped before an answer: not the receiver's failure
 };
 
 // Delivers notifications; api/ngsi/notifier.h has the HTTP implementation.
@@ -72,7 +84,8 @@ class NotificationSender {
 
 struct SubscriptionManagerOptions {
   size_t max_per_tenant = 10000;
-  size_t max_in_flight = 10000;  // notifications handed to the sender and not yet done
+  size_t max_in_flight = 10000;        // notifications in progress: sent, or waiting in a lane
+  size_t max_waiting_per_lane = 1000;  // per subscription and entity, behind the one sent; >= 1
   std::chrono::milliseconds default_timeout{5000};  // when the subscription sets none
   std::function<TimeMs()> clock;                    // injectable for tests; default NowMs
 };
@@ -137,6 +150,7 @@ class SubscriptionManager {
   struct Outgoing {
     NotificationRequest request;
     std::string tenant;
+    std::string lane;  // tenant, subscription id, entity id and type (see "Order")
   };
 
   TimeMs Now() const;
@@ -148,6 +162,13 @@ class SubscriptionManager {
   void MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,
                    std::vector<SubscriptionWrite>& writes);
   void Dispatch(Outgoing out);
+  // Opens `out`'s lane if idle (false: the caller sends `out`); otherwise moves `out` to the
+  // back of it (true), with `dropped` the oldest waiting one when the lane was full.
+  bool JoinLane(Outgoing& out, std::optional<Outgoing>& dropped);
+  void Send(Outgoing first);
+  std::optional<Outgoing> NextInLane(const std::string& lane);  // erases an idle lane
+  void Finished();  // one admitted by Dispatch is done: sent, failed or dropped from its lane
+  void NoteDropped(const std::string& subscription_id, std::string_view why);
   void OnResult(const std::string& tenant, const std::string& id, NotificationResult result,
                 std::chrono::steady_clock::time_point started);
   void PersistAsync(std::vector<SubscriptionWrite> writes);
@@ -159,9 +180,16 @@ class SubscriptionManager {
   metrics::Counter& sent_;
   metrics::Counter& failed_;
   metrics::Counter& dropped_;
+  metrics::Gauge& in_progress_;  // follows in_flight_
   metrics::Histogram& latency_;
 
-  std::atomic<size_t> in_flight_{0};  // notifications handed to the sender, not yet done
+  std::atomic<size_t> in_flight_{0};         // notifications in progress: sent or waiting in a lane
+  std::atomic<size_t> not_sent_at_stop_{0};  // results with `stopped` (logged at destruction)
+
+  // A lane is present while one of its notifications is with the sender; it holds the
+  // ones waiting behind it, oldest first.
+  std::mutex lanes_mu_;
+  std::unordered_map<std::string, std::deque<Outgoing>> lanes_;  // guarded by lanes_mu_
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Tenant> tenants_;  // guarded by mu_

@@ -3,8 +3,10 @@
 // an injected clock; waits are on futures of write completions, never on sleeps.
 #include "context/subscription_manager.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 
@@ -59,10 +61,18 @@ class MemoryStore : public ContextStore {
 class FakeSender : public NotificationSender {
  public:
   void Send(NotificationRequest request, Done done) override {
-    std::lock_guard lock(mu_);
-    sent.push_back(std::move(request));
-    pending_.push_back(std::move(done));
+    {
+      std::lock_guard lock(mu_);
+      sent.push_back(std::move(request));
+      if (!complete_at_once) {
+        pending_.push_back(std::move(done));
+        return;
+      }
+    }
+    done(at_once_result);  // as a stopping sender does: before Send returns
   }
+  std::atomic<bool> complete_at_once{false};
+  NotificationResult at_once_result{200, {}};
   // Completes the oldest pending notification.
   void Complete(NotificationResult result) {
     Done done;
@@ -174,6 +184,7 @@ TEST_F(ManagerTest, Throttling) {
   now_ += 5000;
   manager_->OnChange(Change("", "Room1", 2, 3));  // within 10 s: skipped
   EXPECT_EQ(sender_.sent.size(), 1u);
+  sender_.Complete({200, {}});
   now_ += 5000;
   manager_->OnChange(Change("", "Room1", 3, 4));
   EXPECT_EQ(sender_.sent.size(), 2u);
@@ -294,6 +305,90 @@ TEST_F(ManagerTest, LimitsPerTenantAndInFlight) {
   manager_->OnChange(Change("", "Room1", 3, 4));
   EXPECT_EQ(sender_.sent.size(), 2u);
   sender_.Complete({200, {}});
+}
+
+TEST_F(ManagerTest, AnEntitysNotificationsGoOutOneAfterTheOtherInOrder) {
+  const std::string id = Create(R"({"subject":{"entities":[{"idPattern":"^Room"}]},
+      "notification":{"http":{"url":"http://localhost:1/n"},"attrsFormat":"keyValues"}})");
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  manager_->OnChange(Change("", "Room1", 2, 3));  // waits behind the first
+  manager_->OnChange(Change("", "Room2", 1, 5));  // another entity: goes out at once
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_in_progress 4"), std::string::npos);
+  EXPECT_NE(sender_.sent[0].body.find(R"("temperature":2)"), std::string::npos);
+  EXPECT_NE(sender_.sent[1].body.find(R"("id":"Room2")"), std::string::npos);
+  EXPECT_EQ(Get(id)["notification"].at("timesSent").as_int64(), 4);  // counted when triggered
+  sender_.Complete({0, "timed out"});  // Room1's first, after the sender's retries
+  ASSERT_EQ(sender_.sent.size(), 3u);
+  EXPECT_NE(sender_.sent[2].body.find(R"("temperature":3)"), std::string::npos);
+  sender_.Complete({200, {}});  // Room2's: nothing waits behind it
+  EXPECT_EQ(sender_.sent.size(), 3u);
+  sender_.Complete({200, {}});
+  ASSERT_EQ(sender_.sent.size(), 4u);
+  EXPECT_NE(sender_.sent[3].body.find(R"("temperature":4)"), std::string::npos);
+  sender_.Complete({200, {}});
+  manager_->OnChange(Change("", "Room1", 4, 6));  // the lane is idle again
+  ASSERT_EQ(sender_.sent.size(), 5u);
+  sender_.Complete({200, {}});
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_dropped_total 0"), std::string::npos)
+      << "nothing was dropped";
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_in_progress 0"), std::string::npos);
+}
+
+TEST_F(ManagerTest, ALaneDropsItsOldestWaitingNotificationBeyondItsLimit) {
+  SubscriptionManagerOptions options;
+  options.max_waiting_per_lane = 2;
+  Reset(options);
+  Create(kRoom1);
+  for (int v = 1; v <= 4; ++v) manager_->OnChange(Change("", "Room1", v, v + 1));
+  // 2 is with the sender; 3 waited, then gave its place to 5.
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_dropped_total 1"), std::string::npos);
+  for (const char* expected : {R"("value":4)", R"("value":5)"}) {
+    sender_.Complete({200, {}});
+    EXPECT_NE(sender_.sent.back().body.find(expected), std::string::npos)
+        << sender_.sent.back().body;
+  }
+  sender_.Complete({200, {}});
+  EXPECT_EQ(sender_.sent.size(), 3u);
+}
+
+TEST_F(ManagerTest, NotificationsCutShortByAStopAreNotTheReceiversFailures) {
+  const std::string id = Create(R"({"subject":{"entities":[{"id":"Room1"}]},
+      "notification":{"http":{"url":"http://localhost:1/n"},"maxFailsLimit":1}})");
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  manager_->OnChange(Change("", "Room1", 2, 3));
+  sender_.at_once_result = {0, "notifier stopped", true};
+  sender_.complete_at_once = true;  // stopping: the waiting one completes inside Send
+  sender_.Complete({0, "notifier stopped", true});
+  EXPECT_EQ(sender_.sent.size(), 2u);
+  auto sub = Get(id);
+  EXPECT_EQ(sub["status"].as_string(), "active");
+  EXPECT_FALSE(sub["notification"].as_object().contains("failsCounter"));
+  EXPECT_FALSE(sub["notification"].as_object().contains("lastFailure"));
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_failed_total 0"), std::string::npos);
+}
+
+TEST_F(ManagerTest, ALongLaneDrainsThroughASenderThatCompletesAtOnce) {
+  // A stopping sender completes each notification inside Send; the lane's next ones must
+  // follow in a loop, not a recursion as deep as the lane (which would overflow the stack).
+  constexpr int kWaiting = 50'000;
+  SubscriptionManagerOptions options;
+  options.max_waiting_per_lane = kWaiting;
+  options.max_in_flight = kWaiting + 1;
+  Reset(options);
+  Create(kRoom1);
+  for (int v = 0; v <= kWaiting; ++v) manager_->OnChange(Change("", "Room1", v, v + 1));
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  sender_.complete_at_once = true;
+  sender_.Complete({200, {}});
+  ASSERT_EQ(sender_.sent.size(), size_t{kWaiting} + 1);
+  EXPECT_NE(sender_.sent.back().body.find(fmt::format(R"("value":{})", kWaiting + 1)),
+            std::string::npos);
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_in_progress 0"), std::string::npos);
+  manager_->OnChange(Change("", "Room1", 1, 2));  // the lane was left idle
+  EXPECT_EQ(sender_.sent.size(), size_t{kWaiting} + 2);
 }
 
 }  // namespace

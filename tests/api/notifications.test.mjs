@@ -4,7 +4,9 @@
 // same subscription (or a control subscription) arrives, and the earlier one did not precede it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startReceiver, deadPort, eventually } from './harness.mjs';
+import http from 'node:http';
+import { once } from 'node:events';
+import { startServer, startReceiver, deadPort, eventually, deadline, riverLevels } from './harness.mjs';
 
 let srv;
 let rx;
@@ -469,4 +471,89 @@ test('httpCustom: payload and header values URL-decoded, empty qs and headers le
   assert.equal(e.method, 'PUT');
   assert.equal(e.headers['ngsiv2-attrsformat'], 'keyValues');
   assert.equal(e.headers['content-type'], 'application/json; charset=utf-8');
+});
+
+test('an entity\'s notifications reach the receiver one at a time, in the order its updates were applied', async () => {
+  // A receiver that mirrors the entity, taking longer over some notifications as one writing
+  // to a database does, and applying each when it is done with it.
+  const applied = [];
+  let open = 0;
+  let mostOpen = 0;
+  let allApplied;
+  const done = new Promise((resolve) => { allApplied = resolve; });
+  const writers = 6;
+  const levels = riverLevels(20);
+  const total = 1 + writers * levels.length;  // the creation, then every update
+  const mirror = http.createServer((req, res) => {
+    mostOpen = Math.max(mostOpen, ++open);
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const entity = JSON.parse(Buffer.concat(chunks).toString('utf8')).data[0];
+      setTimeout(() => {
+        open--;
+        applied.push(entity.seq);
+        res.end();
+        if (applied.length === total) allApplied();
+      }, entity.seq % 3 === 1 ? 8 : 0);
+    });
+  });
+  mirror.listen(0, '127.0.0.1');
+  await once(mirror, 'listening');
+  try {
+    await subscribe({
+      subject: { entities: [{ id: 'Order-1', type: 'OrderedGauge' }] },
+      notification: { http: { url: `http://127.0.0.1:${mirror.address().port}/mirror` }, attrsFormat: 'keyValues' },
+    });
+    await create({ id: 'Order-1', type: 'OrderedGauge', seq: { type: 'Number', value: 0 }, level: { type: 'Number', value: 0 } });
+    // Several writers at once, so that the server, not the test, decides the order.
+    await Promise.all(Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; i < levels.length; i++) {
+        await patchKv('Order-1', { seq: 1 + w * levels.length + i, level: levels[i] });
+      }
+    }));
+    await deadline(done, 20_000, `the mirror applied ${applied.length} of ${total} notifications`);
+    const history = await srv.get(`/ql/v2/entities/Order-1/attrs/seq?limit=${total}`);
+    assert.equal(history.status, 200, history.text);
+    assert.deepEqual(applied, history.json.values, 'the mirror applied the updates in the order of the history');
+    const current = await srv.get('/v2/entities/Order-1?options=keyValues&attrs=seq');
+    assert.equal(applied.at(-1), current.json.seq, 'the last notification carried the current value');
+    assert.equal(mostOpen, 1, 'never two notifications about the entity at once');
+  } finally {
+    mirror.closeAllConnections();
+    mirror.close();
+  }
+});
+
+test('a clean stop leaves the waiting notifications unsent, says how many, and does not count them against the receiver', async () => {
+  const own = await startServer();
+  const silent = await startReceiver({ respond: () => 'hang' });
+  try {
+    const res = await own.post('/v2/subscriptions', {
+      subject: { entities: [{ id: 'Stop-1', type: 'StopGauge' }] },
+      notification: { http: { url: `${silent.url}/silent` }, attrsFormat: 'keyValues', maxFailsLimit: 1 },
+    });
+    assert.equal(res.status, 201, res.text);
+    const sid = res.headers.get('location').split('/').pop();
+    const created = await own.post('/v2/entities?options=keyValues', { id: 'Stop-1', type: 'StopGauge', level: 0 });
+    assert.equal(created.status, 201, created.text);
+    for (let level = 1; level <= 5; level++) {
+      const r = await own.patch('/v2/entities/Stop-1/attrs?options=keyValues', { level });
+      assert.equal(r.status, 204, r.text);
+    }
+    await silent.waitFor((r) => r.path === '/silent');
+    const { code } = await own.stop();
+    assert.equal(code, 0, own.stderr);
+    assert.match(own.stderr, /6 notifications were not delivered because the server stopped/);
+    assert.equal(silent.matching((r) => r.path === '/silent').length, 1, 'the others waited behind the first');
+    await own.start();
+    const sub = await own.get(`/v2/subscriptions/${sid}`);
+    assert.equal(sub.json.status, 'active', JSON.stringify(sub.json));
+    assert.equal(sub.json.notification.timesSent, 6);
+    assert.equal(sub.json.notification.failsCounter, undefined);
+    assert.equal(sub.json.notification.lastFailure, undefined);
+  } finally {
+    await silent.close();
+    await own.close();
+  }
 });

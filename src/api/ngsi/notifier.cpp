@@ -49,7 +49,7 @@ void HttpNotifier::Start(std::shared_ptr<Attempt> attempt) {
   std::unique_lock lock(mu_);
   if (stopping_) {
     lock.unlock();
-    return attempt->done({0, "notifier stopped"});
+    return attempt->done({0, "notifier stopped", true});
   }
   http::OutboundRequest copy = attempt->request;
   // Holding mu_ across Send is safe: a synchronous completion only reaches Finish, which
@@ -62,15 +62,16 @@ void HttpNotifier::Start(std::shared_ptr<Attempt> attempt) {
 void HttpNotifier::Finish(const std::shared_ptr<Attempt>& attempt,
                           Result<http::OutboundResponse> result) {
   if (result) return attempt->done({result->status, {}});
+  if (stopping_) return attempt->done({0, result.error().message, true});
   const bool transport = result.error().code == ErrorCode::kUnavailable;
-  if (!transport || stopping_ || attempt->retries >= options_.max_retries) {
+  if (!transport || attempt->retries >= options_.max_retries) {
     return attempt->done({0, result.error().message});
   }
   const auto delay = options_.backoff * (1u << attempt->retries);
   attempt->retries++;
   auto timer = std::make_shared<boost::asio::steady_timer>(timers_, delay);
   timer->async_wait([this, attempt, timer, error = result.error().message](auto) {
-    if (stopping_) return attempt->done({0, error});
+    if (stopping_) return attempt->done({0, error, true});
     Start(attempt);
   });
 }

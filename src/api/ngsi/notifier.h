@@ -10,7 +10,9 @@
 //
 // Shutdown: the destructor stops the client (in-flight requests complete with their
 // error, no retry) and waits for scheduled retries to fire (at most the longest backoff);
-// each `done` runs exactly once before the destructor returns.
+// each `done` runs exactly once before the destructor returns. A result that the stop
+// decided (and every Send from then on) has `stopped` set: it says nothing about the
+// receiver.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>

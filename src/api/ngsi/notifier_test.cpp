@@ -3,6 +3,8 @@
 #include "api/ngsi/notifier.h"
 
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <future>
 #include <thread>
@@ -117,6 +119,25 @@ TEST_F(NotifierTest, BadUrlIsNotRetried) {
   auto result = SendAndWait(notifier, req);
   EXPECT_EQ(result.status, 0u);
   EXPECT_NE(result.error.find("http"), std::string::npos);
+}
+
+TEST_F(NotifierTest, ARequestCutShortByTheStopSaysSo) {
+  // A receiver that takes the connection (the kernel's backlog) and never answers.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  std::promise<context::NotificationResult> done;
+  {
+    HttpNotifier notifier;
+    context::NotificationRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/notify";
+    req.timeout = std::chrono::milliseconds(60'000);
+    notifier.Send(std::move(req),
+                  [&](context::NotificationResult r) { done.set_value(std::move(r)); });
+  }  // stops the notifier with the request in flight
+  const auto result = done.get_future().get();
+  EXPECT_EQ(result.status, 0u);
+  EXPECT_TRUE(result.stopped) << result.error;
 }
 
 }  // namespace
