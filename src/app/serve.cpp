@@ -26,6 +26,7 @@
 #include "api/ngsi/subscription_routes.h"
 #include "api/ql/routes.h"
 #include "app/maintenance.h"
+#include "app/open_files.h"
 #include "app/ops_routes.h"
 #include "app/security.h"
 #include "common/log.h"
@@ -254,7 +255,10 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   http::Router router;
   RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
                  identity_api);
-  http::Server server(ServerOptionsOf(config), router, metrics);
+  http::ServerOptions server_options = ServerOptionsOf(config);
+  server_options.max_connections =
+      FitOpenFileLimit(config.max_connections, config.notification_max_in_flight).max_connections;
+  http::Server server(server_options, router, metrics);
   Secure(server, config, security, metrics);
   if (auto s = server.Listen(); !s) {
     spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);

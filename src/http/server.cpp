@@ -71,6 +71,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "common/failure_log.h"
 #include "common/thread_name.h"
 #include "http/response_head.h"
 #include "http/target_impl.h"
@@ -297,6 +298,9 @@ class ServerCore {
   const Router& router_;
   metrics::Registry& metrics_;
   metrics::Gauge& connections_gauge_;
+  metrics::Counter& accept_failures_;      // accept() failed (e.g. out of file descriptors)
+  metrics::Counter& connections_refused_;  // closed at once: max_connections were open
+  FailureLog accept_log_{"http: accepting connections"};  // used by AcceptLoop only
   const CorsPolicy cors_;
   Authorizer authorizer_;
   RequestObserver observer_;
@@ -751,6 +755,11 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       router_(router),
       metrics_(metrics),
       connections_gauge_(metrics.GetGauge("zhicheng_http_connections", "Open HTTP connections.")),
+      accept_failures_(metrics.GetCounter("zhicheng_http_accept_failures_total",
+                                          "Failed accepts, e.g. out of file descriptors.")),
+      connections_refused_(
+          metrics.GetCounter("zhicheng_http_connections_refused_total",
+                             "Connections closed at once because max_connections were open.")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
       ios_(MakeIoContexts(options_.threads)) {}
@@ -878,16 +887,21 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
     if (stopping_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // E.g. out of file descriptors: back off briefly instead of spinning.
-      spdlog::warn("http accept failed: {}", ec.message());
+      accept_failures_.Add();
+      accept_log_.Failed(ec.message());
       asio::steady_timer backoff(Control(), std::chrono::milliseconds(50));
       co_await backoff.async_wait(kAwaitTuple);
       continue;
     }
     if (connections_.load() >= options_.max_connections) {
+      connections_refused_.Add();
+      accept_log_.Failed(fmt::format("{} connections are open ([http] max_connections): closed",
+                                     options_.max_connections));
       beast::error_code ignored;
       socket.close(ignored);
       continue;
     }
+    accept_log_.Succeeded();
     StartSession(std::move(socket));
   }
 }

@@ -64,8 +64,9 @@ export async function eventually(check, timeoutMs = 10_000, what = 'condition') 
 
 /** A running (or stopped) Zhicheng process over one data directory. */
 export class Server {
-  constructor({ dataDir, config, adminToken, env } = {}) {
+  constructor({ dataDir, config, adminToken, env, prefix } = {}) {
     this.dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'zhicheng-test-'));
+    this.prefix = prefix || [];  // a command that runs the binary, e.g. ['prlimit', '--nofile=600']
     this.adminToken = adminToken === undefined ? `zc_test_${crypto.randomBytes(24).toString('hex')}` : adminToken;
     this.env = env || {};
     this.stdout = '';
@@ -89,7 +90,8 @@ export class Server {
     const env = { ...process.env, ...this.env };
     if (this.adminToken) env.ZHICHENG_ADMIN_TOKEN = this.adminToken;
     else delete env.ZHICHENG_ADMIN_TOKEN;
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const [command, ...commandArgs] = [...this.prefix, binary, ...args];
+    const proc = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.proc = proc;
     this.stderr = '';
     proc.stderr.setEncoding('utf8');
