@@ -41,8 +41,9 @@ struct Config {
   unsigned notification_timeout_ms = 5000;
   size_t notification_max_in_flight = 1000;
   size_t notification_max_waiting_per_entity = 1000;  // per subscription, behind the one sent
-  std::string notification_ca_file;                   // trusted for https:// besides the system's
-  bool notification_verify_certificates = true;       // false: any receiver certificate
+  size_t notification_max_in_progress_bytes = size_t{256} << 20;  // URLs and bodies held
+  std::string notification_ca_file;              // trusted for https:// besides the system's
+  bool notification_verify_certificates = true;  // false: any receiver certificate
   // [security]
   bool authentication = true;             // false only for local benchmarks and development
   std::string admin_token_file;           // first start: this file's token becomes the admin's

@@ -237,7 +237,8 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   auto notifier = std::make_unique<api::ngsi::HttpNotifier>(NotifierOptionsOf(config));
   context::SubscriptionManager subscriptions(
       writer, *notifier,
-      {.max_waiting_per_lane = config.notification_max_waiting_per_entity,
+      {.max_in_progress_bytes = config.notification_max_in_progress_bytes,
+       .max_waiting_per_lane = config.notification_max_waiting_per_entity,
        .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms)},
       metrics);
   if (auto s = subscriptions.Load(*dir.store); !s) {

@@ -26,6 +26,11 @@ bool Is2xx(unsigned status) {
   return status >= 200 && status < 300;
 }
 
+// What a notification in progress holds, for max_in_progress_bytes (headers are small).
+size_t SizeOf(const NotificationRequest& request) {
+  return request.url.size() + request.body.size();
+}
+
 std::string LaneKey(const std::string& tenant, const std::string& subscription_id,
                     const EntityChange& change) {
   const Entity& entity = change.after ? *change.after : *change.before;
@@ -322,11 +327,18 @@ void SubscriptionManager::Dispatch(Outgoing out) {
     return NoteDropped(out.request.subscription_id,
                        fmt::format("{} in progress", options_.max_in_flight));
   }
+  const size_t bytes = SizeOf(out.request);
+  if (in_flight_bytes_.fetch_add(bytes) + bytes > options_.max_in_progress_bytes) {
+    in_flight_bytes_.fetch_sub(bytes);
+    in_flight_.fetch_sub(1);
+    return NoteDropped(out.request.subscription_id,
+                       fmt::format("{} bytes in progress", options_.max_in_progress_bytes));
+  }
   in_progress_.Add(1);
   std::optional<Outgoing> dropped;
   if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
   if (dropped) {
-    Finished();
+    Finished(SizeOf(dropped->request));
     NoteDropped(dropped->request.subscription_id,
                 fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
   }
@@ -354,11 +366,12 @@ void SubscriptionManager::Send(Outgoing first) {
     auto phase = std::make_shared<std::atomic<int>>(kSending);
     std::string lane = std::move(out->lane);
     std::string id = out->request.subscription_id;  // before the request is moved
+    const size_t bytes = SizeOf(out->request);
     sender_.Send(std::move(out->request),
-                 [this, tenant = std::move(out->tenant), id = std::move(id), lane,
+                 [this, tenant = std::move(out->tenant), id = std::move(id), lane, bytes,
                   started = std::chrono::steady_clock::now(), phase](NotificationResult result) {
                    OnResult(tenant, id, std::move(result), started);
-                   Finished();
+                   Finished(bytes);
                    int sending = kSending;
                    if (phase->compare_exchange_strong(sending, kCompletedInSend)) return;
                    if (auto next = NextInLane(lane)) Send(std::move(*next));
@@ -382,7 +395,8 @@ std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextInLane(
   return next;
 }
 
-void SubscriptionManager::Finished() {
+void SubscriptionManager::Finished(size_t bytes) {
+  in_flight_bytes_.fetch_sub(bytes);
   in_flight_.fetch_sub(1);
   in_progress_.Add(-1);
 }

@@ -10,8 +10,9 @@
 //
 // Threads. OnChange runs on the writer thread and never blocks: it matches, builds the
 // payloads and hands them to the sender (whose Send must not block). Notifications in
-// progress are bounded by `max_in_flight`; beyond it they are dropped, counted
-// (zhicheng_notifications_dropped_total) and logged. Results arrive on the sender's thread.
+// progress are bounded by `max_in_flight` and their size by `max_in_progress_bytes`;
+// beyond either they are dropped, counted (zhicheng_notifications_dropped_total) and
+// logged. Results arrive on the sender's thread.
 //
 // Order. The notifications of one subscription about one entity form a lane: the sender
 // has at most one of a lane at a time, and the next goes out when it is done (after the
@@ -84,7 +85,8 @@ class NotificationSender {
 
 struct SubscriptionManagerOptions {
   size_t max_per_tenant = 10000;
-  size_t max_in_flight = 10000;        // notifications in progress: sent, or waiting in a lane
+  size_t max_in_flight = 10000;  // notifications in progress: sent, or waiting in a lane
+  size_t max_in_progress_bytes = size_t{256} << 20;  // their URLs and bodies, together
   size_t max_waiting_per_lane = 1000;  // per subscription and entity, behind the one sent; >= 1
   std::chrono::milliseconds default_timeout{5000};  // when the subscription sets none
   std::function<TimeMs()> clock;                    // injectable for tests; default NowMs
@@ -167,7 +169,8 @@ class SubscriptionManager {
   bool JoinLane(Outgoing& out, std::optional<Outgoing>& dropped);
   void Send(Outgoing first);
   std::optional<Outgoing> NextInLane(const std::string& lane);  // erases an idle lane
-  void Finished();  // one admitted by Dispatch is done: sent, failed or dropped from its lane
+  // One admitted by Dispatch, of `bytes`, is done: sent, failed or dropped from its lane.
+  void Finished(size_t bytes);
   void NoteDropped(const std::string& subscription_id, std::string_view why);
   void OnResult(const std::string& tenant, const std::string& id, NotificationResult result,
                 std::chrono::steady_clock::time_point started);
@@ -184,6 +187,7 @@ class SubscriptionManager {
   metrics::Histogram& latency_;
 
   std::atomic<size_t> in_flight_{0};         // notifications in progress: sent or waiting in a lane
+  std::atomic<size_t> in_flight_bytes_{0};   // their URLs and bodies
   std::atomic<size_t> not_sent_at_stop_{0};  // results with `stopped` (logged at destruction)
 
   // A lane is present while one of its notifications is with the sender; it holds the

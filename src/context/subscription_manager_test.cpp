@@ -354,6 +354,24 @@ TEST_F(ManagerTest, ALaneDropsItsOldestWaitingNotificationBeyondItsLimit) {
   EXPECT_EQ(sender_.sent.size(), 3u);
 }
 
+TEST_F(ManagerTest, TheSizeOfTheNotificationsInProgressIsBounded) {
+  SubscriptionManagerOptions options;
+  options.max_in_progress_bytes = 400;  // two of these notifications, not three
+  Reset(options);
+  Create(R"({"subject":{"entities":[{"idPattern":"^Room"}]},
+      "notification":{"http":{"url":"http://localhost:1/n"}}})");
+  for (const char* room : {"Room1", "Room2", "Room3"}) manager_->OnChange(Change("", room, 1, 2));
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  ASSERT_GT(sender_.sent[0].body.size() + sender_.sent[0].url.size(), 134u);
+  ASSERT_LE(sender_.sent[0].body.size() + sender_.sent[0].url.size(), 200u);
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_dropped_total 1"), std::string::npos);
+  sender_.Complete({200, {}});  // frees its bytes
+  manager_->OnChange(Change("", "Room3", 2, 3));
+  EXPECT_EQ(sender_.sent.size(), 3u);
+  sender_.Complete({200, {}});
+  sender_.Complete({200, {}});
+}
+
 TEST_F(ManagerTest, NotificationsCutShortByAStopAreNotTheReceiversFailures) {
   const std::string id = Create(R"({"subject":{"entities":[{"id":"Room1"}]},
       "notification":{"http":{"url":"http://localhost:1/n"},"maxFailsLimit":1}})");
