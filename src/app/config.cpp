@@ -137,9 +137,10 @@ Status ReadContext(const toml::table& t, Config& c) {
 }
 
 Status ReadNotifications(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "notifications",
-                         {"timeout_ms", "max_in_flight", "max_waiting_per_entity",
-                          "max_in_progress_bytes", "ca_file", "verify_certificates"});
+  if (auto s = CheckKeys(
+          t, "notifications",
+          {"timeout_ms", "max_in_flight", "max_waiting_per_entity", "max_in_progress_bytes",
+           "allowed_networks", "ca_file", "verify_certificates"});
       !s) {
     return s;
   }
@@ -151,6 +152,13 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   if (auto s = ReadNumber(t, "max_in_progress_bytes", c.notification_max_in_progress_bytes); !s) {
     return s;
   }
+  std::vector<std::string> networks;
+  if (auto s = ReadStringList(t, "notifications", "allowed_networks", networks); !s) return s;
+  auto allowed = http::NetworkList::Parse(networks);
+  if (!allowed) {
+    return Fail(Error::BadRequest("[notifications] allowed_networks: " + allowed.error().message));
+  }
+  c.notification_allowed_networks = std::move(*allowed);
   if (c.notification_max_waiting_per_entity == 0) {
     return Fail(Error::BadRequest("[notifications] max_waiting_per_entity must be at least 1"));
   }

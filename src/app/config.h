@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/networks.h"
 
 namespace zc::app {
 
@@ -42,6 +43,7 @@ struct Config {
   size_t notification_max_in_flight = 1000;
   size_t notification_max_waiting_per_entity = 1000;  // per subscription, behind the one sent
   size_t notification_max_in_progress_bytes = size_t{256} << 20;  // URLs and bodies held
+  http::NetworkList notification_allowed_networks;                // empty: receivers anywhere
   std::string notification_ca_file;              // trusted for https:// besides the system's
   bool notification_verify_certificates = true;  // false: any receiver certificate
   // [security]

@@ -201,6 +201,7 @@ api::ngsi::NotifierOptions NotifierOptionsOf(const Config& config) {
   options.client.max_in_flight = config.notification_max_in_flight;
   options.client.ca_file = config.notification_ca_file;
   options.client.verify_certificates = config.notification_verify_certificates;
+  options.client.allowed_networks = config.notification_allowed_networks;
   return options;
 }
 

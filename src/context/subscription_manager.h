@@ -12,7 +12,8 @@
 // payloads and hands them to the sender (whose Send must not block). Notifications in
 // progress are bounded by `max_in_flight` and their size by `max_in_progress_bytes`;
 // beyond either they are dropped, counted (zhicheng_notifications_dropped_total) and
-// logged. Results arrive on the sender's thread.
+// logged. Results arrive on the sender's thread. CRUD and reads run on request threads;
+// completions of writes on the writer thread.
 //
 // Order. The notifications of one subscription about one entity form a lane: the sender
 // has at most one of a lane at a time, and the next goes out when it is done (after the
@@ -21,7 +22,6 @@
 // entities or subscriptions go out concurrently. A lane keeps at most
 // `max_waiting_per_lane` notifications waiting; beyond it the oldest waiting one is
 // dropped (counted as above), so a slow receiver gets the latest changes with a gap.
-// CRUD and reads run on request threads; completions of writes on the writer thread.
 //
 // Persistence. A subscription is in the store before Create/Update/Delete report success.
 // Status changes made by the engine (oneshot → inactive after its notification,

@@ -378,10 +378,23 @@ asio::awaitable<Status> Client::Impl::Connect(Call& call) {
     co_return Fail(Error::Unavailable(
         fmt::format("cannot resolve {}: {}", destination.host, resolve_error.message())));
   }
+  std::vector<tcp::endpoint> allowed;
+  for (const auto& entry : endpoints) {
+    const tcp::endpoint& endpoint = entry.endpoint();
+    if (options_.allowed_networks.empty() ||
+        options_.allowed_networks.Contains(endpoint.address())) {
+      allowed.push_back(endpoint);
+    }
+  }
+  if (allowed.empty()) {
+    co_return Fail(Error::Forbidden(
+        fmt::format("{} ({}) is outside the allowed networks", destination.host,
+                    endpoints.empty() ? "" : endpoints.begin()->endpoint().address().to_string())));
+  }
   call.connection = destination.tls ? std::make_unique<Connection>(io_, **tls_)
                                     : std::make_unique<Connection>(io_);
   auto [connect_error, endpoint] =
-      co_await asio::async_connect(call.connection->Socket(), endpoints, kAwaitTuple);
+      co_await asio::async_connect(call.connection->Socket(), allowed, kAwaitTuple);
   if (call.abort_reason) co_return Fail(*call.abort_reason);
   if (connect_error) {
     co_return Fail(Error::Unavailable(

@@ -4,7 +4,9 @@
 // the same scheme, host and port are reused (keep-alive) up to a small pool size.
 // https:// URLs are sent over TLS; the server's certificate must chain to the system's
 // trust store or to `ca_file` and name the URL's host (DNS name or IP address) unless
-// `verify_certificates` is off.
+// `verify_certificates` is off. With `allowed_networks`, a request connects only to the
+// addresses its host resolves to inside them, and fails with Forbidden when there is none,
+// so that whoever may create subscriptions cannot make the server probe other networks.
 #pragma once
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/networks.h"
 
 namespace zc::http {
 
@@ -37,6 +40,7 @@ struct ClientOptions {
   size_t max_in_flight = 1000;      // further requests fail at once with Unavailable
   std::string ca_file;              // PEM CA certificates trusted besides the system's; "" = none
   bool verify_certificates = true;  // false: any server certificate is accepted (testing only)
+  NetworkList allowed_networks;     // where requests may connect; empty: anywhere
 };
 
 // Whether a Client with `options` can speak TLS: loads `ca_file` the way the client does.

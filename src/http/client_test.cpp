@@ -122,6 +122,21 @@ TEST(Client, ReportsHttpErrorStatusesAsResponses) {
   EXPECT_EQ(result->status, 404u);
 }
 
+TEST(Client, ConnectsOnlyInsideTheAllowedNetworks) {
+  EchoServer server;
+  Client elsewhere({.allowed_networks = *NetworkList::Parse({"10.0.0.0/8", "fd00::/8"})});
+  auto refused = SendAndWait(elsewhere, {.url = server.Url("/peer"), .body = "x"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kForbidden);
+  EXPECT_EQ(refused.error().message, "127.0.0.1 (127.0.0.1) is outside the allowed networks");
+  Client local({.allowed_networks = *NetworkList::Parse({"127.0.0.0/8"})});
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    auto result = SendAndWait(local, {.url = server.Url("/peer", host), .body = "x"});
+    ASSERT_TRUE(result) << host << ": " << result.error().message;
+    EXPECT_EQ(result->status, 200u);
+  }
+}
+
 TEST(Client, ConnectionRefusedIsUnavailable) {
   uint16_t closed_port;
   {

@@ -557,3 +557,27 @@ test('a clean stop leaves the waiting notifications unsent, says how many, and d
     await own.close();
   }
 });
+
+test('[notifications] allowed_networks: a receiver outside them is never connected to, and the subscription says why', async () => {
+  const own = await startServer({ config: '[notifications]\nallowed_networks = ["10.0.0.0/8", "fd00::/8"]\n' });
+  const outside = await startReceiver();
+  try {
+    const res = await own.post('/v2/subscriptions', {
+      subject: { entities: [{ id: 'Net-1', type: 'NetGauge' }] },
+      notification: { http: { url: `${outside.url}/outside` }, attrsFormat: 'keyValues' },
+    });
+    assert.equal(res.status, 201, res.text);
+    const sid = res.headers.get('location').split('/').pop();
+    const created = await own.post('/v2/entities?options=keyValues', { id: 'Net-1', type: 'NetGauge', level: 1 });
+    assert.equal(created.status, 201, created.text);
+    const sub = await eventually(async () => {
+      const r = await own.get(`/v2/subscriptions/${sid}`);
+      return r.json.notification.failsCounter === 1 ? r.json : null;
+    }, 10_000, 'the failure to be recorded');
+    assert.equal(sub.notification.lastFailureReason, '127.0.0.1 (127.0.0.1) is outside the allowed networks');
+    assert.equal(outside.connections, 0, 'no connection was made');
+  } finally {
+    await outside.close();
+    await own.close();
+  }
+});

@@ -72,6 +72,7 @@ test('a configuration value of the wrong type refuses the start and names the ke
     ['[http]\nmax_body_bytes = "1MiB"\n', 'max_body_bytes must be a non-negative integer'],
     ['[http]\nmax_bodybytes = 1\n', 'unknown configuration key [http] max_bodybytes'],
     ['[notifications]\nmax_waiting_per_entity = 0\n', '[notifications] max_waiting_per_entity must be at least 1'],
+    ['[notifications]\nallowed_networks = ["10.0.0.0/33"]\n', "[notifications] allowed_networks: '10.0.0.0/33' is not an IP address or a network"],
   ];
   for (const [config, message] of cases) {
     const r = refusedStart(config);
