@@ -205,6 +205,19 @@ api::ngsi::NotifierOptions NotifierOptionsOf(const Config& config) {
   return options;
 }
 
+// Refuses, at subscription writes, a notification URL whose host is an IP address outside
+// [notifications] allowed_networks; a host name is checked when it is resolved (http/client).
+std::function<Status(const std::string&)> DestinationCheck(http::NetworkList allowed) {
+  if (allowed.empty()) return nullptr;
+  return [allowed = std::move(allowed)](const std::string& url) -> Status {
+    if (auto address = allowed.LiteralHostOutside(url)) {
+      return Fail(Error::BadRequest(fmt::format(
+          "notification url: {} is outside [notifications] allowed_networks", *address)));
+    }
+    return Ok();
+  };
+}
+
 // What can be checked before the data directory is opened: the notifier's CA file.
 Status CheckBeforeStart(const Config& config) {
   if (auto s = http::CheckClientOptions(NotifierOptionsOf(config).client); !s) {
@@ -240,7 +253,8 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
       writer, *notifier,
       {.max_in_progress_bytes = config.notification_max_in_progress_bytes,
        .max_waiting_per_lane = config.notification_max_waiting_per_entity,
-       .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms)},
+       .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms),
+       .check_url = DestinationCheck(config.notification_allowed_networks)},
       metrics);
   if (auto s = subscriptions.Load(*dir.store); !s) {
     spdlog::error("cannot load subscriptions: {}", s.error().message);

@@ -139,6 +139,9 @@ void SubscriptionManager::Create(const std::string& tenant, const std::string& s
   if (scope->Patterns().size() > 1) {
     return done(Fail(Error::BadRequest("max one service-path allowed for subscriptions")));
   }
+  if (options_.check_url) {
+    if (auto s = options_.check_url(spec.http.url); !s) return done(Fail(s.error()));
+  }
   Subscription sub;
   sub.service_path = service_path;
   sub.spec = std::make_shared<const SubscriptionSpec>(std::move(spec));
@@ -182,6 +185,9 @@ void SubscriptionManager::Update(const std::string& tenant, const std::string& i
     updated = e->sub;
     updated.spec = std::make_shared<const SubscriptionSpec>(std::move(*spec));
     if (status_given) updated.counters.fails_counter = 0;
+  }
+  if (options_.check_url) {
+    if (auto s = options_.check_url(updated.spec->http.url); !s) return done(s);
   }
   WriteBatch batch;
   batch.subscriptions.push_back({tenant, id, StoredDocument(updated)});

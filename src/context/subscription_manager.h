@@ -90,6 +90,9 @@ struct SubscriptionManagerOptions {
   size_t max_waiting_per_lane = 1000;  // per subscription and entity, behind the one sent; >= 1
   std::chrono::milliseconds default_timeout{5000};  // when the subscription sets none
   std::function<TimeMs()> clock;                    // injectable for tests; default NowMs
+  // Checks a notification URL at Create and Update; an error refuses the write. Unset:
+  // any URL. (app/ refuses IP addresses outside [notifications] allowed_networks.)
+  std::function<Status(const std::string& url)> check_url;
 };
 
 class SubscriptionManager {

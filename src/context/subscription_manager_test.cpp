@@ -354,6 +354,32 @@ TEST_F(ManagerTest, ALaneDropsItsOldestWaitingNotificationBeyondItsLimit) {
   EXPECT_EQ(sender_.sent.size(), 3u);
 }
 
+TEST_F(ManagerTest, ANotificationUrlCanBeRefusedAtCreateAndUpdate) {
+  SubscriptionManagerOptions options;
+  options.check_url = [](const std::string& url) -> Status {
+    if (url.find("forbidden") != std::string::npos) return Fail(Error::BadRequest("no: " + url));
+    return Ok();
+  };
+  Reset(options);
+  auto spec = ParseSubscription(*json::Parse(R"({"subject":{"entities":[{"id":"Room1"}]},
+      "notification":{"http":{"url":"http://forbidden/n"}}})"));
+  ASSERT_TRUE(spec.has_value());
+  std::promise<Result<std::string>> created;
+  manager_->Create("", "/#", std::move(*spec), [&](auto r) { created.set_value(std::move(r)); });
+  auto refused = created.get_future().get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "no: http://forbidden/n");
+  EXPECT_EQ(store_.Size(), 0u);
+  const std::string id = Create(kRoom1);
+  const Status updated = Wait([&](auto done) {
+    manager_->Update(
+        "", id, *json::Parse(R"({"notification":{"http":{"url":"http://forbidden/x"}}})"), done);
+  });
+  ASSERT_FALSE(updated.has_value());
+  EXPECT_EQ(updated.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(Get(id)["notification"].at("http").at("url").as_string(), "http://localhost:1/n");
+}
+
 TEST_F(ManagerTest, TheSizeOfTheNotificationsInProgressIsBounded) {
   SubscriptionManagerOptions options;
   options.max_in_progress_bytes = 400;  // two of these notifications, not three

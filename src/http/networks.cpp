@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/url/parse.hpp>
+
 #include <charconv>
 #include <string_view>
 
@@ -78,6 +80,20 @@ bool NetworkList::Contains(const ip::address& address) const {
     }
   }
   return false;
+}
+
+std::optional<std::string> NetworkList::LiteralHostOutside(std::string_view url) const {
+  if (networks_.empty()) return std::nullopt;
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return std::nullopt;  // the client refuses it when sending
+  boost::system::error_code ec;
+  const auto type = parsed->host_type();
+  if (type != boost::urls::host_type::ipv4 && type != boost::urls::host_type::ipv6) {
+    return std::nullopt;
+  }
+  const ip::address address = ip::make_address(parsed->host_address(), ec);  // without [ ]
+  if (ec || Contains(address)) return std::nullopt;
+  return address.to_string();
 }
 
 }  // namespace zc::http

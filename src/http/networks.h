@@ -7,7 +7,9 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <array>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -20,6 +22,9 @@ class NetworkList {
   static Result<NetworkList> Parse(const std::vector<std::string>& entries);
 
   bool Contains(const boost::asio::ip::address& address) const;
+  // The host of `url` when it is an IP address outside a non-empty list; nullopt for a
+  // host name (known only once resolved), an address inside, or an empty list.
+  std::optional<std::string> LiteralHostOutside(std::string_view url) const;
   bool empty() const { return networks_.empty(); }
 
  private:

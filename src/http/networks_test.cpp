@@ -45,5 +45,17 @@ TEST(NetworkList, RefusesWhatIsNotANetwork) {
   }
 }
 
+TEST(NetworkList, TellsAUrlWhoseHostIsAnAddressOutside) {
+  const NetworkList list = Parse({"10.0.0.0/8", "fd00::/8"});
+  EXPECT_EQ(list.LiteralHostOutside("http://169.254.169.254/latest/meta-data"), "169.254.169.254");
+  EXPECT_EQ(list.LiteralHostOutside("https://[fe80::1]:8443/n"), "fe80::1");
+  EXPECT_EQ(list.LiteralHostOutside("http://10.1.2.3:8080/notify"), std::nullopt);
+  EXPECT_EQ(list.LiteralHostOutside("http://[fd00::7]/notify"), std::nullopt);
+  EXPECT_EQ(list.LiteralHostOutside("http://receiver.example/notify"),
+            std::nullopt);                                                    // resolved later
+  EXPECT_EQ(list.LiteralHostOutside("http://${host}/notify"), std::nullopt);  // a template
+  EXPECT_EQ(Parse({}).LiteralHostOutside("http://169.254.169.254/"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace zc::http

@@ -558,13 +558,25 @@ test('a clean stop leaves the waiting notifications unsent, says how many, and d
   }
 });
 
-test('[notifications] allowed_networks: a receiver outside them is never connected to, and the subscription says why', async () => {
+test('[notifications] allowed_networks: an address outside them is refused at once, a name that resolves outside them is never connected to', async () => {
   const own = await startServer({ config: '[notifications]\nallowed_networks = ["10.0.0.0/8", "fd00::/8"]\n' });
   const outside = await startReceiver();
   try {
+    const metadata = await own.post('/v2/subscriptions', {
+      subject: { entities: [{ id: 'Net-1', type: 'NetGauge' }] },
+      notification: { http: { url: 'http://169.254.169.254/latest/meta-data' } },
+    });
+    assert.equal(metadata.status, 400, metadata.text);
+    assert.deepEqual(metadata.json, {
+      error: 'BadRequest',
+      description: 'notification url: 169.254.169.254 is outside [notifications] allowed_networks',
+    });
+    const listed = await own.get('/v2/subscriptions');
+    assert.deepEqual(listed.json, [], 'nothing was created');
+    // A host name is only known once resolved: refused when the notification connects.
     const res = await own.post('/v2/subscriptions', {
       subject: { entities: [{ id: 'Net-1', type: 'NetGauge' }] },
-      notification: { http: { url: `${outside.url}/outside` }, attrsFormat: 'keyValues' },
+      notification: { http: { url: `http://localhost:${outside.port}/outside` }, attrsFormat: 'keyValues' },
     });
     assert.equal(res.status, 201, res.text);
     const sid = res.headers.get('location').split('/').pop();
@@ -574,8 +586,12 @@ test('[notifications] allowed_networks: a receiver outside them is never connect
       const r = await own.get(`/v2/subscriptions/${sid}`);
       return r.json.notification.failsCounter === 1 ? r.json : null;
     }, 10_000, 'the failure to be recorded');
-    assert.equal(sub.notification.lastFailureReason, '127.0.0.1 (127.0.0.1) is outside the allowed networks');
+    assert.match(sub.notification.lastFailureReason, /^localhost \((127\.0\.0\.1|::1)\) is outside the allowed networks$/);
     assert.equal(outside.connections, 0, 'no connection was made');
+    const moved = await own.patch(`/v2/subscriptions/${sid}`, { notification: { http: { url: 'http://[fe80::1]/n' } } });
+    assert.equal(moved.status, 400, moved.text);
+    const kept = await own.get(`/v2/subscriptions/${sid}`);
+    assert.equal(kept.json.notification.http.url, `http://localhost:${outside.port}/outside`);
   } finally {
     await outside.close();
     await own.close();
