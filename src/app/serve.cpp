@@ -218,6 +218,22 @@ std::function<Status(const std::string&)> DestinationCheck(http::NetworkList all
   };
 }
 
+context::SubscriptionManagerOptions SubscriptionOptionsOf(const Config& config) {
+  return {.max_in_progress_bytes = config.notification_max_in_progress_bytes,
+          .max_waiting_per_lane = config.notification_max_waiting_per_entity,
+          .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms),
+          .check_url = DestinationCheck(config.notification_allowed_networks)};
+}
+
+// ServerOptionsOf with max_connections fitted to the open-file limit, which this raises
+// (see app/open_files.h).
+http::ServerOptions ServerOptionsFittedToOpenFiles(const Config& config) {
+  http::ServerOptions options = ServerOptionsOf(config);
+  options.max_connections =
+      FitOpenFileLimit(config.max_connections, config.notification_max_in_flight).max_connections;
+  return options;
+}
+
 // What can be checked before the data directory is opened: the notifier's CA file.
 Status CheckBeforeStart(const Config& config) {
   if (auto s = http::CheckClientOptions(NotifierOptionsOf(config).client); !s) {
@@ -249,13 +265,8 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   spdlog::info("loaded {} entities from {}", service.EntityCount(), config.data_dir.string());
   // Destroyed before `subscriptions` (below): its callbacks call into the manager.
   auto notifier = std::make_unique<api::ngsi::HttpNotifier>(NotifierOptionsOf(config));
-  context::SubscriptionManager subscriptions(
-      writer, *notifier,
-      {.max_in_progress_bytes = config.notification_max_in_progress_bytes,
-       .max_waiting_per_lane = config.notification_max_waiting_per_entity,
-       .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms),
-       .check_url = DestinationCheck(config.notification_allowed_networks)},
-      metrics);
+  context::SubscriptionManager subscriptions(writer, *notifier, SubscriptionOptionsOf(config),
+                                             metrics);
   if (auto s = subscriptions.Load(*dir.store); !s) {
     spdlog::error("cannot load subscriptions: {}", s.error().message);
     return 1;
@@ -271,10 +282,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   http::Router router;
   RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
                  identity_api);
-  http::ServerOptions server_options = ServerOptionsOf(config);
-  server_options.max_connections =
-      FitOpenFileLimit(config.max_connections, config.notification_max_in_flight).max_connections;
-  http::Server server(server_options, router, metrics);
+  http::Server server(ServerOptionsFittedToOpenFiles(config), router, metrics);
   Secure(server, config, security, metrics);
   if (auto s = server.Listen(); !s) {
     spdlog::error("cannot listen on {}:{}: {}", config.host, config.port, s.error().message);
