@@ -149,6 +149,9 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   if (auto s = ReadNumber(t, "max_waiting_per_entity", c.notification_max_waiting_per_entity); !s) {
     return s;
   }
+  if (c.notification_max_waiting_per_entity == 0) {
+    return Fail(Error::BadRequest("[notifications] max_waiting_per_entity must be at least 1"));
+  }
   if (auto s = ReadNumber(t, "max_in_progress_bytes", c.notification_max_in_progress_bytes); !s) {
     return s;
   }
@@ -159,9 +162,6 @@ Status ReadNotifications(const toml::table& t, Config& c) {
     return Fail(Error::BadRequest("[notifications] allowed_networks: " + allowed.error().message));
   }
   c.notification_allowed_networks = std::move(*allowed);
-  if (c.notification_max_waiting_per_entity == 0) {
-    return Fail(Error::BadRequest("[notifications] max_waiting_per_entity must be at least 1"));
-  }
   if (auto s = ReadTyped(t, "notifications", "ca_file", c.notification_ca_file); !s) return s;
   return ReadTyped(t, "notifications", "verify_certificates", c.notification_verify_certificates);
 }

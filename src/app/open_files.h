@@ -13,15 +13,9 @@
 
 namespace zc::app {
 
-struct OpenFileBudget {
-  size_t max_connections = 0;  // what the HTTP server may accept
-  size_t limit = 0;            // the soft limit on open files now
-  bool lowered = false;        // max_connections is below the configured one
-};
-
 // Raises RLIMIT_NOFILE's soft limit to fit `max_connections` inbound and `max_outbound`
 // outbound connections plus a reserve of 256 (up to the hard limit), and returns the
-// connection limit that fits. Logs a warning when it must lower it.
-OpenFileBudget FitOpenFileLimit(size_t max_connections, size_t max_outbound);
+// connection limit that fits: `max_connections`, or less with a warning in the log.
+size_t FitOpenFileLimit(size_t max_connections, size_t max_outbound);
 
 }  // namespace zc::app

@@ -230,7 +230,7 @@ context::SubscriptionManagerOptions SubscriptionOptionsOf(const Config& config) 
 http::ServerOptions ServerOptionsFittedToOpenFiles(const Config& config) {
   http::ServerOptions options = ServerOptionsOf(config);
   options.max_connections =
-      FitOpenFileLimit(config.max_connections, config.notification_max_in_flight).max_connections;
+      FitOpenFileLimit(config.max_connections, config.notification_max_in_flight);
   return options;
 }
 

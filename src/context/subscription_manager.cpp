@@ -301,8 +301,10 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
     Entry& e = t->second.by_id.at(id);
     if (!EligibleLocked(e, now) || !Triggers(e.sub, e.scope, change)) continue;
     const int cbnotif = static_cast<int>(out.size()) + 1;
-    out.push_back({BuildNotification(e.sub, change, cbnotif, options_.default_timeout),
-                   change.tenant, LaneKey(change.tenant, id, change)});
+    NotificationRequest request =
+        BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
+    const size_t bytes = SizeOf(request);
+    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes});
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
@@ -333,9 +335,8 @@ void SubscriptionManager::Dispatch(Outgoing out) {
     return NoteDropped(out.request.subscription_id,
                        fmt::format("{} in progress", options_.max_in_flight));
   }
-  const size_t bytes = SizeOf(out.request);
-  if (in_flight_bytes_.fetch_add(bytes) + bytes > options_.max_in_progress_bytes) {
-    in_flight_bytes_.fetch_sub(bytes);
+  if (in_flight_bytes_.fetch_add(out.bytes) + out.bytes > options_.max_in_progress_bytes) {
+    in_flight_bytes_.fetch_sub(out.bytes);
     in_flight_.fetch_sub(1);
     return NoteDropped(out.request.subscription_id,
                        fmt::format("{} bytes in progress", options_.max_in_progress_bytes));
@@ -344,7 +345,7 @@ void SubscriptionManager::Dispatch(Outgoing out) {
   std::optional<Outgoing> dropped;
   if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
   if (dropped) {
-    Finished(SizeOf(dropped->request));
+    Finished(dropped->bytes);
     NoteDropped(dropped->request.subscription_id,
                 fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
   }
@@ -371,10 +372,10 @@ void SubscriptionManager::Send(Outgoing first) {
   while (out) {
     auto phase = std::make_shared<std::atomic<int>>(kSending);
     std::string lane = std::move(out->lane);
-    std::string id = out->request.subscription_id;  // before the request is moved
-    const size_t bytes = SizeOf(out->request);
+    std::string tenant = out->request.tenant;  // before the request is moved
+    std::string id = out->request.subscription_id;
     sender_.Send(std::move(out->request),
-                 [this, tenant = std::move(out->tenant), id = std::move(id), lane, bytes,
+                 [this, tenant = std::move(tenant), id = std::move(id), lane, bytes = out->bytes,
                   started = std::chrono::steady_clock::now(), phase](NotificationResult result) {
                    OnResult(tenant, id, std::move(result), started);
                    Finished(bytes);

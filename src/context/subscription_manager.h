@@ -154,8 +154,8 @@ class SubscriptionManager {
   };
   struct Outgoing {
     NotificationRequest request;
-    std::string tenant;
     std::string lane;  // tenant, subscription id, entity id and type (see "Order")
+    size_t bytes = 0;  // what it holds, for max_in_progress_bytes
   };
 
   TimeMs Now() const;
