@@ -58,6 +58,10 @@ SubscriptionManager::SubscriptionManager(Writer& writer, NotificationSender& sen
       dropped_(metrics.GetCounter(
           "zhicheng_notifications_dropped_total",
           "Subscription notifications dropped: too many in progress, or waiting for one entity")),
+      withdrawn_(metrics.GetCounter(
+          "zhicheng_notifications_withdrawn_total",
+          "Subscription notifications not sent because their subscription was deleted, "
+          "deactivated or expired while they waited behind one of their entity")),
       in_progress_(metrics.GetGauge(
           "zhicheng_notifications_in_progress",
           "Subscription notifications being sent, retried or waiting behind one of their entity")),
@@ -284,10 +288,15 @@ void SubscriptionManager::PersistAsync(std::vector<SubscriptionWrite> writes) {
 
 // ---- notifications ----------------------------------------------------------------------------
 
-bool SubscriptionManager::EligibleLocked(const Entry& e, TimeMs now) const {
+bool SubscriptionManager::ActiveLocked(const Entry& e, TimeMs now) const {
   const SubscriptionSpec& spec = *e.sub.spec;
   if (e.deleting || spec.status == SubscriptionStatus::kInactive) return false;
-  if (spec.expires && *spec.expires <= now) return false;
+  return !spec.expires || *spec.expires > now;
+}
+
+bool SubscriptionManager::EligibleLocked(const Entry& e, TimeMs now) const {
+  if (!ActiveLocked(e, now)) return false;
+  const SubscriptionSpec& spec = *e.sub.spec;
   const TimeMs last = e.sub.counters.last_notification;
   return spec.throttling_s <= 0 || last == 0 || now - last >= spec.throttling_s * 1000;
 }
@@ -304,11 +313,12 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
     NotificationRequest request =
         BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
     const size_t bytes = SizeOf(request);
-    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes});
+    const bool oneshot = e.sub.spec->status == SubscriptionStatus::kOneshot;
+    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot});
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
-    if (e.sub.spec->status == SubscriptionStatus::kOneshot) {
+    if (oneshot) {
       auto spec = std::make_shared<SubscriptionSpec>(*e.sub.spec);
       spec->status = SubscriptionStatus::kInactive;
       e.sub.spec = std::move(spec);
@@ -381,12 +391,29 @@ void SubscriptionManager::Send(Outgoing first) {
                    Finished(bytes);
                    int sending = kSending;
                    if (phase->compare_exchange_strong(sending, kCompletedInSend)) return;
-                   if (auto next = NextInLane(lane)) Send(std::move(*next));
+                   if (auto next = NextToSend(lane)) Send(std::move(*next));
                  });
     int sending = kSending;
     if (phase->compare_exchange_strong(sending, kReturned)) return;  // its completion goes on
-    out = NextInLane(lane);
+    out = NextToSend(lane);
   }
+}
+
+std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextToSend(
+    const std::string& lane) {
+  while (auto next = NextInLane(lane)) {
+    if (StillWanted(*next)) return next;
+    Finished(next->bytes);
+    withdrawn_.Add();
+  }
+  return std::nullopt;
+}
+
+bool SubscriptionManager::StillWanted(const Outgoing& out) const {
+  std::lock_guard lock(mu_);
+  const Entry* e = FindLocked(out.request.tenant, out.request.subscription_id);
+  if (e == nullptr || e->deleting) return false;
+  return out.oneshot || ActiveLocked(*e, Now());  // a oneshot's one made it inactive
 }
 
 std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextInLane(

@@ -22,6 +22,8 @@
 // entities or subscriptions go out concurrently. A lane keeps at most
 // `max_waiting_per_lane` notifications waiting; beyond it the oldest waiting one is
 // dropped (counted as above), so a slow receiver gets the latest changes with a gap.
+// Waiting notifications whose subscription is deleted, deactivated or expired before
+// their turn are withdrawn instead of sent (zhicheng_notifications_withdrawn_total).
 //
 // Persistence. A subscription is in the store before Create/Update/Delete report success.
 // Status changes made by the engine (oneshot → inactive after its notification,
@@ -154,8 +156,9 @@ class SubscriptionManager {
   };
   struct Outgoing {
     NotificationRequest request;
-    std::string lane;  // tenant, subscription id, entity id and type (see "Order")
-    size_t bytes = 0;  // what it holds, for max_in_progress_bytes
+    std::string lane;      // tenant, subscription id, entity id and type (see "Order")
+    size_t bytes = 0;      // what it holds, for max_in_progress_bytes
+    bool oneshot = false;  // the one notification of a oneshot subscription
   };
 
   TimeMs Now() const;
@@ -163,7 +166,8 @@ class SubscriptionManager {
   Entry* FindLocked(const std::string& tenant, const std::string& id);
   const Entry* FindLocked(const std::string& tenant, const std::string& id) const;
   void InsertLocked(const std::string& tenant, Subscription sub, PathScope scope);
-  bool EligibleLocked(const Entry& entry, TimeMs now) const;
+  bool ActiveLocked(const Entry& entry, TimeMs now) const;    // neither deleted nor off
+  bool EligibleLocked(const Entry& entry, TimeMs now) const;  // and not throttled
   void MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,
                    std::vector<SubscriptionWrite>& writes);
   void Dispatch(Outgoing out);
@@ -172,6 +176,10 @@ class SubscriptionManager {
   bool JoinLane(Outgoing& out, std::optional<Outgoing>& dropped);
   void Send(Outgoing first);
   std::optional<Outgoing> NextInLane(const std::string& lane);  // erases an idle lane
+  // The lane's next notification whose subscription is still active; the others are
+  // withdrawn (counted) on the way.
+  std::optional<Outgoing> NextToSend(const std::string& lane);
+  bool StillWanted(const Outgoing& out) const;  // its subscription still exists and is active
   // One admitted by Dispatch, of `bytes`, is done: sent, failed or dropped from its lane.
   void Finished(size_t bytes);
   void NoteDropped(const std::string& subscription_id, std::string_view why);
@@ -186,6 +194,7 @@ class SubscriptionManager {
   metrics::Counter& sent_;
   metrics::Counter& failed_;
   metrics::Counter& dropped_;
+  metrics::Counter& withdrawn_;
   metrics::Gauge& in_progress_;  // follows in_flight_
   metrics::Histogram& latency_;
 

@@ -354,6 +354,39 @@ TEST_F(ManagerTest, ALaneDropsItsOldestWaitingNotificationBeyondItsLimit) {
   EXPECT_EQ(sender_.sent.size(), 3u);
 }
 
+TEST_F(ManagerTest, WaitingNotificationsAreWithdrawnWhenTheirSubscriptionIsDeletedOrOff) {
+  const std::string deleted = Create(kRoom1);
+  const std::string paused = Create(kRoom1);
+  for (int v = 1; v <= 3; ++v) manager_->OnChange(Change("", "Room1", v, v + 1));
+  ASSERT_EQ(sender_.sent.size(), 2u);  // one of each lane; two wait behind each
+  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", deleted, done); }));
+  ASSERT_TRUE(Wait([&](auto done) {
+    manager_->Update("", paused, *json::Parse(R"({"status":"inactive"})"), done);
+  }));
+  sender_.Complete({200, {}});
+  sender_.Complete({200, {}});
+  EXPECT_EQ(sender_.sent.size(), 2u) << "nothing more went out";
+  const std::string rendered = metrics_.Render();
+  EXPECT_NE(rendered.find("zhicheng_notifications_withdrawn_total 4"), std::string::npos);
+  EXPECT_NE(rendered.find("zhicheng_notifications_in_progress 0"), std::string::npos);
+  EXPECT_NE(rendered.find("zhicheng_notifications_dropped_total 0"), std::string::npos);
+}
+
+TEST_F(ManagerTest, AOneshotsNotificationWaitingInItsLaneIsStillSent) {
+  const std::string id = Create(kRoom1);
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  ASSERT_TRUE(Wait(
+      [&](auto done) { manager_->Update("", id, *json::Parse(R"({"status":"oneshot"})"), done); }));
+  manager_->OnChange(Change("", "Room1", 2, 3));  // waits; its subscription is now inactive
+  manager_->OnChange(Change("", "Room1", 3, 4));  // not triggered
+  EXPECT_EQ(Get(id)["status"].as_string(), "inactive");
+  sender_.Complete({200, {}});
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  EXPECT_NE(sender_.sent[1].body.find(R"("value":3)"), std::string::npos);
+  sender_.Complete({200, {}});
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_withdrawn_total 0"), std::string::npos);
+}
+
 TEST_F(ManagerTest, ANotificationUrlCanBeRefusedAtCreateAndUpdate) {
   SubscriptionManagerOptions options;
   options.check_url = [](const std::string& url) -> Status {

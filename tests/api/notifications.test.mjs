@@ -558,6 +558,34 @@ test('a clean stop leaves the waiting notifications unsent, says how many, and d
   }
 });
 
+test('notifications waiting when their subscription is deleted are withdrawn, not sent', async () => {
+  const own = await startServer();
+  const held = await startReceiver({ respond: (r) => (r.path === '/held' && r.json?.data?.[0]?.level === 1 ? 'hang' : { status: 200 }) });
+  const metric = async (name) => Number((await own.get('/metrics')).text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+  try {
+    const res = await own.post('/v2/subscriptions', {
+      subject: { entities: [{ id: 'Withdraw-1', type: 'WithdrawGauge' }] },
+      notification: { http: { url: `${held.url}/held` }, attrsFormat: 'keyValues' },
+    });
+    assert.equal(res.status, 201, res.text);
+    const sid = res.headers.get('location').split('/').pop();
+    assert.equal((await own.post('/v2/entities?options=keyValues', { id: 'Withdraw-1', type: 'WithdrawGauge', level: 1 })).status, 201);
+    for (let level = 2; level <= 5; level++) {
+      assert.equal((await own.patch('/v2/entities/Withdraw-1/attrs?options=keyValues', { level })).status, 204);
+    }
+    await held.waitFor((r) => r.path === '/held');
+    assert.equal(await metric('zhicheng_notifications_in_progress'), 5, 'one with the receiver, four waiting');
+    assert.equal((await own.del(`/v2/subscriptions/${sid}`)).status, 204);
+    held.hanging.shift().end();
+    await eventually(async () => (await metric('zhicheng_notifications_in_progress')) === 0, 10_000, 'the lane to empty');
+    assert.equal(await metric('zhicheng_notifications_withdrawn_total'), 4);
+    assert.deepEqual(held.matching((r) => r.path === '/held').map((r) => r.json.data[0].level), [1]);
+  } finally {
+    await held.close();
+    await own.close();
+  }
+});
+
 test('[notifications] allowed_networks: an address outside them is refused at once, a name that resolves outside them is never connected to', async () => {
   const own = await startServer({ config: '[notifications]\nallowed_networks = ["10.0.0.0/8", "fd00::/8"]\n' });
   const outside = await startReceiver();
