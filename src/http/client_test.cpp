@@ -60,6 +60,9 @@ class EchoServer {
                    respond(Response::Text(200, ctx.client_address + " " + ctx.Body() + " " +
                                                    std::string(ctx.Header("X-Test"))));
                  }});
+    router_.Add({Verb::get, "/peer", "", [](RequestContext& ctx, Respond respond) {
+                   respond(Response::Text(200, ctx.client_address + " got"));
+                 }});
     ServerOptions options{.port = 0, .threads = 1, .access_log = false};
     if (tls != nullptr) {
       options.tls_cert_file = WriteFile(dir_, "cert.pem", tls->certificate);
@@ -112,6 +115,19 @@ TEST(Client, ReusesKeepAliveConnections) {
     peers.insert(result->body.substr(0, result->body.find(' ')));
   }
   EXPECT_EQ(peers.size(), 1u);  // one client address: one connection
+}
+
+// The answer to HEAD announces the length of a body it does not carry.
+TEST(Client, ReadsTheAnswerToHeadWithoutWaitingForABody) {
+  EchoServer server;
+  Client client;
+  auto head = SendAndWait(client, {.method = "HEAD", .url = server.Url("/peer")});
+  ASSERT_TRUE(head) << head.error().message;
+  EXPECT_EQ(head->status, 200u);
+  EXPECT_EQ(head->body, "");
+  auto next = SendAndWait(client, {.method = "GET", .url = server.Url("/peer")});
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_TRUE(next->body.ends_with(" got")) << next->body;
 }
 
 TEST(Client, ReportsHttpErrorStatusesAsResponses) {

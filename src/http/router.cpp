@@ -219,9 +219,10 @@ Result<Router::Match> Router::Find(Verb method, std::string_view path) const {
   const std::vector<std::string_view> segments = SplitPath(path);
   std::vector<std::string_view> values;
   Match match;
+  const Verb wanted = method == Verb::head ? Verb::get : method;  // HEAD is GET without body
   auto with_method = [&](const Node& node, const std::vector<std::string_view>& found) {
     for (const Node::Endpoint& endpoint : node.endpoints) {
-      if (endpoint.method != method) continue;
+      if (endpoint.method != wanted) continue;
       match.route = &routes_[endpoint.route_index];
       for (size_t i = 0; i < found.size(); ++i) {
         match.params.emplace_back(endpoint.param_names[i], std::string(found[i]));
@@ -252,6 +253,9 @@ std::vector<Verb> Router::AllowedMethods(std::string_view path) const {
     return false;  // keep walking: every matching pattern contributes its methods
   };
   Walk(*root_, segments, 0, values, collect);
+  if (std::find(allowed.begin(), allowed.end(), Verb::get) != allowed.end()) {
+    allowed.push_back(Verb::head);
+  }
   std::sort(allowed.begin(), allowed.end());
   return allowed;
 }

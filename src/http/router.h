@@ -49,8 +49,9 @@ class Router {
   };
   // The route for (method, path); NotFound when no pattern matches the path,
   // MethodNotAllowed (message lists the allowed methods) when only the method differs.
+  // HEAD finds the GET route (the server then sends the head of its response only).
   Result<Match> Find(Verb method, std::string_view path) const;
-  // The methods defined for a path, for the Allow header of a 405.
+  // The methods defined for a path, for the Allow header of a 405 (HEAD wherever GET is).
   std::vector<Verb> AllowedMethods(std::string_view path) const;
   // Renders an error with the formatter for this path.
   Response RenderError(std::string_view path, const Error& error,

@@ -79,13 +79,26 @@ TEST_F(RouterTest, KnownPathWithOtherMethodIsMethodNotAllowed) {
   auto match = router_.Find(Verb::put, "/v2/entities/Room1");
   ASSERT_FALSE(match);
   EXPECT_EQ(match.error().code, ErrorCode::kMethodNotAllowed);
-  EXPECT_NE(match.error().message.find("DELETE, GET"), std::string::npos) << match.error().message;
+  EXPECT_NE(match.error().message.find("DELETE, GET, HEAD"), std::string::npos)
+      << match.error().message;
   EXPECT_EQ(router_.AllowedMethods("/v2/entities/Room1"),
-            (std::vector<Verb>{Verb::delete_, Verb::get}));
+            (std::vector<Verb>{Verb::delete_, Verb::get, Verb::head}));
   // Methods of every matching pattern count: "count" also matches {id}.
   EXPECT_EQ(router_.AllowedMethods("/v2/entities/count"),
-            (std::vector<Verb>{Verb::delete_, Verb::get}));
+            (std::vector<Verb>{Verb::delete_, Verb::get, Verb::head}));
   EXPECT_TRUE(router_.AllowedMethods("/nowhere").empty());
+}
+
+TEST_F(RouterTest, HeadFindsTheGetRouteAndOnlyWhereThereIsOne) {
+  auto head = router_.Find(Verb::head, "/v2/entities/Room1");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->route->method, Verb::get);
+  EXPECT_EQ(head->route->pattern, "/v2/entities/{id}");
+  router_.Add(MakeRoute(Verb::post, "/v2/op/update"));
+  auto none = router_.Find(Verb::head, "/v2/op/update");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::kMethodNotAllowed);
+  EXPECT_EQ(router_.AllowedMethods("/v2/op/update"), (std::vector<Verb>{Verb::post}));
 }
 
 TEST_F(RouterTest, DuplicateRouteThrows) {

@@ -680,8 +680,9 @@ template <class Stream>
 asio::awaitable<bool> Session<Stream>::Write(Exchange& exchange, Response response, bool keep_alive,
                                              SteadyClock::time_point started) {
   const unsigned status = response.status;
-  const size_t bytes = response.body.size();
   const std::string head = core_.BuildHead(exchange, response, keep_alive, kTls);
+  if (exchange.raw.method() == Verb::head) response.body.clear();  // its length is in the head
+  const size_t bytes = response.body.size();
   const std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(response.body)};
   beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(wire);
   beast::error_code ec;
