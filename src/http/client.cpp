@@ -361,12 +361,15 @@ asio::awaitable<Result<Exchanged>> Client::Impl::Exchange(Call& call, Stream& st
   if (write_error) co_return Fail(Error::Unavailable("write failed: " + write_error.message()));
 
   beast::flat_buffer buffer;
-  beast_http::response_parser<beast_http::string_body> parser;
-  parser.skip(message.method() == beast_http::verb::head);  // its Content-Length has no body
-  auto [read_error, read] = co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
-  if (call.abort_reason) co_return Fail(*call.abort_reason);
-  if (read_error) co_return Fail(Error::Unavailable("read failed: " + read_error.message()));
-  beast_http::response<beast_http::string_body> response = parser.release();
+  beast_http::response<beast_http::string_body> response;
+  do {  // interim (1xx) responses precede the final one (RFC 9110 section 15.2)
+    beast_http::response_parser<beast_http::string_body> parser;
+    parser.skip(message.method() == beast_http::verb::head);  // its Content-Length has no body
+    auto [read_error, read] = co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
+    if (call.abort_reason) co_return Fail(*call.abort_reason);
+    if (read_error) co_return Fail(Error::Unavailable("read failed: " + read_error.message()));
+    response = parser.release();
+  } while (response.result_int() < 200);
   const bool reusable = response.keep_alive() && buffer.size() == 0;
   co_return Exchanged{{response.result_int(), std::move(response.body())}, reusable};
 }

@@ -252,6 +252,40 @@ TEST(Client, RetriesOnceWhenTheIdleConnectionWentStale) {
   server.join();
 }
 
+TEST(Client, SkipsInterimResponsesAndKeepsTheConnection) {
+  // One connection: each answer starts with a 1xx, which is not the answer.
+  asio::io_context io;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    tcp::socket socket = acceptor.accept();
+    for (std::string_view answer :
+         {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none",
+          "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+          "HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\ntwo"}) {
+      std::string request;
+      boost::system::error_code ec;
+      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+      if (ec) return;  // the client closed the connection
+      asio::write(socket, asio::buffer(answer), ec);
+    }
+  });
+  const std::string url = fmt::format("http://127.0.0.1:{}/", acceptor.local_endpoint().port());
+  Result<OutboundResponse> first = Fail(Error::Internal("not sent"));
+  Result<OutboundResponse> second = first;
+  {
+    Client client;
+    first = SendAndWait(client, {.method = "GET", .url = url});
+    second = SendAndWait(client, {.method = "GET", .url = url});
+  }  // closes the pooled connection, which ends the server's read
+  server.join();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->status, 200u);
+  EXPECT_EQ(first->body, "one");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->status, 201u);
+  EXPECT_EQ(second->body, "two");
+}
+
 // HTTPS: the receiver's certificate is self-signed for localhost and 127.0.0.1 unless a
 // test says otherwise; the client trusts it through `ca_file`.
 class ClientTlsTest : public ::testing::Test {
