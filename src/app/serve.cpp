@@ -262,6 +262,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
     spdlog::error("cannot load entities: {}", s.error().message);
     return 1;
   }
+  if (auto s = dir.store->AwaitSeriesCache(); !s) return 1;  // logged by the store
   spdlog::info("loaded {} entities from {}", service.EntityCount(), config.data_dir.string());
   // Destroyed before `subscriptions` (below): its callbacks call into the manager.
   auto notifier = std::make_unique<api::ngsi::HttpNotifier>(NotifierOptionsOf(config));

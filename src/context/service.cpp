@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <set>
 
 #include "context/service_impl.h"
@@ -68,11 +69,22 @@ Status ContextService::Load(ContextStore& store) {
   auto s = store.LoadEntities(
       [&](std::string tenant, Entity e) { loaded.emplace_back(std::move(tenant), std::move(e)); });
   if (!s) return s;
-  // Creation order is the default result order: restore it.
-  std::stable_sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) {
-    return a.second.created < b.second.created;
+  // Creation order is the default result order: restore it (sorting the positions, not
+  // the entities, which are large to move).
+  std::vector<uint32_t> order(loaded.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return loaded[a].second.created < loaded[b].second.created;
   });
-  for (auto& [tenant, e] : loaded) {
+  std::unordered_map<std::string, size_t> per_tenant;
+  for (const auto& [tenant, e] : loaded) per_tenant[tenant]++;
+  for (const auto& [tenant, n] : per_tenant) {
+    Tenant& t = TenantFor(tenant);
+    std::unique_lock lock(t.mu);
+    t.Reserve(n);
+  }
+  for (uint32_t i : order) {
+    auto& [tenant, e] = loaded[i];
     Tenant& t = TenantFor(tenant);
     std::unique_lock lock(t.mu);
     const EntityKey key = KeyOf(e);

@@ -62,6 +62,13 @@ class TenantState {
     return it == no_by_key.end() ? nullptr : by_no.at(it->second);
   }
 
+  // Makes room for `n` more entities in the hash indexes (start-up). REQUIRES: mu held
+  // exclusively.
+  void Reserve(size_t n) {
+    no_by_key.reserve(no_by_key.size() + n);
+    nos_by_id.reserve(nos_by_id.size() + n);
+  }
+
   // REQUIRES: mu held exclusively; `key` is KeyOf(*after) when `after` is set.
   void Put(const EntityKey& key, EntityPtr after) {
     auto it = no_by_key.find(key);
@@ -70,7 +77,7 @@ class TenantState {
       const uint64_t no = next_no++;
       no_by_key.emplace(key, no);
       nos_by_id.emplace(key.id, no);
-      Store(no, key, std::move(after));
+      StoreNew(no, key, std::move(after));
       return;
     }
     if (after) {
@@ -108,6 +115,19 @@ class TenantState {
     if (location) {
       spatial.Insert(no, *location);
       locations.emplace(no, Located{std::move(*location), std::move(e)});
+    }
+  }
+
+  // Store for a new number, the greatest so far: appended to the ordered indexes, and
+  // nothing to replace.
+  void StoreNew(uint64_t no, const EntityKey& key, EntityPtr e) {
+    auto& of_type = by_type[key.type];
+    of_type.emplace_hint(of_type.end(), no, e);
+    by_no.emplace_hint(by_no.end(), no, e);
+    auto location = EntityLocation(*e);  // validated on write
+    if (location && *location) {
+      spatial.Insert(no, **location);
+      locations.emplace(no, Located{std::move(**location), std::move(e)});
     }
   }
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/log.h"
 #include "context/entity_codec.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/staged_history.h"
@@ -129,16 +130,17 @@ TimeMs SqliteStore::SteadyNow() const {
 }
 
 SqliteStore::~SqliteStore() {
+  if (series_loading_.valid()) series_loading_.wait();  // it holds a read connection
   // Statements must be finalized before their connection closes.
   stmts_ = {};
   idle_readers_.clear();
 }
 
-// Prepares the cached statements, loads the series cache, starts a fresh chunk and reads
-// the deferred-documents mark.
+// Prepares the cached statements, starts loading the series cache, starts a fresh chunk and
+// reads the deferred-documents mark.
 Status SqliteStore::Init() {
   if (auto s = PrepareStatements(); !s) return s;
-  if (auto s = LoadSeriesCache(); !s) return s;
+  series_loading_ = std::async(std::launch::async, [this] { return ReadSeriesCache(); });
   sqlite3* db = writer_.get();
   auto last = Prepare(db, "SELECT coalesce(max(id), -1) FROM history_chunks");
   if (!last) return Fail(last.error());
@@ -201,12 +203,15 @@ Status SqliteStore::PrepareStatements() {
   return Ok();
 }
 
-Status SqliteStore::LoadSeriesCache() {
-  sqlite3* db = writer_.get();
-  auto series = Prepare(db,
+Result<SqliteStore::SeriesCache> SqliteStore::ReadSeriesCache() {
+  auto reader = BorrowReader();
+  if (!reader) return Fail(reader.error());
+  auto series = Prepare(reader->get(),
                         "SELECT id, tenant, service_path, entity_id, entity_type, attr, "
                         "attr_type FROM history_series");
   if (!series) return Fail(series.error());
+  SeriesCache cache;
+  std::string key;
   int rc;
   while ((rc = sqlite3_step(series->get())) == SQLITE_ROW) {
     context::HistoryRow r;
@@ -214,13 +219,31 @@ Status SqliteStore::LoadSeriesCache() {
     r.service_path = ColumnText(series->get(), 2);
     r.entity_id = ColumnText(series->get(), 3);
     r.entity_type = ColumnText(series->get(), 4);
-    EntityKeyOf(r, key_buf_);
-    series_[key_buf_].push_back({std::string(ColumnText(series->get(), 5)),
-                                 sqlite3_column_int64(series->get(), 0),
-                                 std::string(ColumnText(series->get(), 6))});
+    EntityKeyOf(r, key);
+    cache[key].push_back({std::string(ColumnText(series->get(), 5)),
+                          sqlite3_column_int64(series->get(), 0),
+                          std::string(ColumnText(series->get(), 6))});
   }
-  if (rc != SQLITE_DONE) return Fail(SqlError(db, "load series"));
-  return Ok();
+  if (rc != SQLITE_DONE) return Fail(SqlError(reader->get(), "load series"));
+  return cache;
+}
+
+Status SqliteStore::AwaitSeriesCache() {
+  std::lock_guard lock(write_mu_);
+  return AwaitSeriesCacheLocked();
+}
+
+Status SqliteStore::AwaitSeriesCacheLocked() {
+  if (series_loading_.valid()) {
+    Result<SeriesCache> loaded = series_loading_.get();
+    if (loaded) {
+      series_ = std::move(*loaded);
+    } else {
+      series_status_ = Fail(loaded.error());
+      spdlog::error("storage: cannot load the history series: {}", loaded.error().message);
+    }
+  }
+  return series_status_;
 }
 
 // REQUIRES: next_seq_ set.
@@ -263,6 +286,7 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
   commits_waiting_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(write_mu_);
   commits_waiting_.fetch_sub(1, std::memory_order_relaxed);
+  if (auto s = AwaitSeriesCacheLocked(); !s) return s;
   // Every history row gets the next seq: this commit's are first_seq..last_seq.
   const int64_t first_seq = next_seq_;
   const int64_t last_seq = first_seq + static_cast<int64_t>(batch.history.size()) - 1;

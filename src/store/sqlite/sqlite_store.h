@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <list>
 #include <map>
 #include <memory>
@@ -58,8 +59,10 @@ class SqliteStore final : public context::ContextStore {
   // The store's file in the data directory.
   static constexpr const char* kFileName = "zhicheng.db";
 
-  // Opens or creates DIR/zhicheng.db (creating DIR), migrates it to the current schema and
-  // loads the history series cache. Errors: Internal (I/O, a newer schema, not a database).
+  // Opens or creates DIR/zhicheng.db (creating DIR) and migrates it to the current schema.
+  // The history series cache loads on a thread of its own meanwhile, so that a start-up
+  // reads the entities (LoadEntities) while it loads; the first Commit waits for it.
+  // Errors: Internal (I/O, a newer schema, not a database).
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& data_dir,
                                                    SqliteOptions options = {});
   SqliteStore(Passkey, std::filesystem::path file, SqliteOptions options, DbPtr writer);
@@ -78,6 +81,10 @@ class SqliteStore final : public context::ContextStore {
   Result<size_t> PruneHistory(TimeMs before) override;
   Result<size_t> DeleteHistory(const context::HistoryQuery& selection) override;
   Status Flush(FlushMode mode) override;
+
+  // Waits until the series cache has loaded; its error, if it failed (then every Commit
+  // fails with it too). Start-up calls it after LoadEntities, to stop on such an error.
+  Status AwaitSeriesCache();
 
   const std::filesystem::path& File() const { return file_; }
 
@@ -151,7 +158,9 @@ class SqliteStore final : public context::ContextStore {
   Status Init();
   TimeMs SteadyNow() const;
   Status PrepareStatements();
-  Status LoadSeriesCache();
+  using SeriesCache = std::unordered_map<std::string, EntitySeries>;  // by entity key
+  Result<SeriesCache> ReadSeriesCache();                              // on its own read connection
+  Status AwaitSeriesCacheLocked();                                    // REQUIRES write_mu_
   Status LoadFlushedThrough();
   EntityPlan PlanEntities(const std::vector<context::EntityWrite>& writes, int64_t first_seq,
                           int64_t last_seq);
@@ -227,11 +236,14 @@ class SqliteStore final : public context::ContextStore {
   const SqliteOptions options_;
 
   std::mutex write_mu_;
-  std::atomic<int> commits_waiting_ = 0;                  // Commit calls waiting for write_mu_
-  DbPtr writer_;                                          // GUARDED_BY(write_mu_)
-  Statements stmts_;                                      // GUARDED_BY(write_mu_)
-  std::unordered_map<std::string, EntitySeries> series_;  // by entity key; GUARDED_BY(write_mu_)
-  int64_t next_seq_ = 0;                                  // GUARDED_BY(write_mu_)
+  std::atomic<int> commits_waiting_ = 0;  // Commit calls waiting for write_mu_
+  DbPtr writer_;                          // GUARDED_BY(write_mu_)
+  Statements stmts_;                      // GUARDED_BY(write_mu_)
+  SeriesCache series_;                    // GUARDED_BY(write_mu_)
+  // Loading series_ (Init); valid until awaited. GUARDED_BY(write_mu_)
+  std::future<Result<SeriesCache>> series_loading_;
+  Status series_status_;  // the load's outcome, once awaited; GUARDED_BY(write_mu_)
+  int64_t next_seq_ = 0;  // GUARDED_BY(write_mu_)
   // Staged rows outside the sweep, in seq order; the sweep's rows still to move, by key;
   // the sweep's end (0: none); whether a failed commit left these ahead of the database.
   // Empty at start: Init moves whatever a previous run staged.

@@ -504,6 +504,7 @@ TEST_F(SqliteStoreTest, PersistsAcrossReopen) {
   int entities = 0;
   ASSERT_TRUE(store_->LoadEntities([&](std::string, context::Entity) { ++entities; }).has_value());
   EXPECT_EQ(entities, 1);
+  EXPECT_TRUE(store_->AwaitSeriesCache().has_value());  // loaded beside LoadEntities
   CommitRows({Row("Room1", "temperature", 11, "11")});  // existing series, new chunk
   HistoryQuery q;
   q.entity_ids = {"Room1"};
