@@ -61,7 +61,7 @@ SubscriptionManager::SubscriptionManager(Writer& writer, NotificationSender& sen
       withdrawn_(metrics.GetCounter(
           "zhicheng_notifications_withdrawn_total",
           "Subscription notifications not sent because their subscription was deleted, "
-          "deactivated or expired while they waited behind one of their entity")),
+          "deactivated or expired while they waited behind an earlier one about their entity")),
       in_progress_(metrics.GetGauge(
           "zhicheng_notifications_in_progress",
           "Subscription notifications being sent, retried or waiting behind one of their entity")),

@@ -181,6 +181,9 @@ void Router::Add(Route route) {
   if (!route.handler) {
     throw std::logic_error(fmt::format("route without handler: {}", route.pattern));
   }
+  if (route.method == Verb::head) {  // Find answers HEAD with the GET route
+    throw std::logic_error(fmt::format("HEAD route {}: add the GET route", route.pattern));
+  }
   Node* node = root_.get();
   std::vector<std::string> param_names;
   for (std::string_view segment : SplitPath(route.pattern)) {

@@ -37,8 +37,8 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // Adds a route. A second route with the same method and pattern is a bug (throws
-  // std::logic_error at start-up).
+  // Adds a route. A second route with the same method and pattern, or a HEAD route, is a
+  // bug (throws std::logic_error at start-up).
   void Add(Route route);
   // The formatter for errors on paths under `prefix` (default: {"error","description"}).
   void SetErrorFormatter(std::string prefix, ErrorFormatter formatter);

@@ -99,6 +99,7 @@ TEST_F(RouterTest, HeadFindsTheGetRouteAndOnlyWhereThereIsOne) {
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, ErrorCode::kMethodNotAllowed);
   EXPECT_EQ(router_.AllowedMethods("/v2/op/update"), (std::vector<Verb>{Verb::post}));
+  EXPECT_THROW(router_.Add(MakeRoute(Verb::head, "/v2/entities")), std::logic_error);
 }
 
 TEST_F(RouterTest, DuplicateRouteThrows) {

@@ -732,7 +732,7 @@ TEST_F(ServerTest, CorsPreflightIsAnsweredBeforeAuthorization) {
   ASSERT_TRUE(preflight);
   EXPECT_EQ(preflight->result_int(), 204u);  // no credentials, yet not 401
   EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_origin], "https://app.example");
-  EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_methods], "DELETE, GET");
+  EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_methods], "DELETE, GET, HEAD");
   EXPECT_EQ((*preflight)[beast_http::field::access_control_allow_headers],
             "Authorization, X-Auth-Token, Content-Type, Fiware-Service, Fiware-ServicePath, "
             "Fiware-Correlator, X-Request-Id");
