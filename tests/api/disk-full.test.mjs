@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Server, binary, eventually, riverLevels } from './harness.mjs';
+import { Server, binary, eventually, metric, riverLevels } from './harness.mjs';
 
 const SMALL = '8m';
 const LARGE = '64m';
@@ -56,14 +56,6 @@ function fill(dir, file, leave) {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** The value of an unlabelled series in /metrics. */
-async function metric(srv, name) {
-  const r = await srv.get('/metrics');
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text);
-  assert.ok(m, `${name} in /metrics`);
-  return Number(m[1]);
 }
 
 const HEADERS = { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/rivers' };

@@ -347,6 +347,14 @@ export function refusedStart(config) {
   }
 }
 
+/** The value of an unlabelled series in `srv`'s /metrics (fails when the series is absent). */
+export async function metric(srv, name) {
+  const r = await srv.get('/metrics');
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(r.text);
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
 /** A loopback port on which nothing listens (a dead notification receiver). */
 export async function deadPort() {
   const s = net.createServer();

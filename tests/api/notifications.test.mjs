@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import { startServer, startReceiver, deadPort, eventually, deadline, riverLevels } from './harness.mjs';
+import { startServer, startReceiver, deadPort, eventually, deadline, metric, riverLevels } from './harness.mjs';
 
 let srv;
 let rx;
@@ -561,7 +561,6 @@ test('a clean stop leaves the waiting notifications unsent, says how many, and d
 test('notifications waiting when their subscription is deleted are withdrawn, not sent', async () => {
   const own = await startServer();
   const held = await startReceiver({ respond: (r) => (r.path === '/held' && r.json?.data?.[0]?.level === 1 ? 'hang' : { status: 200 }) });
-  const metric = async (name) => Number((await own.get('/metrics')).text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
   try {
     const res = await own.post('/v2/subscriptions', {
       subject: { entities: [{ id: 'Withdraw-1', type: 'WithdrawGauge' }] },
@@ -574,11 +573,11 @@ test('notifications waiting when their subscription is deleted are withdrawn, no
       assert.equal((await own.patch('/v2/entities/Withdraw-1/attrs?options=keyValues', { level })).status, 204);
     }
     await held.waitFor((r) => r.path === '/held');
-    assert.equal(await metric('zhicheng_notifications_in_progress'), 5, 'one with the receiver, four waiting');
+    assert.equal(await metric(own, 'zhicheng_notifications_in_progress'), 5, 'one with the receiver, four waiting');
     assert.equal((await own.del(`/v2/subscriptions/${sid}`)).status, 204);
     held.hanging.shift().end();
-    await eventually(async () => (await metric('zhicheng_notifications_in_progress')) === 0, 10_000, 'the lane to empty');
-    assert.equal(await metric('zhicheng_notifications_withdrawn_total'), 4);
+    await eventually(async () => (await metric(own, 'zhicheng_notifications_in_progress')) === 0, 10_000, 'the lane to empty');
+    assert.equal(await metric(own, 'zhicheng_notifications_withdrawn_total'), 4);
     assert.deepEqual(held.matching((r) => r.path === '/held').map((r) => r.json.data[0].level), [1]);
   } finally {
     await held.close();
