@@ -508,7 +508,10 @@ Status ParseNotificationOptions(const bj::object& n, SubscriptionSpec& spec) {
   spec.only_changed_attrs = only_changed->value_or(false);
   auto covered = OptBool(n, "covered");
   if (!covered) return Fail(covered.error());
-  if (covered->value_or(false)) return Fail(Bad("covered notifications are not supported"));
+  spec.covered = covered->value_or(false);
+  if (spec.covered && (spec.attrs.empty() || spec.except_attrs)) {
+    return Fail(Bad("covered true cannot be used if notification attributes list is empty"));
+  }
   auto format = OptString(n, "attrsFormat");
   if (!format) return Fail(format.error());
   const std::string f = format->value_or("normalized");
@@ -676,7 +679,7 @@ bj::object RenderNotification(const SubscriptionSpec& spec) {
   n[spec.except_attrs ? "exceptAttrs" : "attrs"] = StringArray(spec.attrs);
   n["onlyChangedAttrs"] = spec.only_changed_attrs;
   n["attrsFormat"] = FormatName(spec.attrs_format);
-  n["covered"] = false;  // Orion always renders it; true is not supported
+  n["covered"] = spec.covered;
   n[spec.http.custom ? "httpCustom" : "http"] = RenderTarget(spec.http);
   if (!spec.metadata.empty()) n["metadata"] = StringArray(spec.metadata);
   if (spec.max_fails_limit) n["maxFailsLimit"] = *spec.max_fails_limit;
@@ -916,40 +919,66 @@ bool IsEntityMacro(std::string_view name) {
          name == "authToken";
 }
 
-// The macro value of `name` for `entity` (see SubstituteMacros).
-std::string MacroValue(std::string_view name, const Entity& entity, std::string_view tenant) {
-  if (name == "id") return entity.id;
-  if (name == "type") return entity.type;
-  if (name == "service") return std::string(tenant);
-  if (name == "servicePath") return entity.service_path;
+// What ${...} macros are substituted from: the notified entity, its tenant, and what an
+// attribute the entity lacks becomes ("", or "null" for a covered subscription, as Orion).
+struct MacroSource {
+  const Entity& entity;
+  std::string_view tenant;
+  std::string_view absent;
+};
+
+// The macro value of `name` (see SubstituteMacros).
+std::string MacroValue(std::string_view name, const MacroSource& src) {
+  if (name == "id") return src.entity.id;
+  if (name == "type") return src.entity.type;
+  if (name == "service") return std::string(src.tenant);
+  if (name == "servicePath") return src.entity.service_path;
   if (name == "authToken") return {};
-  const Attribute* attr = entity.Find(name);
-  if (attr == nullptr) return {};
+  const Attribute* attr = src.entity.Find(name);
+  if (attr == nullptr) return std::string(src.absent);
   if (const auto* s = attr->value.if_string()) return std::string(*s);
   return DumpJson(attr->value);
+}
+
+std::string Substitute(std::string_view text, const MacroSource& src) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t open = text.find("${", pos);
+    size_t close = open == text.npos ? text.npos : text.find('}', open + 2);
+    if (close == text.npos) {
+      out.append(text.substr(pos));
+      break;
+    }
+    out.append(text.substr(pos, open - pos));
+    out.append(MacroValue(text.substr(open + 2, close - open - 2), src));
+    pos = close + 1;
+  }
+  return out;
 }
 
 // A JSON template: a string leaf that is exactly "${name}" becomes the attribute's JSON
 // value (so numbers stay numbers, as Orion's `json` does), or null when the entity lacks
 // the attribute; other strings are substituted.
-bj::value SubstituteJson(const bj::value& tmpl, const Entity& entity, std::string_view tenant) {
+bj::value SubstituteJson(const bj::value& tmpl, const MacroSource& src) {
   if (const auto* s = tmpl.if_string()) {
     std::string_view text = *s;
     if (text.starts_with("${") && text.ends_with("}") && text.find('}') == text.size() - 1) {
       std::string_view name = text.substr(2, text.size() - 3);
-      if (const Attribute* attr = entity.Find(name)) return attr->value;
+      if (const Attribute* attr = src.entity.Find(name)) return attr->value;
       if (!IsEntityMacro(name)) return nullptr;  // Orion: a missing attribute is null
     }
-    return bj::string(SubstituteMacros(text, entity, tenant));
+    return bj::string(Substitute(text, src));
   }
   if (const auto* a = tmpl.if_array()) {
     bj::array out;
-    for (const auto& item : *a) out.push_back(SubstituteJson(item, entity, tenant));
+    for (const auto& item : *a) out.push_back(SubstituteJson(item, src));
     return out;
   }
   if (const auto* o = tmpl.if_object()) {
     bj::object out;
-    for (const auto& [k, v] : *o) out[k] = SubstituteJson(v, entity, tenant);
+    for (const auto& [k, v] : *o) out[k] = SubstituteJson(v, src);
     return out;
   }
   return tmpl;
@@ -1032,18 +1061,39 @@ void AddNotificationMetadata(const SubscriptionSpec& spec, const EntityChange& c
   }
 }
 
+// Names in notification.attrs that are not attributes: "*" and the builtins.
+bool IsNotifiedBuiltin(std::string_view name) {
+  return name == "*" || name == "dateCreated" || name == "dateModified" || name == "dateExpires" ||
+         name == "servicePath" || name == kAlterationTypeAttr;
+}
+
+// covered: each attribute named in notification.attrs that the entity lacks, as null of
+// type None (Orion), so that every notification carries the same attributes; with
+// onlyChangedAttrs only those the change is about (an attribute the request deleted).
+void AddCoveredAttrs(const SubscriptionSpec& spec, const std::vector<std::string>* relevant,
+                     Entity& e) {
+  for (const auto& name : spec.attrs) {
+    if (IsNotifiedBuiltin(name) || e.Find(name) != nullptr) continue;
+    if (relevant != nullptr && !Contains(*relevant, name)) continue;
+    e.attrs.emplace_back(name, Attribute{std::string(kTypeNone), nullptr, {}});
+  }
+}
+
 // The entity as notified: with onlyChangedAttrs only the relevant attributes; Orion's
-// notification metadata; the builtin attribute alterationType when notification.attrs
-// names it (kept by onlyChangedAttrs, never added by "*" alone, a user attribute wins).
+// notification metadata; covered attributes; the builtin attribute alterationType when
+// notification.attrs names it (kept by onlyChangedAttrs, never added by "*" alone, a user
+// attribute wins).
 Entity NotifiedEntity(const SubscriptionSpec& spec, const EntityChange& change) {
   Entity e = *SubjectEntity(change);
   std::vector<std::string> storage;
   const auto& changed = ChangedFor(spec, change, storage);
+  std::optional<std::vector<std::string>> relevant;
   if (spec.only_changed_attrs) {
-    const auto relevant = RelevantAttrs(change, changed);
-    std::erase_if(e.attrs, [&](const auto& a) { return !Contains(relevant, a.first); });
+    relevant = RelevantAttrs(change, changed);
+    std::erase_if(e.attrs, [&](const auto& a) { return !Contains(*relevant, a.first); });
   }
   AddNotificationMetadata(spec, change, e);
+  if (spec.covered) AddCoveredAttrs(spec, relevant ? &*relevant : nullptr, e);
   if (!spec.except_attrs && Contains(spec.attrs, kAlterationTypeAttr) &&
       SubjectEntity(change)->Find(kAlterationTypeAttr) == nullptr) {
     e.attrs.emplace_back(
@@ -1087,7 +1137,8 @@ bool UsesDefaultBody(const HttpTarget& http) {
 // type substituted as text, the fragment's attributes first (added or replaced, values
 // substituted as `json` templates are, the default type of the value when none is given),
 // then the entity's other attributes. Macros see the entity as it was notified.
-Entity PatchedEntity(const HttpTarget& http, const Entity& e, std::string_view tenant) {
+Entity PatchedEntity(const HttpTarget& http, const MacroSource& src) {
+  const Entity& e = src.entity;
   Entity out;
   out.service_path = e.service_path;
   out.created = e.created;
@@ -1095,13 +1146,13 @@ Entity PatchedEntity(const HttpTarget& http, const Entity& e, std::string_view t
   out.expires = e.expires;
   const auto* id = http.ngsi.if_contains("id");
   const auto* type = http.ngsi.if_contains("type");
-  out.id = id ? SubstituteMacros(id->get_string(), e, tenant) : e.id;
-  out.type = type ? SubstituteMacros(type->get_string(), e, tenant) : e.type;
+  out.id = id ? Substitute(id->get_string(), src) : e.id;
+  out.type = type ? Substitute(type->get_string(), src) : e.type;
   for (const auto& [key, value] : http.ngsi) {
     if (key == "id" || key == "type") continue;
     const auto& fragment = value.get_object();
     Attribute attr;
-    if (const auto* v = fragment.if_contains("value")) attr.value = SubstituteJson(*v, e, tenant);
+    if (const auto* v = fragment.if_contains("value")) attr.value = SubstituteJson(*v, src);
     const auto* t = fragment.if_contains("type");
     attr.type = t ? std::string(t->get_string()) : std::string(InferType(attr.value));
     out.attrs.emplace_back(std::string(key), std::move(attr));
@@ -1112,14 +1163,13 @@ Entity PatchedEntity(const HttpTarget& http, const Entity& e, std::string_view t
   return out;
 }
 
-void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_view tenant,
-                        NotificationRequest& req) {
+void ApplyCustomPayload(const HttpTarget& http, const MacroSource& src, NotificationRequest& req) {
   if (UsesDefaultBody(http) || http.payload_kind == HttpTarget::Payload::kNgsi) return;
   if (http.payload_kind == HttpTarget::Payload::kText) {
-    req.body = PercentDecode(SubstituteMacros(http.payload, e, tenant));
+    req.body = PercentDecode(Substitute(http.payload, src));
     SetHeader(req, "Content-Type", "text/plain; charset=utf-8");
   } else if (http.payload_kind == HttpTarget::Payload::kJson) {
-    req.body = DumpJson(SubstituteJson(http.json, e, tenant));
+    req.body = DumpJson(SubstituteJson(http.json, src));
   } else if (http.payload_kind == HttpTarget::Payload::kNone) {
     req.body.clear();
     std::erase_if(req.headers, [](const auto& h) { return IEquals(h.first, "Content-Type"); });
@@ -1132,14 +1182,13 @@ void ApplyCustomPayload(const HttpTarget& http, const Entity& e, std::string_vie
 // Fiware-Correlator or Ngsiv2-AttrsFormat, as in Orion. A header that is not valid HTTP
 // once substituted and decoded ("a%0D%0AX-Injected: 1", or an attribute holding a line
 // break) is left out: entity data must not add headers or split the request.
-void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_view tenant,
-                        NotificationRequest& req) {
+void ApplyCustomHeaders(const HttpTarget& http, const MacroSource& src, NotificationRequest& req) {
   for (const auto& [k, v] : http.headers) {
-    std::string name = SubstituteMacros(k, e, tenant);
+    std::string name = Substitute(k, src);
     if (name.empty() || IEquals(name, "Fiware-Correlator") || IEquals(name, "Ngsiv2-AttrsFormat")) {
       continue;
     }
-    std::string value = SubstituteMacros(v, e, tenant);
+    std::string value = Substitute(v, src);
     if (value.empty()) {
       std::erase_if(req.headers, [&](const auto& h) { return IEquals(h.first, name); });
       continue;
@@ -1152,40 +1201,25 @@ void ApplyCustomHeaders(const HttpTarget& http, const Entity& e, std::string_vie
 
 // httpCustom: method, url with qs (an entry empty after substitution is left out, as in
 // Orion), the payload template and the custom headers.
-void ApplyCustom(const HttpTarget& http, const Entity& e, std::string_view tenant,
-                 NotificationRequest& req) {
+void ApplyCustom(const HttpTarget& http, const MacroSource& src, NotificationRequest& req) {
   if (!http.method.empty()) req.method = http.method;
-  req.url = SubstituteMacros(http.url, e, tenant);
+  req.url = Substitute(http.url, src);
   char sep = req.url.find('?') == std::string::npos ? '?' : '&';
   for (const auto& [k, v] : http.qs) {
-    std::string key = SubstituteMacros(k, e, tenant);
-    std::string value = SubstituteMacros(v, e, tenant);
+    std::string key = Substitute(k, src);
+    std::string value = Substitute(v, src);
     if (key.empty() || value.empty()) continue;
     req.url += sep + PercentEncode(key) + "=" + PercentEncode(value);
     sep = '&';
   }
-  ApplyCustomPayload(http, e, tenant, req);
-  ApplyCustomHeaders(http, e, tenant, req);
+  ApplyCustomPayload(http, src, req);
+  ApplyCustomHeaders(http, src, req);
 }
 
 }  // namespace
 
 std::string SubstituteMacros(std::string_view text, const Entity& entity, std::string_view tenant) {
-  std::string out;
-  out.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t open = text.find("${", pos);
-    size_t close = open == text.npos ? text.npos : text.find('}', open + 2);
-    if (close == text.npos) {
-      out.append(text.substr(pos));
-      break;
-    }
-    out.append(text.substr(pos, open - pos));
-    out.append(MacroValue(text.substr(open + 2, close - open - 2), entity, tenant));
-    pos = close + 1;
-  }
-  return out;
+  return Substitute(text, {entity, tenant, ""});
 }
 
 NotificationRequest BuildNotification(const Subscription& sub, const EntityChange& change,
@@ -1205,9 +1239,10 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
   req.headers.emplace_back("Fiware-Correlator",
                            change.correlator + "; cbnotif=" + std::to_string(cbnotif));
   req.headers.emplace_back("Ngsiv2-AttrsFormat", std::string(FormatName(spec.attrs_format)));
-  if (spec.http.custom) ApplyCustom(spec.http, entity, change.tenant, req);
+  const MacroSource macros{entity, change.tenant, spec.covered ? "null" : ""};
+  if (spec.http.custom) ApplyCustom(spec.http, macros, req);
   if (spec.http.payload_kind == HttpTarget::Payload::kNgsi) {
-    req.body = DefaultBody(sub, PatchedEntity(spec.http, entity, change.tenant));
+    req.body = DefaultBody(sub, PatchedEntity(spec.http, macros));
   } else if (UsesDefaultBody(spec.http)) {
     req.body = DefaultBody(sub, entity);
   }

@@ -111,6 +111,9 @@ struct SubscriptionSpec {
   std::vector<std::string> metadata;
   AttrsFormat attrs_format = AttrsFormat::kNormalized;
   bool only_changed_attrs = false;
+  // notification.covered: every attribute named in `attrs` is notified, null (type None)
+  // where the entity lacks it, and ${...} of a missing attribute becomes "null".
+  bool covered = false;
   std::optional<int64_t> max_fails_limit;
   std::optional<TimeMs> expires;
   int64_t throttling_s = 0;
@@ -183,7 +186,7 @@ struct NotificationRequest {
 // Content-Type ("application/json; charset=utf-8"), Fiware-Service (non-default tenant),
 // Fiware-ServicePath, Fiware-Correlator ("<correlator>; cbnotif=<n>") and
 // Ngsiv2-AttrsFormat; the body {"subscriptionId":..,"data":[entity]} per attrsFormat,
-// attrs/exceptAttrs (which may name the builtin alterationType), onlyChangedAttrs and
+// attrs/exceptAttrs (which may name the builtin alterationType), onlyChangedAttrs, covered and
 // metadata (previousValue/actionType on the attributes the request wrote), or the custom
 // template (payload and header values URL-decoded after substitution, as Orion does).
 NotificationRequest BuildNotification(const Subscription& sub, const EntityChange& change,

@@ -122,6 +122,14 @@ TEST(SubscriptionParse, NotificationErrors) {
             "unknown method httpCustom notification");
   EXPECT_EQ(err(R"({"httpCustom":{"url":"http://x","headers":{}}})"),
             "notification httpCustom headers is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"covered":true})"),
+            "covered true cannot be used if notification attributes list is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"attrs":[],"covered":true})"),
+            "covered true cannot be used if notification attributes list is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"exceptAttrs":["a"],"covered":true})"),
+            "covered true cannot be used if notification attributes list is empty");
+  EXPECT_EQ(err(R"({"http":{"url":"http://x"},"attrs":["a"],"covered":"yes"})"),
+            "covered is not a bool");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"},"maxFailsLimit":0})"),
             "maxFailsLimit must be greater than zero");
   EXPECT_EQ(err(R"({"http":{"url":"http://x"}})", R"(,"status":"paused"})"),
@@ -427,6 +435,56 @@ TEST(SubscriptionNotify, CustomTemplates) {
     }
   }
   EXPECT_TRUE(saw_name);
+}
+
+// covered: the attributes named in notification.attrs that the entity lacks come as null of
+// type None, in every attrsFormat; builtins and "*" are not attributes to cover.
+TEST(SubscriptionNotify, CoveredAddsMissingAttributesAsNull) {
+  auto body = [](std::string_view format, std::string_view attrs) {
+    Subscription sub = Make(std::string(R"({"subject":{"entities":[{"id":"Room1"}]},
+        "notification":{"http":{"url":"http://x"},"covered":true,"attrsFormat":")") +
+                            std::string(format) + R"(","attrs":)" + std::string(attrs) + "}}");
+    auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 2), {"temperature"}),
+                                 1, std::chrono::milliseconds(5000));
+    return J(req.body).at("data").at(0);
+  };
+  const std::string_view listed = R"(["brightness","temperature"])";
+  EXPECT_EQ(body("normalized", listed), J(R"({"id":"Room1","type":"Room",
+                  "brightness":{"type":"None","value":null,"metadata":{}},
+                  "temperature":{"type":"Number","value":2,"metadata":{}}})"));
+  EXPECT_EQ(body("keyValues", listed),
+            J(R"({"id":"Room1","type":"Room","brightness":null,"temperature":2})"));
+  EXPECT_EQ(body("values", listed), J("[null,2]"));
+  // "*" (every attribute) and the builtins are not attributes to cover.
+  EXPECT_EQ(body("keyValues", R"(["*","dateExpires","co2"])"),
+            J(R"({"id":"Room1","type":"Room","temperature":2,"name":"kitchen","co2":null})"));
+}
+
+TEST(SubscriptionNotify, CoveredWithOnlyChangedAttrsCoversOnlyWhatTheChangeIsAbout) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "http":{"url":"http://x"},"covered":true,"onlyChangedAttrs":true,
+      "attrs":["temperature","brightness","humidity"],"attrsFormat":"keyValues"}})");
+  auto before = std::make_shared<Entity>(*Room("Room1", 1));
+  before->attrs.emplace_back("humidity", Attribute{"Number", 40, {}});
+  EntityChange c = Update(before, Room("Room1", 2), {"temperature", "humidity"});  // deleted
+  auto req = BuildNotification(sub, c, 1, std::chrono::milliseconds(5000));
+  EXPECT_EQ(J(req.body).at("data").at(0),
+            J(R"({"id":"Room1","type":"Room","temperature":2,"humidity":null})"));
+}
+
+// With covered, ${...} of an attribute the entity lacks is "null" instead of "" (Orion).
+TEST(SubscriptionNotify, CoveredTemplatesWriteNullForMissingAttributes) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":{
+      "httpCustom":{"url":"http://x","payload":"t ${temperature}, b ${brightness}, c ${co2}",
+      "headers":{"X-B":"${brightness}"}},"covered":true,"attrs":["brightness","temperature"]}})");
+  auto req = BuildNotification(sub, Update(Room("Room1", 1), Room("Room1", 3), {"temperature"}), 1,
+                               std::chrono::milliseconds(5000));
+  EXPECT_EQ(req.body, "t 3, b null, c null");
+  EXPECT_TRUE(std::ranges::find(req.headers, std::pair<std::string, std::string>{"X-B", "null"}) !=
+              req.headers.end());
+  auto rendered = RenderSpec(*sub.spec);
+  EXPECT_EQ(rendered.at("notification").at("covered"), true);
+  EXPECT_TRUE(ParseSubscription(rendered).value().covered);  // round trip
 }
 
 TEST(SubscriptionNotify, QueryStringIsEscapedBeyondUnreserved) {

@@ -117,6 +117,22 @@ test('exceptAttrs leaves attributes out', async () => {
   assert.deepEqual(n.json.data, [{ id: 'Cam-9', type: 'Camera', zoom: 2 }]);
 });
 
+test('covered: every listed attribute is notified, null where the entity lacks it', async () => {
+  const id = await subscribe({
+    subject: { entities: [{ id: 'AQ-7', type: 'AirQualityCovered' }] },
+    notification: { http: { url: `${rx.url}/covered` }, attrsFormat: 'keyValues', attrs: ['pm25', 'no2', 'o3'], covered: true },
+  });
+  await create({ id: 'AQ-7', type: 'AirQualityCovered', pm25: { type: 'Number', value: 31 }, no2: { type: 'Number', value: 18 } });
+  const first = await rx.waitFor((r) => r.path === '/covered' && r.json?.data?.[0]?.pm25 === 31);
+  assert.deepEqual(first.json.data, [{ id: 'AQ-7', type: 'AirQualityCovered', pm25: 31, no2: 18, o3: null }]);
+  const shown = await srv.get(`/v2/subscriptions/${id}`);
+  assert.equal(shown.json.notification.covered, true);
+  const del = await srv.del('/v2/entities/AQ-7/attrs/no2');
+  assert.equal(del.status, 204);
+  const second = await rx.waitFor((r) => r.path === '/covered' && r.json?.data?.[0]?.no2 === null);
+  assert.deepEqual(second.json.data, [{ id: 'AQ-7', type: 'AirQualityCovered', pm25: 31, no2: null, o3: null }]);
+});
+
 test('onlyChangedAttrs sends only what changed', async () => {
   await subscribe({
     subject: { entities: [{ id: 'WS-2', type: 'WeatherStation' }] },
