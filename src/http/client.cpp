@@ -11,13 +11,16 @@
 // write + read): when it fires it aborts the Call, which cancels the resolver and closes
 // the TCP socket (under TLS too) so that the pending operation fails at once. The
 // destructor aborts every live Call the same way, with Unavailable, and joins the threads
-// once all callbacks ran. A request that fails on a reused connection (the server closed
-// it while idle) is retried once on a fresh one. Callbacks run exactly once, on a client
-// thread.
+// once all callbacks ran. An idle connection on which anything arrived (an unasked answer,
+// the server's close) is not reused. A request that fails on a reused connection (the
+// server closed it just then) is retried once on a fresh one. Callbacks run exactly once, on a
+// client thread.
 #include "http/client.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <poll.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -105,6 +108,17 @@ class Connection {
 
   tcp::socket& Socket() { return tls_ ? tls_->next_layer() : *plain_; }
   TlsStream* Tls() { return tls_.get(); }
+
+  // Whether this idle connection can carry the next request: open, and nothing arrived on
+  // it while it idled. What arrives unasked is an answer to no request (a 408 that some
+  // servers and proxies send on their idle timeout) or the end of the connection; read as
+  // the next request's answer, it would be the wrong one.
+  bool QuietSinceIdle() {
+    if (!Socket().is_open()) return false;
+    if (tls_ && SSL_has_pending(tls_->native_handle()) == 1) return false;
+    pollfd readable{.fd = Socket().native_handle(), .events = POLLIN, .revents = 0};
+    return ::poll(&readable, 1, 0) == 0;
+  }
   // Calls f with the stream that carries HTTP: the TLS stream or the socket.
   template <class F>
   auto WithStream(F&& f) {
@@ -446,7 +460,7 @@ std::unique_ptr<Connection> Client::Impl::TakeIdle(const std::string& key) {
   while (it != idle_.end() && !it->second.empty()) {
     std::unique_ptr<Connection> connection = std::move(it->second.back());
     it->second.pop_back();
-    if (connection->Socket().is_open()) return connection;
+    if (connection->QuietSinceIdle()) return connection;
   }
   return nullptr;
 }

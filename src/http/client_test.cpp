@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <netinet/tcp.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
@@ -250,6 +252,74 @@ TEST(Client, RetriesOnceWhenTheIdleConnectionWentStale) {
     EXPECT_EQ(result->body, "ok");
   }
   server.join();
+}
+
+// Waits (bounded) until the peer has acknowledged the FIN that `socket` sent after its last
+// bytes: from then on those bytes are in the peer's receive queue.
+bool WaitUntilFinAcknowledged(tcp::socket& socket) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (std::chrono::steady_clock::now() < deadline) {
+    tcp_info info{};
+    socklen_t size = sizeof info;
+    if (getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return false;
+    if (info.tcpi_state == TCP_FIN_WAIT2 || info.tcpi_state == TCP_TIME_WAIT) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+TEST(Client, DoesNotReuseAnIdleConnectionOnWhichTheServerSpoke) {
+  // The receiver answers the first request; while that connection idles in the pool it
+  // sends an unasked 408 and closes, as some servers and proxies do on their idle timeout.
+  // The second request must not take that 408 for its answer: it goes out on a new
+  // connection.
+  asio::io_context io;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::promise<void> first_answered;
+  std::promise<bool> spoke;
+  std::thread server([&] {
+    boost::system::error_code ec;
+    std::string request;
+    tcp::socket first = acceptor.accept();
+    asio::read_until(first, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+    asio::write(first,
+                asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")),
+                ec);
+    first_answered.get_future().wait_for(kDeadline);
+    asio::write(
+        first,
+        asio::buffer(std::string_view("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                                      "Content-Length: 0\r\n\r\n")),
+        ec);
+    first.shutdown(tcp::socket::shutdown_send, ec);
+    spoke.set_value(WaitUntilFinAcknowledged(first));
+    tcp::socket second = acceptor.accept(ec);
+    request.clear();
+    asio::read_until(second, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+    asio::write(
+        second,
+        asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")), ec);
+  });
+  const tcp::endpoint endpoint = acceptor.local_endpoint();
+  const std::string url = fmt::format("http://127.0.0.1:{}/", endpoint.port());
+  Client client;
+  auto first = SendAndWait(client, {.method = "GET", .url = url});
+  first_answered.set_value();
+  auto delivered = spoke.get_future();
+  ASSERT_EQ(delivered.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_TRUE(delivered.get());
+  auto second = SendAndWait(client, {.method = "GET", .url = url});
+  if (!second || second->body != "second") {  // the server still waits for a connection
+    tcp::socket unblock(io);
+    boost::system::error_code ignored;
+    unblock.connect(endpoint, ignored);
+  }
+  server.join();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->body, "first");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->status, 200u);
+  EXPECT_EQ(second->body, "second");
 }
 
 TEST(Client, SkipsInterimResponsesAndKeepsTheConnection) {
