@@ -101,19 +101,24 @@ Status ReadServer(const toml::table& t, Config& c) {
 Status ReadHttp(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(
           t, "http",
-          {"max_body_bytes", "max_header_bytes", "read_timeout_seconds", "idle_timeout_seconds",
-           "drain_timeout_seconds", "max_connections", "access_log"});
+          {"max_body_bytes", "max_response_bytes", "max_header_bytes", "read_timeout_seconds",
+           "idle_timeout_seconds", "drain_timeout_seconds", "max_connections", "access_log"});
       !s) {
     return s;
   }
   for (auto s : {ReadTyped(t, "http", "access_log", c.access_log),
                  ReadNumber(t, "max_body_bytes", c.max_body_bytes),
+                 ReadNumber(t, "max_response_bytes", c.max_response_bytes),
                  ReadNumber(t, "max_header_bytes", c.max_header_bytes),
                  ReadNumber(t, "read_timeout_seconds", c.read_timeout_seconds),
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
                  ReadNumber(t, "drain_timeout_seconds", c.drain_timeout_seconds),
                  ReadNumber(t, "max_connections", c.max_connections)}) {
     if (!s) return s;
+  }
+  if (c.max_response_bytes < c.max_body_bytes) {  // what one request wrote must read back
+    return Fail(Error::BadRequest(fmt::format(
+        "[http] max_response_bytes must be at least max_body_bytes ({})", c.max_body_bytes)));
   }
   return Ok();
 }

@@ -25,6 +25,7 @@ struct Config {
   std::string log_level = "info";
   // [http]
   size_t max_body_bytes = size_t{1024} * 1024;
+  size_t max_response_bytes = size_t{32} * 1024 * 1024;
   size_t max_header_bytes = size_t{8} * 1024;
   unsigned read_timeout_seconds = 30;
   unsigned idle_timeout_seconds = 60;

@@ -565,15 +565,28 @@ bj::value RenderEntity(const Entity& entity, const RenderOptions& options) {
   return o;
 }
 
-bj::array RenderEntities(const std::vector<EntityPtr>& entities, const RenderOptions& options) {
-  bj::array out;
-  out.reserve(entities.size());
+Result<std::string> RenderEntitiesJson(const std::vector<EntityPtr>& entities,
+                                       const RenderOptions& options, size_t max_bytes) {
+  std::string out = "[";
+  bj::array rows;  // unique: the rows already in the page
   const bool unique = options.representation == Representation::kUnique;
   for (const auto& e : entities) {
     bj::value v = RenderEntity(*e, options);
-    if (unique && std::ranges::find(out, v) != out.end()) continue;  // a list of unique rows
-    out.push_back(std::move(v));
+    if (unique) {
+      if (std::ranges::find(rows, v) != rows.end()) continue;
+      rows.push_back(v);
+    }
+    const std::string text = DumpJson(v);
+    if (out.size() + 1 + text.size() + 1 > max_bytes) {
+      return Fail(Error::NoResources(fmt::format(
+          "the answer would exceed {} bytes (max_response_bytes): ask for fewer entities "
+          "(limit) or attributes (attrs)",
+          max_bytes)));
+    }
+    if (out.size() > 1) out.push_back(',');
+    out += text;
   }
+  out.push_back(']');
   return out;
 }
 

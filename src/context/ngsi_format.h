@@ -110,9 +110,12 @@ boost::json::value RenderEntity(const Entity& entity, const RenderOptions& optio
 // Only `options.metadata` is used.
 boost::json::value RenderAttribute(const Attribute& attr, const RenderOptions& options);
 
-// A list of entities, each as RenderEntity renders it.
-boost::json::array RenderEntities(const std::vector<EntityPtr>& entities,
-                                  const RenderOptions& options);
+// A list of entities as JSON text, each as RenderEntity renders it (with kUnique a row
+// equal to an earlier one is left out), built one entity at a time. NoResources as soon as
+// the text would exceed `max_bytes`, so that a page of large entities (pictures, long arrays) fails
+// before it takes the memory of its whole answer.
+Result<std::string> RenderEntitiesJson(const std::vector<EntityPtr>& entities,
+                                       const RenderOptions& options, size_t max_bytes);
 
 // Serializes compactly like json::Dump, except that doubles are written in the shortest
 // plain form that round-trips ("21.5", "0.1", "1e+21") instead of Boost.JSON 1.81's

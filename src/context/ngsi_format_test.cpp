@@ -333,8 +333,26 @@ TEST(NgsiFormat, UniqueDropsRepeatedValuesAndRepeatedRows) {
   auto b = std::make_shared<Entity>(
       Parsed(R"({"id":"B","city":{"value":"佛山"},"c2":{"value":"佛山"}})"));
   auto c = std::make_shared<Entity>(Parsed(R"({"id":"C","city":{"value":"江门"}})"));
-  auto out = RenderEntities({a, b, c}, {.representation = Representation::kUnique});
-  EXPECT_EQ(DumpJson(out), R"([["佛山"],["江门"]])");
+  auto out = RenderEntitiesJson({a, b, c}, {.representation = Representation::kUnique}, 1024);
+  EXPECT_EQ(out.value(), R"([["佛山"],["江门"]])");
+}
+
+// A page is refused as soon as its text would pass the budget; up to it, it is whole.
+TEST(NgsiFormat, ListTextStaysWithinItsBudget) {
+  auto a = std::make_shared<Entity>(Parsed(R"({"id":"A","type":"T","v":{"value":"aaaa"}})"));
+  auto b = std::make_shared<Entity>(Parsed(R"({"id":"B","type":"T","v":{"value":"bbbb"}})"));
+  const RenderOptions kv{.representation = Representation::kKeyValues};
+  const std::string whole =
+      R"([{"id":"A","type":"T","v":"aaaa"},{"id":"B","type":"T","v":"bbbb"}])";
+  EXPECT_EQ(RenderEntitiesJson({a, b}, kv, whole.size()).value(), whole);
+  auto over = RenderEntitiesJson({a, b}, kv, whole.size() - 1);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::kNoResources);
+  EXPECT_EQ(
+      over.error().message,
+      "the answer would exceed " + std::to_string(whole.size() - 1) +
+          " bytes (max_response_bytes): ask for fewer entities (limit) or attributes (attrs)");
+  EXPECT_EQ(RenderEntitiesJson({}, kv, 2).value(), "[]");
 }
 
 TEST(NgsiFormat, AttrsFilterOrderAndBuiltins) {

@@ -83,7 +83,13 @@ struct HistoryQuery {
   // instants, i.e. distinct (entity, time) pairs with all their attribute values, as a
   // QuantumLeap entity query counts rows.
   bool count_instants = false;
+  // QueryHistory fails with NoResources once the points it keeps pass this many bytes
+  // (each point's value plus kHistoryPointOverhead, about what an answer spends on it), so
+  // that the history of a large attribute (a picture) cannot take the memory; 0: no bound.
+  size_t max_bytes = 0;
 };
+
+inline constexpr size_t kHistoryPointOverhead = 32;  // an ISO 8601 time in the index
 
 // Aggregation of history (QuantumLeap `aggrMethod`). sum/avg/min/max use numeric values
 // only, and texts holding a number in a series of type Number or Integer (QuantumLeap's

@@ -43,6 +43,8 @@ struct Identity {
   std::vector<std::string> PathsFor(std::string_view tenant, bool write) const;
 };
 
+inline constexpr size_t kDefaultMaxResponseBytes = size_t{32} * 1024 * 1024;
+
 struct RequestContext {
   const BeastRequest& raw;
   std::string path;                                         // percent-decoded path
@@ -51,6 +53,10 @@ struct RequestContext {
   std::string request_id;                                   // also sent as X-Request-Id
   std::string client_address;
   Identity identity;
+  // The most a handler may put in this response's body ([http] max_response_bytes). A
+  // handler whose answer would be larger fails instead of building it: one large answer
+  // must not take the server's memory.
+  size_t max_response_bytes = kDefaultMaxResponseBytes;
 
   // The first query parameter with this name, if present (may be empty).
   std::optional<std::string_view> Query(std::string_view name) const;

@@ -381,6 +381,7 @@ asio::awaitable<Response> SessionBase::Dispatch(std::shared_ptr<Exchange> exchan
   RequestContext& ctx = exchange->ctx;
   ctx.request_id = core_.RequestIdFor(exchange->raw);
   ctx.client_address = client_;
+  ctx.max_response_bytes = core_.options().max_response_bytes;
   if (std::optional<Response> early = Resolve(*exchange)) co_return std::move(*early);
   auto identity = core_.Authorize(ctx, *exchange->route);
   if (!identity) {

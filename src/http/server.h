@@ -39,10 +39,12 @@ struct ServerOptions {
   unsigned threads = 0;                         // 0: one per core
   size_t max_header_bytes = size_t{8} * 1024;   // request line + headers
   size_t max_body_bytes = size_t{1024} * 1024;  // 413 above this
-  std::chrono::seconds read_timeout{30};        // to receive a whole request once it started
-  std::chrono::seconds idle_timeout{60};        // keep-alive connection without a request
-  std::chrono::seconds drain_timeout{10};       // on Stop(), wait this long for in-flight work
-  size_t max_connections = 10000;               // further connections are closed at accept
+  // What a handler may put in one response body; handed to it in RequestContext.
+  size_t max_response_bytes = kDefaultMaxResponseBytes;
+  std::chrono::seconds read_timeout{30};   // to receive a whole request once it started
+  std::chrono::seconds idle_timeout{60};   // keep-alive connection without a request
+  std::chrono::seconds drain_timeout{10};  // on Stop(), wait this long for in-flight work
+  size_t max_connections = 10000;          // further connections are closed at accept
   bool access_log = true;
   // HTTPS: when both are set the server speaks TLS only. PEM files: the certificate chain
   // (leaf first) and its private key. Listen() fails if they cannot be loaded or only one

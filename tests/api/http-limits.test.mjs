@@ -1,5 +1,6 @@
 // HTTP limits at the socket level: idle keep-alive timeout, read timeout against a slow client,
-// missing Content-Length, header size, keep-alive reuse. Uses a short [http] config.
+// missing Content-Length, header size, keep-alive reuse, the size of answers. Uses a short
+// [http] config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -8,7 +9,7 @@ import { startServer, deadline } from './harness.mjs';
 
 let srv;
 before(async () => {
-  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\n' });
+  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\nmax_response_bytes = 131072\n' });
 });
 after(async () => { await srv?.close(); });
 
@@ -105,4 +106,44 @@ test('malformed request lines get 400 and the server stays up', async () => {
   await deadline(c.closedP, 5000, 'malformed request did not end the connection');
   assert.ok(c.data === '' || /^HTTP\/1\.1 400/.test(c.data), JSON.stringify(c.data.slice(0, 100)));
   assert.equal((await srv.get('/healthz')).status, 200);
+});
+
+test('an answer over max_response_bytes is refused in the protocol\'s format, and smaller pages of the same data are served', async () => {
+  // Four pictures of 40,000 characters: together over 128 KiB, any two under it.
+  const picture = (n) => String(n).repeat(40000);
+  for (let i = 0; i < 4; i++) {
+    const r = await srv.post('/v2/entities?options=keyValues', { id: `Pic${i}`, type: 'CameraSnapshot', image: picture(i) });
+    assert.equal(r.status, 201, r.text);
+  }
+  const all = await srv.get('/v2/entities?type=CameraSnapshot&limit=1000');
+  assert.equal(all.status, 413, all.text.slice(0, 200));
+  assert.deepEqual(all.json, {
+    error: 'NoResourcesAvailable',
+    description: 'the answer would exceed 131072 bytes (max_response_bytes): ask for fewer entities (limit) or attributes (attrs)',
+  });
+  const query = await srv.post('/v2/op/query', { entities: [{ idPattern: '^Pic', type: 'CameraSnapshot' }] });
+  assert.equal(query.status, 413);
+  const page = await srv.get('/v2/entities?type=CameraSnapshot&limit=2&options=keyValues');
+  assert.equal(page.status, 200);
+  assert.deepEqual(page.json.map((e) => [e.id, e.image.length]), [['Pic0', 40000], ['Pic1', 40000]]);
+  const ids = await srv.get('/v2/entities?type=CameraSnapshot&limit=1000&attrs=id&options=keyValues');
+  assert.equal(ids.status, 200);
+  assert.equal(ids.json.length, 4);
+
+  // History: Pic0's picture four times over.
+  for (let k = 1; k <= 3; k++) {
+    const r = await srv.patch('/v2/entities/Pic0/attrs?options=keyValues', { image: picture(k) });
+    assert.equal(r.status, 204);
+  }
+  const history = await srv.get('/ql/v2/entities/Pic0/attrs/image');
+  assert.equal(history.status, 413, history.text.slice(0, 200));
+  assert.deepEqual(history.json, {
+    error: 'Payload Too Large',
+    description: 'the answer would exceed 131072 bytes (max_response_bytes): ask for fewer points (lastN, limit, fromDate, toDate) or attributes',
+  });
+  assert.equal((await srv.get('/ql/v2/entities/Pic0')).status, 413);  // instants
+  assert.equal((await srv.get('/ql/v2/types/CameraSnapshot/attrs/image')).status, 413);
+  const recent = await srv.get('/ql/v2/entities/Pic0/attrs/image?lastN=2');
+  assert.equal(recent.status, 200);
+  assert.deepEqual(recent.json.values.map((v) => v.slice(0, 1)), ['2', '3']);
 });

@@ -189,7 +189,9 @@ void RunQuery(const ContextService& service, const RequestContext& ctx, const Re
   if (!scope) return ReplyError(ctx, respond, scope.error());
   auto result = service.Query(*tenant, *scope, req.query);
   if (!result) return ReplyError(ctx, respond, result.error());
-  Response res = JsonResponse(200, context::RenderEntities(result->entities, req.render));
+  auto body = context::RenderEntitiesJson(result->entities, req.render, ctx.max_response_bytes);
+  if (!body) return ReplyError(ctx, respond, body.error());
+  Response res = Response::Json(200, std::move(*body));
   if (req.query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
   Reply(ctx, respond, std::move(res));
 }

@@ -102,6 +102,7 @@ http::Response ErrorResponse(const Error& error) {
       name = "Too Many Requests";
       break;
     case ErrorCode::kPayloadTooLarge:
+    case ErrorCode::kNoResources:  // an answer over max_response_bytes
       name = "Payload Too Large";
       break;
     default:

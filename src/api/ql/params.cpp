@@ -135,6 +135,7 @@ Result<QlRequest> ParseRequest(const http::RequestContext& ctx, Access access) {
   q.last_n = *last_n;
   q.limit = std::min(limit->value_or(kMaxLimit), kMaxLimit);
   q.offset = offset->value_or(0);
+  q.max_bytes = ctx.max_response_bytes;
   if (auto s = ParseAggregation(ctx, r); !s) return Fail(s.error());
   return r;
 }

@@ -28,6 +28,8 @@
 // cannot beat the entity's latest time so far: a series that reported recently costs one
 // or two seeks, one that went silent a seek per chunk written since. Entities are visited
 // in the listing's order and the walk stops once the page is full.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -265,6 +267,13 @@ class LatestFinder {
   StmtPtr seek_;
 };
 
+Error TooMuchHistory(size_t max_bytes) {
+  return Error::NoResources(
+      fmt::format("the answer would exceed {} bytes (max_response_bytes): ask for fewer points "
+                  "(lastN, limit, fromDate, toDate) or attributes",
+                  max_bytes));
+}
+
 }  // namespace
 
 Result<std::vector<context::HistoryEntity>> SqliteStore::ListHistoryEntities(
@@ -325,6 +334,7 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
   if (!st) return Fail(st.error());
   size_t unit = 0;             // 1-based index of the current unit
   context::HistoryPoint prev;  // entity and time of the previous row (instants)
+  size_t bytes = 0;            // kept so far, as HistoryQuery::max_bytes counts them
   int rc;
   while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     sqlite3_stmt* s = st->get();
@@ -340,8 +350,11 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
     }
     if (unit <= w.skip) continue;
     if (unit > w.skip + w.take) break;
+    const std::string_view value = ColumnText(s, 4);
+    bytes += value.size() + context::kHistoryPointOverhead;
+    if (q.max_bytes != 0 && bytes > q.max_bytes) return Fail(TooMuchHistory(q.max_bytes));
     out.push_back({std::string(id), std::string(type), std::string(ColumnText(s, 2)), time,
-                   std::string(ColumnText(s, 4)), std::string(ColumnText(s, 5))});
+                   std::string(value), std::string(ColumnText(s, 5))});
   }
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Fail(SqlError(reader->get(), "history"));
   if (w.descending) std::reverse(out.begin(), out.end());
