@@ -124,9 +124,10 @@ Status ReadHttp(const toml::table& t, Config& c) {
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "context",
-                         {"max_batch_entities", "history", "history_retention_days",
-                          "history_time_index", "document_delay_seconds"});
+  if (auto s =
+          CheckKeys(t, "context",
+                    {"max_batch_entities", "max_attributes_per_entity", "history",
+                     "history_retention_days", "history_time_index", "document_delay_seconds"});
       !s) {
     return s;
   }
@@ -137,6 +138,12 @@ Status ReadContext(const toml::table& t, Config& c) {
     return s;
   }
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
+  if (auto s = ReadNumber(t, "max_attributes_per_entity", c.max_attributes_per_entity); !s) {
+    return s;
+  }
+  if (c.max_attributes_per_entity == 0) {
+    return Fail(Error::BadRequest("[context] max_attributes_per_entity must be at least 1"));
+  }
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
 }

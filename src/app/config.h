@@ -34,6 +34,7 @@ struct Config {
   bool access_log = true;
   // [context]
   size_t max_batch_entities = 1000;
+  size_t max_attributes_per_entity = 1000;
   bool history = true;
   unsigned history_retention_days = 0;  // 0: keep forever
   // Attributes (or metadata) whose date indexes history, first present first; empty: none.

@@ -256,6 +256,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   context::Writer writer(*dir.store, {}, metrics);
   context::ContextService service(writer,
                                   {.max_batch_entities = config.max_batch_entities,
+                                   .max_attrs_per_entity = config.max_attributes_per_entity,
                                    .history = config.history,
                                    .time_index_attributes = config.history_time_index},
                                   metrics);

@@ -299,6 +299,52 @@ TEST_F(ServiceTest, StrictAppendAndUpdateCheckAttributes) {
   EXPECT_EQ(ValueOf("S1"), 1);
 }
 
+EntityOp WithAttrs(WriteKind kind, std::string id, std::vector<std::string> names) {
+  EntityOp op{.kind = kind, .id = std::move(id), .type = "Sensor"};
+  for (auto& name : names) op.attrs.emplace_back(std::move(name), Num(1));
+  return op;
+}
+
+TEST_F(ServiceTest, AnEntityDoesNotGrowPastTheAttributeLimit) {
+  OtherService limited(store_, {.max_attrs_per_entity = 2});
+  auto apply = [&](EntityOp op) { return ApplyOn(limited.service, One(std::move(op))).get(); };
+  ASSERT_TRUE(apply(WithAttrs(WriteKind::kCreate, "S1", {"a", "b"})));
+  auto grown = apply(WithAttrs(WriteKind::kAppend, "S1", {"c"}));
+  ASSERT_FALSE(grown);
+  EXPECT_EQ(grown.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_EQ(grown.error().message,
+            "an entity may have at most 2 attributes ([context] max_attributes_per_entity)");
+  EXPECT_FALSE(
+      ApplyOn(limited.service, One(WithAttrs(WriteKind::kUpsert, "S1", {"a", "d"}))).get());
+  auto s1 = limited.service.Get("", PathScope::All(), "S1", std::nullopt);
+  ASSERT_TRUE(s1);
+  EXPECT_EQ((*s1)->attrs.size(), 2u);
+  EXPECT_TRUE(apply(WithAttrs(WriteKind::kAppend, "S1", {"a", "b"})));  // no new attribute
+  EXPECT_TRUE(apply(WithAttrs(WriteKind::kReplace, "S1", {"x", "y"})));
+}
+
+// Stored before the limit was lowered: written on as long as it does not grow.
+TEST(ServiceLimitTest, AnEntityOverALoweredLimitCanStillBeWrittenButNotGrown) {
+  struct StoreWithOneWideEntity : GatedStore {
+    Status LoadEntities(const std::function<void(std::string, Entity)>& sink) override {
+      Entity e{.id = "Wide", .type = "Sensor", .service_path = "/"};
+      for (const char* name : {"a", "b", "c"}) e.attrs.emplace_back(name, Num(1));
+      sink("", std::move(e));
+      return Ok();
+    }
+  } store;
+  OtherService limited(store, {.max_attrs_per_entity = 2});
+  ASSERT_TRUE(limited.service.Load(store));
+  EntityOp update{.kind = WriteKind::kUpdate, .id = "Wide"};
+  update.attrs.emplace_back("a", Num(2));
+  EXPECT_TRUE(ApplyOn(limited.service, {update}).get());
+  EntityOp append{.kind = WriteKind::kAppend, .id = "Wide"};
+  append.attrs.emplace_back("d", Num(2));
+  auto grown = ApplyOn(limited.service, {append}).get();
+  ASSERT_FALSE(grown);
+  EXPECT_EQ(grown.error().code, ErrorCode::kPayloadTooLarge);
+}
+
 TEST_F(ServiceTest, FailedCommitIsReportedAndLeavesNothingVisible) {
   store_.FailCommits(true);
   auto r = Apply(One(Create("S1", 1))).get();

@@ -172,6 +172,17 @@ bool WritesAttributesOnly(const EntityOp& op) {
   return kind && !op.set_expires && !op.attrs.empty();
 }
 
+// An entity grows to at most `max` attributes, so that a client that makes up a new
+// attribute name for each measurement ("temperature_1717200000") is stopped before every
+// write copies an ever larger entity. One that has more (the limit was lowered) may still
+// be written as long as it does not grow.
+Status CheckAttributeCount(const Entity* before, const Entity& after, size_t max) {
+  const size_t had = before != nullptr ? before->attrs.size() : 0;
+  if (after.attrs.size() <= max || after.attrs.size() <= had) return Ok();
+  return Fail(Error::PayloadTooLarge(fmt::format(
+      "an entity may have at most {} attributes ([context] max_attributes_per_entity)", max)));
+}
+
 // Applies `op` (not create/delete-entity) to a copy of `before`.
 Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, EntityChange& change) {
   Entity e = before;
@@ -211,6 +222,17 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
   e.modified = now;
   if (auto location = EntityLocation(e); !location) return Fail(location.error());
   return e;
+}
+
+// The entity `op` makes of `base` (Modify at change.time), within the attribute limit.
+Result<EntityPtr> NextState(const Entity& base, const EntityOp& op, EntityChange& change,
+                            size_t max_attrs) {
+  auto next = Modify(base, op, change.time, change);
+  if (!next) return Fail(next.error());
+  if (auto s = CheckAttributeCount(change.before.get(), *next, max_attrs); !s) {
+    return Fail(s.error());
+  }
+  return std::make_shared<const Entity>(std::move(*next));
 }
 
 }  // namespace
@@ -338,9 +360,9 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
     op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
     change.time = ChangeTime(eval.now, change.before);
-    auto next = Modify(e, op, change.time, change);
+    auto next = NextState(e, op, change, options_.max_attrs_per_entity);
     if (!next) return Fail(next.error());
-    change.after = std::make_shared<const Entity>(std::move(*next));
+    change.after = std::move(*next);
     const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
     eval.Record(std::move(change), key, options_, attributes_only, &op.attrs);
     return Ok();
@@ -356,9 +378,9 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   }
   change.kind = ChangeKind::kUpdate;
   change.time = ChangeTime(eval.now, change.before);
-  auto next = Modify(*change.before, op, change.time, change);
+  auto next = NextState(*change.before, op, change, options_.max_attrs_per_entity);
   if (!next) return Fail(next.error());
-  change.after = std::make_shared<const Entity>(std::move(*next));
+  change.after = std::move(*next);
   eval.Record(std::move(change), key, options_, WritesAttributesOnly(op), &op.attrs);
   return Ok();
 }

@@ -1,6 +1,6 @@
 // HTTP limits at the socket level: idle keep-alive timeout, read timeout against a slow client,
-// missing Content-Length, header size, keep-alive reuse, the size of answers. Uses a short
-// [http] config.
+// missing Content-Length, header size, keep-alive reuse, the size of answers and of entities.
+// Uses a short [http] config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -9,7 +9,7 @@ import { startServer, deadline } from './harness.mjs';
 
 let srv;
 before(async () => {
-  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\nmax_response_bytes = 131072\n' });
+  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\nmax_response_bytes = 131072\n[context]\nmax_attributes_per_entity = 3\n' });
 });
 after(async () => { await srv?.close(); });
 
@@ -146,4 +146,24 @@ test('an answer over max_response_bytes is refused in the protocol\'s format, an
   const recent = await srv.get('/ql/v2/entities/Pic0/attrs/image?lastN=2');
   assert.equal(recent.status, 200);
   assert.deepEqual(recent.json.values.map((v) => v.slice(0, 1)), ['2', '3']);
+});
+
+test('an entity grows to at most max_attributes_per_entity attributes; writes that add none go on', async () => {
+  const created = await srv.post('/v2/entities?options=keyValues', { id: 'Meter-9', type: 'Meter', a: 1, b: 2 });
+  assert.equal(created.status, 201);
+  const third = await srv.post('/v2/entities/Meter-9/attrs?options=keyValues', { c: 3 });
+  assert.equal(third.status, 204);
+  // A device that names each reading after its time would grow the entity without end.
+  const fourth = await srv.post('/v2/entities/Meter-9/attrs?options=keyValues', { reading_1717200000: 4 });
+  assert.equal(fourth.status, 413);
+  assert.deepEqual(fourth.json, {
+    error: 'RequestEntityTooLarge',
+    description: 'an entity may have at most 3 attributes ([context] max_attributes_per_entity)',
+  });
+  const batch = await srv.post('/v2/op/update', { actionType: 'append', entities: [{ id: 'Meter-9', type: 'Meter', d: { value: 5 } }] });
+  assert.equal(batch.status, 413);
+  const stored = await srv.get('/v2/entities/Meter-9?options=keyValues');
+  assert.deepEqual(stored.json, { id: 'Meter-9', type: 'Meter', a: 1, b: 2, c: 3 });
+  const update = await srv.patch('/v2/entities/Meter-9/attrs?options=keyValues', { a: 10, c: 30 });
+  assert.equal(update.status, 204);
 });
