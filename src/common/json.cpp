@@ -155,6 +155,10 @@ Result<bj::value> Parse(std::string_view text, const ParseLimits& limits) {
   parser.handler().st.reset(bj::storage_ptr());
   bj::error_code ec;
   const size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec == bj::error::too_deep) {  // our limit, not a syntax error: say which
+    return Fail(Error::ParseError(
+        fmt::format("JSON nested deeper than {} levels of objects and arrays", limits.max_depth)));
+  }
   if (ec || used != text.size() || !parser.done()) {
     return Fail(Error::ParseError("Errors found in incoming JSON buffer"));
   }

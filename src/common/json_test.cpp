@@ -28,7 +28,10 @@ TEST(Json, RejectsMalformedAndTrailingGarbage) {
 TEST(Json, EnforcesDepthLimit) {
   std::string deep(40, '[');
   deep += std::string(40, ']');
-  EXPECT_FALSE(Parse(deep, {.max_depth = 32}));
+  auto refused = Parse(deep, {.max_depth = 32});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kParseError);
+  EXPECT_EQ(refused.error().message, "JSON nested deeper than 32 levels of objects and arrays");
   EXPECT_TRUE(Parse(deep, {.max_depth = 64}));
 }
 
