@@ -13,8 +13,8 @@
 // destructor aborts every live Call the same way, with Unavailable, and joins the threads
 // once all callbacks ran. An idle connection on which anything arrived (an unasked answer,
 // the server's close) is not reused. A request that fails on a reused connection (the
-// server closed it just then) is retried once on a fresh one. Callbacks run exactly once, on a
-// client thread.
+// server closed it just then) is retried once on a fresh one. Callbacks run exactly once,
+// on a client thread.
 #include "http/client.h"
 
 #include <fmt/format.h>
