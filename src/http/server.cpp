@@ -16,7 +16,8 @@
 // without TLS. All timeouts live on the underlying tcp_stream, for both.
 //
 // Every response head is built by BuildHead: the handler's status and headers, then the
-// security headers, CORS headers for an allowed Origin and the 401 challenge, written
+// security headers, CORS headers for an allowed Origin, the 401 challenge and a 503's
+// Retry-After (1 s unless the handler set one), written
 // straight into one string by ResponseHead (Beast's fields container cost more than the
 // rest of the response).
 //
@@ -1036,6 +1037,9 @@ std::string ServerCore::BuildHead(const Exchange& exchange, const Response& resp
   cors_.Decorate(head, exchange.raw);
   if (response.status == 401 && !head.Has("WWW-Authenticate")) {
     head.Set("WWW-Authenticate", kBearerChallenge);
+  }
+  if (response.status == 503 && !head.Has("Retry-After")) {  // overloaded, storage full,
+    head.Set("Retry-After", "1");                            // starting: each passes
   }
   head.Finish(keep_alive, response.body.size());
   return head.Serialize();

@@ -511,6 +511,45 @@ TEST_F(ServerTest, A429WithoutSecondsStillSaysRetryAfterOne) {
   EXPECT_EQ((*limited)[beast_http::field::retry_after], "1");
 }
 
+// A 503 (overloaded, storage full, starting) tells clients when to try again: 1 s unless
+// the handler said otherwise.
+TEST_F(ServerTest, A503SaysRetryAfterUnlessTheHandlerDid) {
+  router_.Add({Verb::get, "/busy", "",
+               [](RequestContext&, Respond respond) { respond(Response::Text(503, "busy")); }});
+  router_.Add({Verb::get, "/busy-long", "", [](RequestContext&, Respond respond) {
+                 respond(Response::Text(503, "busy").Header("Retry-After", "30"));
+               }});
+  StartServer();
+  RawConnection connection(Port());
+  connection.Write(Get("/busy"));
+  auto busy = connection.Read();
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->result_int(), 503u);
+  EXPECT_EQ((*busy)[beast_http::field::retry_after], "1");
+  connection.Write(Get("/busy-long"));
+  auto longer = connection.Read();
+  ASSERT_TRUE(longer);
+  EXPECT_EQ(longer->count(beast_http::field::retry_after), 1u);
+  EXPECT_EQ((*longer)[beast_http::field::retry_after], "30");
+  connection.Write(Get("/items/1"));
+  auto fine = connection.Read();
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->count(beast_http::field::retry_after), 0u);
+}
+
+// Handlers learn the answer size they may build from the server's options.
+TEST_F(ServerTest, HandlersSeeTheResponseSizeLimit) {
+  router_.Add({Verb::get, "/limit", "", [](RequestContext& ctx, Respond respond) {
+                 respond(Response::Text(200, std::to_string(ctx.max_response_bytes)));
+               }});
+  StartServer({.max_response_bytes = 123456});
+  RawConnection connection(Port());
+  connection.Write(Get("/limit"));
+  auto answer = connection.Read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->body(), "123456");
+}
+
 TEST_F(ServerTest, AuthorizerExceptionIs500) {
   authorizer_ = [](const RequestContext&, const Route&) -> std::expected<Identity, Denial> {
     throw std::runtime_error("bug");
