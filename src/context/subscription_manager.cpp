@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/json.h"
 #include "common/log.h"
 
 namespace zc::context {
@@ -244,20 +245,30 @@ Result<boost::json::object> SubscriptionManager::Get(const std::string& tenant,
   return RenderSubscription(e->sub, now);
 }
 
-SubscriptionManager::Page SubscriptionManager::List(const std::string& tenant, size_t offset,
-                                                    size_t limit) const {
+Result<SubscriptionManager::Page> SubscriptionManager::List(const std::string& tenant,
+                                                            size_t offset, size_t limit,
+                                                            size_t max_bytes) const {
   const TimeMs now = Now();
-  Page page;
+  Page page{.json = "["};
   std::lock_guard lock(mu_);
   auto t = tenants_.find(tenant);
-  if (t == tenants_.end()) return page;
+  if (t == tenants_.end()) return Page{.json = "[]"};
   page.total = t->second.by_id.size();
   size_t index = 0;
   for (const auto& [seq, id] : t->second.order) {
-    if (page.items.size() >= limit) break;
+    if (page.count >= limit) break;
     if (index++ < offset) continue;
-    page.items.emplace_back(RenderSubscription(t->second.by_id.at(id).sub, now));
+    const std::string text = json::Dump(RenderSubscription(t->second.by_id.at(id).sub, now));
+    if (page.json.size() + 1 + text.size() + 1 > max_bytes) {
+      return Fail(Error::NoResources(fmt::format(
+          "the answer would exceed {} bytes (max_response_bytes): ask for fewer subscriptions "
+          "(limit)",
+          max_bytes)));
+    }
+    if (page.count++ > 0) page.json.push_back(',');
+    page.json += text;
   }
+  page.json.push_back(']');
   return page;
 }
 

@@ -131,10 +131,13 @@ class SubscriptionManager {
   Result<boost::json::object> Get(const std::string& tenant, const std::string& id) const;
 
   struct Page {
-    boost::json::array items;  // rendered, in creation order
-    size_t total = 0;          // subscriptions of the tenant
+    std::string json;  // the page's subscriptions as a JSON array, in creation order
+    size_t count = 0;  // how many are in it
+    size_t total = 0;  // subscriptions of the tenant
   };
-  Page List(const std::string& tenant, size_t offset, size_t limit) const;
+  // NoResources as soon as the page's text would pass `max_bytes` (see
+  // RenderEntitiesJson: a page must not take the memory of a huge answer).
+  Result<Page> List(const std::string& tenant, size_t offset, size_t limit, size_t max_bytes) const;
 
   // Writes the statistics of subscriptions that notified since the last flush; `done`
   // once durable (writer thread) or at once when there is nothing to write.

@@ -242,12 +242,20 @@ TEST_F(ManagerTest, UpdateDeleteListAndNotFound) {
   const std::string a = Create(kRoom1);
   const std::string b = Create(kRoom1, "", "/x");
   Create(kRoom1, "t2");
-  auto page = manager_->List("", 0, 10);
-  EXPECT_EQ(page.total, 2u);
-  ASSERT_EQ(page.items.size(), 2u);
-  EXPECT_EQ(page.items[0].at("id").as_string(), a);
-  EXPECT_EQ(manager_->List("", 1, 10).items.size(), 1u);
-  EXPECT_EQ(manager_->List("", 0, 1).items.size(), 1u);
+  auto page = manager_->List("", 0, 10, 1 << 20);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->total, 2u);
+  EXPECT_EQ(page->count, 2u);
+  const auto items = json::Parse(page->json).value().as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].at("id").as_string(), a);
+  EXPECT_EQ(manager_->List("", 1, 10, 1 << 20)->count, 1u);
+  EXPECT_EQ(manager_->List("", 0, 1, 1 << 20)->count, 1u);
+  EXPECT_EQ(manager_->List("nobody", 0, 10, 1 << 20)->json, "[]");
+  auto over = manager_->List("", 0, 10, page->json.size() - 1);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::kNoResources);
+  EXPECT_EQ(manager_->List("", 0, 10, page->json.size())->json, page->json);
   ASSERT_TRUE(
       Wait([&](auto done) { manager_->Update("", a, *json::Parse(R"({"throttling":3})"), done); }));
   EXPECT_EQ(Get(a)["throttling"].as_int64(), 3);

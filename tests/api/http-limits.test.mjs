@@ -167,3 +167,21 @@ test('an entity grows to at most max_attributes_per_entity attributes; writes th
   const update = await srv.patch('/v2/entities/Meter-9/attrs?options=keyValues', { a: 10, c: 30 });
   assert.equal(update.status, 204);
 });
+
+test('a page of subscriptions over max_response_bytes is 413; a shorter page is served', async () => {
+  for (let i = 0; i < 9; i++) {
+    const r = await srv.post('/v2/subscriptions', {
+      description: `large template ${i}`,
+      subject: { entities: [{ idPattern: '.*', type: 'NeverWritten' }] },
+      notification: { httpCustom: { url: 'http://127.0.0.1:9/x', payload: 'x'.repeat(16000) } },
+    });
+    assert.equal(r.status, 201, r.text);
+  }
+  const all = await srv.get('/v2/subscriptions?limit=1000');
+  assert.equal(all.status, 413);
+  assert.equal(all.json.error, 'NoResourcesAvailable');
+  const page = await srv.get('/v2/subscriptions?limit=4&options=count');
+  assert.equal(page.status, 200);
+  assert.equal(page.json.length, 4);
+  assert.equal(page.headers.get('fiware-total-count'), '9');
+});

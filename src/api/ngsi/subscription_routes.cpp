@@ -32,9 +32,10 @@ void ListSubscriptions(SubscriptionManager& manager, RequestContext& ctx, const 
   if (!options) return ReplyError(ctx, respond, options.error());
   auto page = PageParams(ctx);
   if (!page) return ReplyError(ctx, respond, page.error());
-  auto result = manager.List(*tenant, page->offset, page->limit);
-  Response res = JsonResponse(200, result.items);
-  if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(result.total));
+  auto result = manager.List(*tenant, page->offset, page->limit, ctx.max_response_bytes);
+  if (!result) return ReplyError(ctx, respond, result.error());
+  Response res = Response::Json(200, std::move(result->json));
+  if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(result->total));
   Reply(ctx, respond, std::move(res));
 }
 
