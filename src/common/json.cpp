@@ -185,4 +185,25 @@ std::string_view KindName(const bj::value& v) {
   return "unknown";
 }
 
+Error AnswerTooLarge(size_t max_bytes, std::string_view ask) {
+  return Error::NoResources(fmt::format(
+      "the answer would exceed {} bytes (max_response_bytes): ask for fewer {}", max_bytes, ask));
+}
+
+Status BoundedArrayWriter::Append(std::string_view element) {
+  const size_t separator = count_ > 0 ? 1 : 0;
+  if (text_.size() + separator + element.size() + 1 > max_bytes_) {
+    return Fail(AnswerTooLarge(max_bytes_, ask_));
+  }
+  if (separator != 0) text_.push_back(',');
+  text_ += element;
+  ++count_;
+  return Ok();
+}
+
+std::string BoundedArrayWriter::Finish() && {
+  text_.push_back(']');
+  return std::move(text_);
+}
+
 }  // namespace zc::json

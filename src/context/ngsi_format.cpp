@@ -567,7 +567,7 @@ bj::value RenderEntity(const Entity& entity, const RenderOptions& options) {
 
 Result<std::string> RenderEntitiesJson(const std::vector<EntityPtr>& entities,
                                        const RenderOptions& options, size_t max_bytes) {
-  std::string out = "[";
+  json::BoundedArrayWriter out(max_bytes, "entities (limit) or attributes (attrs)");
   bj::array rows;  // unique: the rows already in the page
   const bool unique = options.representation == Representation::kUnique;
   for (const auto& e : entities) {
@@ -576,18 +576,9 @@ Result<std::string> RenderEntitiesJson(const std::vector<EntityPtr>& entities,
       if (std::ranges::find(rows, v) != rows.end()) continue;
       rows.push_back(v);
     }
-    const std::string text = DumpJson(v);
-    if (out.size() + 1 + text.size() + 1 > max_bytes) {
-      return Fail(Error::NoResources(fmt::format(
-          "the answer would exceed {} bytes (max_response_bytes): ask for fewer entities "
-          "(limit) or attributes (attrs)",
-          max_bytes)));
-    }
-    if (out.size() > 1) out.push_back(',');
-    out += text;
+    if (auto s = out.Append(DumpJson(v)); !s) return Fail(s.error());
   }
-  out.push_back(']');
-  return out;
+  return std::move(out).Finish();
 }
 
 std::string DumpJson(const bj::value& value) {

@@ -108,13 +108,17 @@ class TenantState {
       if (auto it = locations.find(no); it != locations.end()) it->second.entity = e;
       return;
     }
-    std::optional<Geometry> location;
-    if (auto g = EntityLocation(*e)) location = std::move(*g);  // validated on write
     spatial.Erase(no);
     locations.erase(no);
-    if (location) {
-      spatial.Insert(no, *location);
-      locations.emplace(no, Located{std::move(*location), std::move(e)});
+    IndexLocation(no, std::move(e));
+  }
+
+  // Puts `e`'s location, if it has one, in the spatial index under `no`.
+  void IndexLocation(uint64_t no, EntityPtr e) {
+    auto location = EntityLocation(*e);  // validated on write
+    if (location && *location) {
+      spatial.Insert(no, **location);
+      locations.emplace(no, Located{std::move(**location), std::move(e)});
     }
   }
 
@@ -124,11 +128,7 @@ class TenantState {
     auto& of_type = by_type[key.type];
     of_type.emplace_hint(of_type.end(), no, e);
     by_no.emplace_hint(by_no.end(), no, e);
-    auto location = EntityLocation(*e);  // validated on write
-    if (location && *location) {
-      spatial.Insert(no, **location);
-      locations.emplace(no, Located{std::move(**location), std::move(e)});
-    }
+    IndexLocation(no, std::move(e));
   }
 
   void Unindex(uint64_t no, const EntityKey& key) {

@@ -249,26 +249,23 @@ Result<SubscriptionManager::Page> SubscriptionManager::List(const std::string& t
                                                             size_t offset, size_t limit,
                                                             size_t max_bytes) const {
   const TimeMs now = Now();
-  Page page{.json = "["};
+  json::BoundedArrayWriter items(max_bytes, "subscriptions (limit)");
+  Page page;
   std::lock_guard lock(mu_);
-  auto t = tenants_.find(tenant);
-  if (t == tenants_.end()) return Page{.json = "[]"};
-  page.total = t->second.by_id.size();
-  size_t index = 0;
-  for (const auto& [seq, id] : t->second.order) {
-    if (page.count >= limit) break;
-    if (index++ < offset) continue;
-    const std::string text = json::Dump(RenderSubscription(t->second.by_id.at(id).sub, now));
-    if (page.json.size() + 1 + text.size() + 1 > max_bytes) {
-      return Fail(Error::NoResources(fmt::format(
-          "the answer would exceed {} bytes (max_response_bytes): ask for fewer subscriptions "
-          "(limit)",
-          max_bytes)));
+  if (auto t = tenants_.find(tenant); t != tenants_.end()) {
+    page.total = t->second.by_id.size();
+    size_t index = 0;
+    for (const auto& [seq, id] : t->second.order) {
+      if (items.Count() >= limit) break;
+      if (index++ < offset) continue;
+      const auto& sub = t->second.by_id.at(id).sub;
+      if (auto s = items.Append(json::Dump(RenderSubscription(sub, now))); !s) {
+        return Fail(s.error());
+      }
     }
-    if (page.count++ > 0) page.json.push_back(',');
-    page.json += text;
   }
-  page.json.push_back(']');
+  page.count = items.Count();
+  page.json = std::move(items).Finish();
   return page;
 }
 

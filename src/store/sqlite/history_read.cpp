@@ -28,8 +28,6 @@
 // cannot beat the entity's latest time so far: a series that reported recently costs one
 // or two seeks, one that went silent a seek per chunk written since. Entities are visited
 // in the listing's order and the walk stops once the page is full.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -37,6 +35,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/json.h"
 #include "store/sqlite/history_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/staged_history.h"
@@ -267,12 +266,8 @@ class LatestFinder {
   StmtPtr seek_;
 };
 
-Error TooMuchHistory(size_t max_bytes) {
-  return Error::NoResources(
-      fmt::format("the answer would exceed {} bytes (max_response_bytes): ask for fewer points "
-                  "(lastN, limit, fromDate, toDate) or attributes",
-                  max_bytes));
-}
+// What a history read over max_bytes should ask for less of.
+constexpr std::string_view kFewerPoints = "points (lastN, limit, fromDate, toDate) or attributes";
 
 }  // namespace
 
@@ -352,7 +347,9 @@ Result<std::vector<context::HistoryPoint>> SqliteStore::QueryHistory(
     if (unit > w.skip + w.take) break;
     const std::string_view value = ColumnText(s, 4);
     bytes += value.size() + context::kHistoryPointOverhead;
-    if (q.max_bytes != 0 && bytes > q.max_bytes) return Fail(TooMuchHistory(q.max_bytes));
+    if (q.max_bytes != 0 && bytes > q.max_bytes) {
+      return Fail(json::AnswerTooLarge(q.max_bytes, kFewerPoints));
+    }
     out.push_back({std::string(id), std::string(type), std::string(ColumnText(s, 2)), time,
                    std::string(value), std::string(ColumnText(s, 5))});
   }
