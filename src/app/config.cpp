@@ -124,10 +124,11 @@ Status ReadHttp(const toml::table& t, Config& c) {
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
-  if (auto s =
-          CheckKeys(t, "context",
-                    {"max_batch_entities", "max_attributes_per_entity", "history",
-                     "history_retention_days", "history_time_index", "document_delay_seconds"});
+  constexpr size_t kMinEntityBytes = 1024;
+  if (auto s = CheckKeys(
+          t, "context",
+          {"max_batch_entities", "max_attributes_per_entity", "max_entity_bytes", "history",
+           "history_retention_days", "history_time_index", "document_delay_seconds"});
       !s) {
     return s;
   }
@@ -143,6 +144,11 @@ Status ReadContext(const toml::table& t, Config& c) {
   }
   if (c.max_attributes_per_entity == 0) {
     return Fail(Error::BadRequest("[context] max_attributes_per_entity must be at least 1"));
+  }
+  if (auto s = ReadNumber(t, "max_entity_bytes", c.max_entity_bytes); !s) return s;
+  if (c.max_entity_bytes < kMinEntityBytes) {
+    return Fail(Error::BadRequest(
+        fmt::format("[context] max_entity_bytes must be at least {}", kMinEntityBytes)));
   }
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);

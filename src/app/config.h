@@ -35,6 +35,7 @@ struct Config {
   // [context]
   size_t max_batch_entities = 1000;
   size_t max_attributes_per_entity = 1000;
+  size_t max_entity_bytes = size_t{16} << 20;  // context::ApproxEntityBytes after a write
   bool history = true;
   unsigned history_retention_days = 0;  // 0: keep forever
   // Attributes (or metadata) whose date indexes history, first present first; empty: none.

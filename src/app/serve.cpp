@@ -257,6 +257,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   context::ContextService service(writer,
                                   {.max_batch_entities = config.max_batch_entities,
                                    .max_attrs_per_entity = config.max_attributes_per_entity,
+                                   .max_entity_bytes = config.max_entity_bytes,
                                    .history = config.history,
                                    .time_index_attributes = config.history_time_index},
                                   metrics);

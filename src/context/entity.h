@@ -96,4 +96,12 @@ inline EntityKey KeyOf(const Entity& e) {
   return {e.id, e.type, e.service_path};
 }
 
+// About the length of `value` as JSON: strings, names and punctuation count as written
+// (before escaping), a number as 8 bytes. Cheap enough for every write.
+size_t ApproxJsonBytes(const bj::value& value);
+
+// About the length of `entity` in the normalized format, without the built-in attributes:
+// what [context] max_entity_bytes limits.
+size_t ApproxEntityBytes(const Entity& entity);
+
 }  // namespace zc::context

@@ -42,7 +42,9 @@ struct WriteEvaluation;
 struct ServiceOptions {
   size_t max_batch_entities = 1000;    // entities in one op/update
   size_t max_attrs_per_entity = 1000;  // in one request, and in one entity after a write
-  bool history = true;                 // record every attribute write as a history row
+  // ApproxEntityBytes of one entity after a write (Orion's MongoDB caps a document at 16 MiB).
+  size_t max_entity_bytes = size_t{16} << 20;
+  bool history = true;  // record every attribute write as a history row
   // The attributes (or attribute metadata) whose DateTime value, written by the same
   // request, is the time its history rows are indexed at, as QuantumLeap's time index; the
   // first one present counts. Empty: always the change time.

@@ -345,6 +345,64 @@ TEST(ServiceLimitTest, AnEntityOverALoweredLimitCanStillBeWrittenButNotGrown) {
   EXPECT_EQ(grown.error().code, ErrorCode::kPayloadTooLarge);
 }
 
+Attribute Picture(size_t bytes) {
+  return Attribute{.type = "Text", .value = bj::string(bytes, 'p')};
+}
+
+EntityOp WithPicture(WriteKind kind, std::string id, std::string name, size_t bytes) {
+  EntityOp op{.kind = kind, .id = std::move(id), .type = "Camera"};
+  op.attrs.emplace_back(std::move(name), Picture(bytes));
+  return op;
+}
+
+TEST_F(ServiceTest, AnEntityDoesNotGrowPastTheByteLimit) {
+  OtherService limited(store_, {.max_entity_bytes = 10000});
+  auto apply = [&](EntityOp op) { return ApplyOn(limited.service, One(std::move(op))).get(); };
+  auto huge = apply(WithPicture(WriteKind::kCreate, "C1", "p0", 20000));
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_TRUE(huge.error().message.starts_with("the entity would take about 200"));
+  EXPECT_TRUE(
+      huge.error().message.ends_with(" bytes, more than 10000 ([context] max_entity_bytes)"));
+  EXPECT_FALSE(limited.service.Get("", PathScope::All(), "C1", std::nullopt));
+
+  ASSERT_TRUE(apply(WithPicture(WriteKind::kCreate, "C1", "p0", 6000)));
+  auto grown = apply(WithPicture(WriteKind::kAppend, "C1", "p1", 6000));
+  ASSERT_FALSE(grown);
+  EXPECT_EQ(grown.error().code, ErrorCode::kPayloadTooLarge);
+  EXPECT_FALSE(apply(WithPicture(WriteKind::kUpsert, "C1", "p0", 12000)));
+  EXPECT_FALSE(apply(WithPicture(WriteKind::kReplace, "C1", "p2", 12000)));
+  auto c1 = limited.service.Get("", PathScope::All(), "C1", std::nullopt);
+  ASSERT_TRUE(c1);
+  ASSERT_EQ((*c1)->attrs.size(), 1u);
+  EXPECT_EQ((*c1)->attrs[0].second.value.as_string().size(), 6000u);
+  EXPECT_TRUE(apply(WithPicture(WriteKind::kUpdate, "C1", "p0", 9000)));
+  EXPECT_TRUE(apply(WithPicture(WriteKind::kReplace, "C1", "p1", 3000)));
+  EXPECT_TRUE(apply(WithPicture(WriteKind::kAppend, "C1", "p2", 3000)));
+}
+
+// Stored before the limit was lowered: it may shrink or stay, not grow.
+TEST(ServiceLimitTest, AnEntityOverALoweredByteLimitCanStillBeWrittenButNotGrown) {
+  struct StoreWithOneLargeEntity : GatedStore {
+    Status LoadEntities(const std::function<void(std::string, Entity)>& sink) override {
+      Entity e{.id = "Large", .type = "Camera", .service_path = "/"};
+      e.attrs.emplace_back("p0", Picture(20000));
+      e.attrs.emplace_back("n", Num(1));
+      sink("", std::move(e));
+      return Ok();
+    }
+  } store;
+  OtherService limited(store, {.max_entity_bytes = 10000});
+  ASSERT_TRUE(limited.service.Load(store));
+  EntityOp update{.kind = WriteKind::kUpdate, .id = "Large"};
+  update.attrs.emplace_back("n", Num(2));
+  EXPECT_TRUE(ApplyOn(limited.service, {update}).get());
+  auto grown = ApplyOn(limited.service, {WithPicture(WriteKind::kUpdate, "Large", "p0", 20001)});
+  ASSERT_FALSE(grown.get());
+  EXPECT_TRUE(
+      ApplyOn(limited.service, {WithPicture(WriteKind::kUpdate, "Large", "p0", 15000)}).get());
+}
+
 TEST_F(ServiceTest, FailedCommitIsReportedAndLeavesNothingVisible) {
   store_.FailCommits(true);
   auto r = Apply(One(Create("S1", 1))).get();

@@ -172,15 +172,24 @@ bool WritesAttributesOnly(const EntityOp& op) {
   return kind && !op.set_expires && !op.attrs.empty();
 }
 
-// An entity grows to at most `max` attributes, so that a client that makes up a new
-// attribute name for each measurement ("temperature_1717200000") is stopped before every
-// write copies an ever larger entity. One that has more (the limit was lowered) may still
-// be written as long as it does not grow.
-Status CheckAttributeCount(const Entity* before, const Entity& after, size_t max) {
+// An entity grows to at most `max_attrs_per_entity` attributes, so that a client that makes
+// up a new attribute name for each measurement ("temperature_1717200000") is stopped before
+// every write copies an ever larger entity, and to at most `max_entity_bytes`, so that one
+// that keeps adding pictures is. One already past a limit (it was lowered) may still be
+// written as long as it does not grow.
+Status CheckEntityLimits(const Entity* before, const Entity& after, const ServiceOptions& limits) {
   const size_t had = before != nullptr ? before->attrs.size() : 0;
-  if (after.attrs.size() <= max || after.attrs.size() <= had) return Ok();
-  return Fail(Error::PayloadTooLarge(fmt::format(
-      "an entity may have at most {} attributes ([context] max_attributes_per_entity)", max)));
+  if (after.attrs.size() > limits.max_attrs_per_entity && after.attrs.size() > had) {
+    return Fail(Error::PayloadTooLarge(fmt::format(
+        "an entity may have at most {} attributes ([context] max_attributes_per_entity)",
+        limits.max_attrs_per_entity)));
+  }
+  const size_t bytes = ApproxEntityBytes(after);
+  if (bytes <= limits.max_entity_bytes) return Ok();
+  if (before != nullptr && bytes <= ApproxEntityBytes(*before)) return Ok();
+  return Fail(Error::PayloadTooLarge(
+      fmt::format("the entity would take about {} bytes, more than {} ([context] max_entity_bytes)",
+                  bytes, limits.max_entity_bytes)));
 }
 
 // Applies `op` (not create/delete-entity) to a copy of `before`.
@@ -224,12 +233,12 @@ Result<Entity> Modify(const Entity& before, const EntityOp& op, TimeMs now, Enti
   return e;
 }
 
-// The entity `op` makes of `base` (Modify at change.time), within the attribute limit.
+// The entity `op` makes of `base` (Modify at change.time), within the entity limits.
 Result<EntityPtr> NextState(const Entity& base, const EntityOp& op, EntityChange& change,
-                            size_t max_attrs) {
+                            const ServiceOptions& limits) {
   auto next = Modify(base, op, change.time, change);
   if (!next) return Fail(next.error());
-  if (auto s = CheckAttributeCount(change.before.get(), *next, max_attrs); !s) {
+  if (auto s = CheckEntityLimits(change.before.get(), *next, limits); !s) {
     return Fail(s.error());
   }
   return std::make_shared<const Entity>(std::move(*next));
@@ -360,7 +369,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
     change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
     op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
     change.time = ChangeTime(eval.now, change.before);
-    auto next = NextState(e, op, change, options_.max_attrs_per_entity);
+    auto next = NextState(e, op, change, options_);
     if (!next) return Fail(next.error());
     change.after = std::move(*next);
     const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
@@ -378,7 +387,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   }
   change.kind = ChangeKind::kUpdate;
   change.time = ChangeTime(eval.now, change.before);
-  auto next = NextState(*change.before, op, change, options_.max_attrs_per_entity);
+  auto next = NextState(*change.before, op, change, options_);
   if (!next) return Fail(next.error());
   change.after = std::move(*next);
   eval.Record(std::move(change), key, options_, WritesAttributesOnly(op), &op.attrs);

@@ -9,7 +9,7 @@ import { startServer, deadline } from './harness.mjs';
 
 let srv;
 before(async () => {
-  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\nmax_response_bytes = 131072\n[context]\nmax_attributes_per_entity = 3\n' });
+  srv = await startServer({ config: '[http]\nidle_timeout_seconds = 1\nread_timeout_seconds = 2\nmax_body_bytes = 65536\nmax_response_bytes = 131072\n[context]\nmax_attributes_per_entity = 3\nmax_entity_bytes = 100000\n' });
 });
 after(async () => { await srv?.close(); });
 
@@ -166,6 +166,27 @@ test('an entity grows to at most max_attributes_per_entity attributes; writes th
   assert.deepEqual(stored.json, { id: 'Meter-9', type: 'Meter', a: 1, b: 2, c: 3 });
   const update = await srv.patch('/v2/entities/Meter-9/attrs?options=keyValues', { a: 10, c: 30 });
   assert.equal(update.status, 204);
+});
+
+test('an entity grows to at most max_entity_bytes; writes that do not grow it go on', async () => {
+  const frame = (n) => String(n).repeat(60000);
+  const created = await srv.post('/v2/entities?options=keyValues', { id: 'Gate-1', type: 'Camera', frame: frame(1), n: 1 });
+  assert.equal(created.status, 201, created.text);
+  // A camera that appends each picture under a new name would grow the entity without end.
+  const second = await srv.post('/v2/entities/Gate-1/attrs?options=keyValues', { frame_2: frame(2) });
+  assert.equal(second.status, 413);
+  assert.equal(second.json.error, 'RequestEntityTooLarge');
+  assert.match(second.json.description, /^the entity would take about 120\d{3} bytes, more than 100000 \(\[context\] max_entity_bytes\)$/);
+  const batch = await srv.post('/v2/op/update', { actionType: 'append', entities: [{ id: 'Gate-1', type: 'Camera', frame_2: { value: frame(2) } }] });
+  assert.equal(batch.status, 413);
+  const upsert = await srv.post('/v2/entities?options=keyValues,upsert', { id: 'Gate-1', type: 'Camera', frame_2: frame(2) });
+  assert.equal(upsert.status, 413);
+  const stored = await srv.get('/v2/entities/Gate-1?options=keyValues');
+  assert.deepEqual(Object.keys(stored.json), ['id', 'type', 'frame', 'n']);
+  assert.equal(stored.json.frame, frame(1));
+  const replaced = await srv.patch('/v2/entities/Gate-1/attrs?options=keyValues', { frame: frame(3), n: 2 });
+  assert.equal(replaced.status, 204);
+  assert.equal((await srv.get('/v2/entities/Gate-1/attrs/frame/value')).text, JSON.stringify(frame(3)));
 });
 
 test('a page of subscriptions over max_response_bytes is 413; a shorter page is served', async () => {
