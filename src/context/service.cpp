@@ -29,9 +29,12 @@ ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::
     : writer_(writer),
       options_(options),
       writes_(metrics.GetCounter("zhicheng_context_entity_writes_total",
-                                 "Entity operations made durable")) {
+                                 "Entity operations made durable")),
+      no_entities_(std::make_unique<Tenant>()) {
   metrics.AddCallbackGauge("zhicheng_entities", "Entities held (all tenants)",
                            [this] { return static_cast<double>(EntityCount()); });
+  metrics.AddCallbackGauge("zhicheng_tenants", "Tenants that hold entities or held some",
+                           [this] { return static_cast<double>(TenantCount()); });
   writer_.SetPublishEnd([this] { EndPublish(); });
 }
 
@@ -62,6 +65,11 @@ size_t ContextService::EntityCount() const {
     n += t->by_no.size();
   }
   return n;
+}
+
+size_t ContextService::TenantCount() const {
+  std::shared_lock lock(tenants_mu_);
+  return tenants_.size();
 }
 
 Status ContextService::Load(ContextStore& store) {

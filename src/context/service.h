@@ -158,6 +158,8 @@ class ContextService {
   std::vector<TypeInfo> Types(const std::string& tenant, const PathScope& scope) const;
 
   size_t EntityCount() const;
+  // Tenants with state: those that hold entities or held some since start-up.
+  size_t TenantCount() const;
 
   // Deletes every entity whose dateExpires has passed (reads already hide them), as
   // Orion's TTL sweep does. Subscriptions see the deletions. `done` runs once all
@@ -183,6 +185,10 @@ class ContextService {
 
   mutable std::shared_mutex tenants_mu_;  // guards the map (tenants are never removed)
   std::unordered_map<std::string, std::unique_ptr<Tenant>> tenants_;
+  // Stands for a tenant that has no state yet while a write to it is evaluated, so that a
+  // write that fails (a PATCH of an entity that does not exist) creates none; never holds
+  // an entity.
+  const std::unique_ptr<Tenant> no_entities_;
 
   std::mutex write_mu_;  // serializes Apply's evaluation and submission; guards write_seq_
   uint64_t write_seq_ = 0;

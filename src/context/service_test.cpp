@@ -488,6 +488,21 @@ TEST_F(ServiceTest, DeleteRemovesFromQueriesAndIndexes) {
   EXPECT_EQ(service_.EntityCount(), 1u);
 }
 
+// A client that writes to made-up tenants must not leave state behind for each one.
+TEST_F(ServiceTest, AFailedWriteCreatesNoTenant) {
+  EXPECT_EQ(service_.TenantCount(), 0u);
+  auto missing = Apply(One(Update("S1", 2, WriteKind::kUpdate)), "made_up").get();
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(service_.TenantCount(), 0u);
+  ASSERT_TRUE(Apply(One(Create("S1", 1)), "made_up").get());
+  EXPECT_EQ(service_.TenantCount(), 1u) << "the create made the tenant";
+  EXPECT_FALSE(Apply(One(Update("S1", 2, WriteKind::kUpdate)), "other").get());
+  EXPECT_FALSE(Apply({Create("S2", 1), Create("S2", 1)}, "other").get());
+  EXPECT_EQ(service_.TenantCount(), 1u);
+  EXPECT_EQ(ValueOf("S1", "made_up"), 1);
+}
+
 TEST_F(ServiceTest, WithAnyAttrKeepsEntitiesHoldingOneOfTheAttributes) {
   ASSERT_TRUE(Apply(One(Create("S1", 1))).get());
   EntityOp other{.kind = WriteKind::kCreate, .id = "S2", .type = "Sensor"};

@@ -405,7 +405,8 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
   eval->correlator = ctx.correlator;
   eval->now = NowMs();
   std::unique_lock lock(write_mu_);
-  eval->state = &TenantFor(ctx.tenant);
+  const Tenant* existing = FindTenant(ctx.tenant);
+  eval->state = existing != nullptr ? &TenantFor(ctx.tenant) : no_entities_.get();
   eval->seq = ++write_seq_;
   for (auto& op : ops) {
     if (auto s = Evaluate(ctx, op, *eval); !s) {
@@ -413,6 +414,9 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
       done(Fail(s.error()));
       return;
     }
+  }
+  if (eval->state == no_entities_.get() && !eval->touched.empty()) {
+    eval->state = &TenantFor(ctx.tenant);  // the tenant's first entity
   }
   Tenant& t = *eval->state;
   {
