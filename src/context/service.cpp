@@ -27,7 +27,7 @@ namespace zc::context {
 
 ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::Registry& metrics)
     : writer_(writer),
-      options_(options),
+      options_(std::move(options)),
       writes_(metrics.GetCounter("zhicheng_context_entity_writes_total",
                                  "Entity operations made durable")),
       no_entities_(std::make_unique<Tenant>()) {

@@ -23,6 +23,7 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "common/writer_first_mutex.h"
 #include "context/change.h"
 #include "context/entity.h"
 #include "context/geo.h"
@@ -164,7 +165,7 @@ class ContextService {
   // Deletes every entity whose dateExpires has passed (reads already hide them), as
   // Orion's TTL sweep does. Subscriptions see the deletions. `done` runs once all
   // deletions are durable, with the number of entities removed.
-  void PurgeExpired(std::function<void(size_t)> done);
+  void PurgeExpired(const std::function<void(size_t)>& done);
 
  private:
   using Tenant = detail::TenantState;
@@ -194,7 +195,7 @@ class ContextService {
   uint64_t write_seq_ = 0;
 
   // Writer thread only: the tenant lock that Publish() holds across a group's publish steps.
-  std::unique_lock<std::shared_mutex> publish_lock_;
+  std::unique_lock<WriterFirstMutex> publish_lock_;
   const Tenant* publish_tenant_ = nullptr;
 };
 

@@ -23,8 +23,9 @@ class TenantState {
     uint64_t seq = 0;
   };
 
-  // Guarded by mu (shared for readers, exclusive in the writer thread's Publish).
-  mutable std::shared_mutex mu;
+  // Guarded by mu (shared for readers, exclusive in the writer thread's Publish). Writer
+  // first, so that the writer gets in at a long scan's pauses (ScanLock).
+  mutable WriterFirstMutex mu;
   std::map<uint64_t, EntityPtr> by_no;
   std::unordered_map<EntityKey, uint64_t, EntityKeyHash> no_by_key;
   std::unordered_multimap<std::string, uint64_t> nos_by_id;
@@ -149,6 +150,52 @@ class TenantState {
     locations.erase(no);
   }
 };
+
+// A shared hold of a tenant's state for a scan that may visit every entity, paused every
+// kVisitsPerPause entities so that the writer can publish meanwhile: a scan of a million
+// entities takes 100 ms and more, and writes to the tenant would wait for all of it. After
+// a pause the scan goes on from where it was (WalkNumbered); an entity written meanwhile is
+// seen as it was or as it is, as in a MongoDB query that yields.
+class ScanLock {
+ public:
+  explicit ScanLock(const TenantState& t) : lock_(t.mu) {}
+
+  // Counts one visited entity. True when the lock was let go and taken again: iterators
+  // into the state are then stale and must be found again.
+  bool Visited() {
+    if (++visits_ % kVisitsPerPause != 0) return false;
+    lock_.unlock();
+    lock_.lock();  // after the writer, if it was waiting (WriterFirstMutex)
+    return true;
+  }
+
+  void unlock() { lock_.unlock(); }
+
+ private:
+  static constexpr unsigned kVisitsPerPause = 1024;
+  std::shared_lock<WriterFirstMutex> lock_;
+  unsigned visits_ = 0;
+};
+
+// Visits the entities of the map that `find` returns (nullptr: none), in number (creation)
+// order, until `visit` returns false, pausing as `scan` decides; `find` is asked again after
+// each pause, as the writer may have removed the map meanwhile.
+template <typename Find, typename Visit>
+void WalkNumbered(ScanLock& scan, Find find, Visit visit) {
+  uint64_t from = 0;
+  for (const std::map<uint64_t, EntityPtr>* map = find(); map != nullptr; map = find()) {
+    bool paused = false;
+    for (auto it = map->lower_bound(from); it != map->end(); ++it) {
+      if (!visit(it->first, it->second)) return;
+      from = it->first + 1;
+      if (scan.Visited()) {
+        paused = true;
+        break;
+      }
+    }
+    if (!paused) return;
+  }
+}
 
 // What one Apply() produced.
 struct WriteEvaluation {

@@ -16,6 +16,9 @@
 namespace zc::context {
 namespace {
 
+using detail::ScanLock;
+using detail::WalkNumbered;
+
 // A regex search that treats Boost's complexity limit as "no match" instead of throwing.
 bool PatternMatches(const boost::regex& re, const std::string& text) {
   try {
@@ -49,16 +52,26 @@ bool AllSelectorsHaveExactType(const std::vector<EntitySelector>& selectors) {
                                            [](const auto& s) { return s.type.has_value(); });
 }
 
-// Walks candidate entities in creation order until `visit` returns false.
-// REQUIRES: t.mu held (shared).
+// The entities of `type` by number, or nullptr when there are none.
+const std::map<uint64_t, EntityPtr>* TypeIndex(const detail::TenantState& t,
+                                               const std::string& type) {
+  auto it = t.by_type.find(type);
+  return it == t.by_type.end() ? nullptr : &it->second;
+}
+
+// Walks candidate entities in creation order until `visit` returns false, pausing as
+// `scan` decides.
 template <typename Visit>
-void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit visit) {
+void ForEachCandidate(const detail::TenantState& t, ScanLock& scan, const EntityQuery& q,
+                      Visit visit) {
+  // Numbers gathered beforehand are looked up one by one, so a pause needs no repair.
   auto visit_numbers = [&](std::vector<uint64_t> nos) {
     std::sort(nos.begin(), nos.end());
     nos.erase(std::unique(nos.begin(), nos.end()), nos.end());
     for (uint64_t no : nos) {
       auto it = t.by_no.find(no);
       if (it != t.by_no.end() && !visit(no, it->second)) return;
+      scan.Visited();
     }
   };
   if (q.geo) {
@@ -68,6 +81,7 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
       for (uint64_t no : nos) {
         auto it = t.locations.find(no);
         if (it != t.locations.end() && !visit(no, it->second.entity)) return;
+        scan.Visited();
       }
       return;
     }
@@ -82,13 +96,9 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
     return visit_numbers(std::move(nos));
   }
   if (AllSelectorsHaveExactType(q.selectors) && q.selectors.size() == 1) {
-    const auto& type = q.selectors.front().type;
-    auto it = type ? t.by_type.find(*type) : t.by_type.end();
-    if (it == t.by_type.end()) return;
-    for (const auto& [no, e] : it->second) {
-      if (!visit(no, e)) return;
-    }
-    return;
+    const std::string& type = q.selectors.front().type.value_or("");
+    return WalkNumbered(
+        scan, [&] { return TypeIndex(t, type); }, visit);
   }
   if (AllSelectorsHaveExactType(q.selectors)) {
     std::vector<uint64_t> nos;
@@ -100,9 +110,8 @@ void ForEachCandidate(const detail::TenantState& t, const EntityQuery& q, Visit 
     }
     return visit_numbers(std::move(nos));
   }
-  for (const auto& [no, e] : t.by_no) {
-    if (!visit(no, e)) return;
-  }
+  WalkNumbered(
+      scan, [&] { return &t.by_no; }, visit);
 }
 
 bool PassesFilters(const detail::TenantState& t, const PathScope& scope, const EntityQuery& q,
@@ -201,8 +210,8 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
   const size_t wanted = q.offset + q.limit;
   const bool by_distance = near_default || (sorted && q.geo && q.order_by->UsesGeoDistance());
   std::vector<Match> matches;
-  std::shared_lock lock(t->mu);
-  ForEachCandidate(*t, q, [&](uint64_t no, const EntityPtr& e) {
+  ScanLock scan(*t);
+  ForEachCandidate(*t, scan, q, [&](uint64_t no, const EntityPtr& e) {
     if (!PassesFilters(*t, scope, q, no, *e, now)) return true;
     ++result.total;
     if (sorted || matches.size() < wanted) {
@@ -211,7 +220,7 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
     }
     return sorted || q.count || matches.size() < wanted;
   });
-  lock.unlock();
+  scan.unlock();
   if (near_default) {
     std::stable_sort(matches.begin(), matches.end(),
                      [](const Match& a, const Match& b) { return a.distance < b.distance; });
@@ -229,20 +238,24 @@ std::vector<TypeInfo> ContextService::Types(const std::string& tenant,
   std::vector<TypeInfo> out;
   const Tenant* t = FindTenant(tenant);
   if (!t) return out;
-  std::shared_lock lock(t->mu);
+  ScanLock scan(*t);
+  std::vector<std::string> types;
+  types.reserve(t->by_type.size());
+  for (const auto& entry : t->by_type) types.push_back(entry.first);
+  std::sort(types.begin(), types.end());
   const TimeMs now = NowMs();
-  for (const auto& [type, entities] : t->by_type) {
+  for (const std::string& type : types) {
     TypeInfo info{.type = type};
-    for (const auto& entry : entities) {
-      const Entity& e = *entry.second;
-      if (scope.Matches(e.service_path) && !(e.expires.has_value() && *e.expires <= now)) {
-        CountInType(info, e);
-      }
-    }
+    WalkNumbered(
+        scan, [&] { return TypeIndex(*t, type); },
+        [&](uint64_t, const EntityPtr& e) {
+          if (scope.Matches(e->service_path) && !(e->expires && *e->expires <= now)) {
+            CountInType(info, *e);
+          }
+          return true;
+        });
     if (info.count > 0) out.push_back(std::move(info));
   }
-  lock.unlock();
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.type < b.type; });
   return out;
 }
 

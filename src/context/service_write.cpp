@@ -492,23 +492,27 @@ void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status s
   done(outcome);
 }
 
-void ContextService::PurgeExpired(std::function<void(size_t)> done) {
+void ContextService::PurgeExpired(const std::function<void(size_t)>& done) {
   // (tenant, service path) -> delete ops, collected under the tenants' shared locks.
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<EntityOp>>> work;
   const TimeMs now = NowMs();
   {
     std::shared_lock lock(tenants_mu_);
     for (const auto& [name, t] : tenants_) {
-      std::shared_lock tl(t->mu);
-      for (const auto& entry : t->by_no) {  // (clang-tidy 16 crashed on nested bindings)
-        const Entity& e = *entry.second;
-        if (!e.expires.has_value() || *e.expires > now) continue;
-        auto& batches = work[{name, e.service_path}];
-        if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
-          batches.emplace_back();
-        }
-        batches.back().push_back({.kind = WriteKind::kDeleteExpired, .id = e.id, .type = e.type});
-      }
+      detail::ScanLock scan(*t);
+      const std::string& tenant = name;  // (clang-tidy 16 crashed on captured bindings)
+      detail::WalkNumbered(
+          scan, [&] { return &t->by_no; },
+          [&](uint64_t, const EntityPtr& e) {
+            if (!e->expires.has_value() || *e->expires > now) return true;
+            auto& batches = work[{tenant, e->service_path}];
+            if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
+              batches.emplace_back();
+            }
+            batches.back().push_back(
+                {.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
+            return true;
+          });
     }
   }
   if (work.empty()) return done(0);
