@@ -13,6 +13,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -177,15 +178,21 @@ Result<DataDir> OpenDataDir(const Config& config) {
 void RegisterRoutes(http::Router& router, metrics::Registry& metrics,
                     context::ContextService& service, context::SubscriptionManager& subscriptions,
                     context::ContextStore& store, boost::asio::thread_pool& history_readers,
+                    boost::asio::thread_pool& entity_queries,
                     api::identity::IdentityApi& identity_api) {
   router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
   RegisterOpsRoutes(router, metrics);
-  api::ngsi::RegisterEntityRoutes(router, service);
+  api::ngsi::RegisterEntityRoutes(router, service, entity_queries);
   api::ngsi::RegisterSubscriptionRoutes(router, subscriptions);
   api::ql::RegisterRoutes(router, store, history_readers);
   api::identity::RegisterOAuthRoutes(router, identity_api);
   api::identity::RegisterIdentityRoutes(router, identity_api);
   api::identity::RegisterAuditRoutes(router, identity_api);
+}
+
+// One per core, at least two: a long scan on one leaves the other for short queries.
+size_t EntityQueryThreads() {
+  return std::max<size_t>(2, std::thread::hardware_concurrency());
 }
 
 // The line scripts wait for, on stdout.
@@ -278,14 +285,15 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   service.Changes().Subscribe(
       [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
   Security& security = dir.security;
-  boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
-  boost::asio::thread_pool history_readers(2);   // /ql/v2 reads of the store
+  boost::asio::thread_pool identity_workers(2);                   // Argon2id and identity writes
+  boost::asio::thread_pool history_readers(2);                    // /ql/v2 reads of the store
+  boost::asio::thread_pool entity_queries(EntityQueryThreads());  // lists, op/query, types
   api::identity::IdentityApi identity_api{*security.directory, *security.audit,
                                           *security.audit_store, identity_workers,
                                           security.bootstrap.get()};
   http::Router router;
   RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
-                 identity_api);
+                 entity_queries, identity_api);
   http::Server server(ServerOptionsFittedToOpenFiles(config), router, metrics);
   Secure(server, config, security, metrics);
   if (auto s = server.Listen(); !s) {
@@ -301,6 +309,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   writer.Stop();
   identity_workers.join();
   history_readers.join();
+  entity_queries.join();
   if (auto s = security.audit->Checkpoint(); !s) {
     spdlog::warn("final audit checkpoint failed: {}", s.error().message);
   }

@@ -30,6 +30,10 @@ ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::
       options_(std::move(options)),
       writes_(metrics.GetCounter("zhicheng_context_entity_writes_total",
                                  "Entity operations made durable")),
+      queries_given_up_(metrics.GetCounter(
+          "zhicheng_context_queries_given_up_total",
+          "Entity queries given up at their visit limit (the API runs them again on its query "
+          "pool, off the I/O threads)")),
       no_entities_(std::make_unique<Tenant>()) {
   metrics.AddCallbackGauge("zhicheng_entities", "Entities held (all tenants)",
                            [this] { return static_cast<double>(EntityCount()); });

@@ -107,11 +107,15 @@ struct EntityQuery {
   size_t limit = 20;
   size_t offset = 0;
   bool count = false;  // compute the total number of matches
+  // Above 0: give up (QueryResult::gave_up) rather than visit more candidate entities than
+  // this, so that a caller on an I/O thread can hand a long scan to a pool instead.
+  size_t max_visits = 0;
 };
 
 struct QueryResult {
   std::vector<EntityPtr> entities;
-  size_t total = 0;  // meaningful only when EntityQuery::count
+  size_t total = 0;      // meaningful only when EntityQuery::count
+  bool gave_up = false;  // EntityQuery::max_visits was reached; nothing else is set
 };
 
 struct TypeInfo {
@@ -181,6 +185,7 @@ class ContextService {
   Writer& writer_;
   const ServiceOptions options_;
   metrics::Counter& writes_;
+  metrics::Counter& queries_given_up_;
 
   feed::Topic<EntityChange> changes_;  // subscribed at start-up only
 

@@ -210,8 +210,13 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
   const size_t wanted = q.offset + q.limit;
   const bool by_distance = near_default || (sorted && q.geo && q.order_by->UsesGeoDistance());
   std::vector<Match> matches;
+  size_t visits = 0;
   ScanLock scan(*t);
   ForEachCandidate(*t, scan, q, [&](uint64_t no, const EntityPtr& e) {
+    if (q.max_visits != 0 && ++visits > q.max_visits) {
+      result.gave_up = true;
+      return false;
+    }
     if (!PassesFilters(*t, scope, q, no, *e, now)) return true;
     ++result.total;
     if (sorted || matches.size() < wanted) {
@@ -221,6 +226,10 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
     return sorted || q.count || matches.size() < wanted;
   });
   scan.unlock();
+  if (result.gave_up) {
+    queries_given_up_.Add();
+    return QueryResult{.gave_up = true};
+  }
   if (near_default) {
     std::stable_sort(matches.begin(), matches.end(),
                      [](const Match& a, const Match& b) { return a.distance < b.distance; });

@@ -488,6 +488,25 @@ TEST_F(ServiceTest, DeleteRemovesFromQueriesAndIndexes) {
   EXPECT_EQ(service_.EntityCount(), 1u);
 }
 
+TEST_F(ServiceTest, AQueryGivesUpAtItsVisitLimit) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Apply(One(Create("S" + std::to_string(i), i))).get());
+  EntityQuery q{.limit = 3, .max_visits = 5};
+  auto early = service_.Query("", PathScope::All(), q);  // three visits are enough
+  ASSERT_TRUE(early);
+  EXPECT_FALSE(early->gave_up);
+  EXPECT_EQ(early->entities.size(), 3u);
+  q.count = true;  // counting visits all ten
+  auto counted = service_.Query("", PathScope::All(), q);
+  ASSERT_TRUE(counted);
+  EXPECT_TRUE(counted->gave_up);
+  EXPECT_TRUE(counted->entities.empty());
+  q.max_visits = 0;
+  auto whole = service_.Query("", PathScope::All(), q);
+  ASSERT_TRUE(whole);
+  EXPECT_FALSE(whole->gave_up);
+  EXPECT_EQ(whole->total, 10u);
+}
+
 // A client that writes to made-up tenants must not leave state behind for each one.
 TEST_F(ServiceTest, AFailedWriteCreatesNoTenant) {
   EXPECT_EQ(service_.TenantCount(), 0u);

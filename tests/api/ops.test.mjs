@@ -57,6 +57,41 @@ test('/metrics is Prometheus text with request counts and the entity count', asy
   assert.equal(sample(after2.text, 'zhicheng_entities'), 6);
 });
 
+test('a query that visits more than 4096 entities is run again off the I/O thread and answers the same', async () => {
+  const tenant = { 'Fiware-Service': 'scans' };
+  const tenantsBefore = sample((await srv.get('/metrics')).text, 'zhicheng_tenants');
+  // A write that fails creates no tenant state.
+  const missing = await srv.request('PATCH', '/v2/entities/Nope/attrs', { headers: { 'Fiware-Service': 'made_up' }, body: { n: { value: 1 } } });
+  assert.equal(missing.status, 404);
+  assert.equal(sample((await srv.get('/metrics')).text, 'zhicheng_tenants'), tenantsBefore);
+  for (let batch = 0; batch < 5; batch++) {
+    const entities = Array.from({ length: 1000 }, (_, i) => ({ id: `L-${batch * 1000 + i}`, type: i % 2 ? 'Odd' : 'Even', n: batch * 1000 + i }));
+    const w = await srv.post('/v2/op/update?options=keyValues', { actionType: 'append', entities }, { headers: tenant });
+    assert.equal(w.status, 204, w.text);
+  }
+  assert.equal(sample((await srv.get('/metrics')).text, 'zhicheng_tenants'), tenantsBefore + 1);
+  const givenUp = async () => sample((await srv.get('/metrics')).text, 'zhicheng_context_queries_given_up_total');
+  const before = await givenUp();
+  // Indexed and early-ending queries stay where they are.
+  const first = await srv.get('/v2/entities?type=Odd&limit=3&options=keyValues', { headers: tenant });
+  assert.deepEqual(first.json.map((e) => e.n), [1, 3, 5]);
+  assert.equal(await givenUp(), before);
+  // A scan of all 5000: given up at 4096 visits and answered from the pool.
+  const last = await srv.get('/v2/entities?q=n>4996&options=keyValues,count', { headers: tenant });
+  assert.equal(last.status, 200, last.text);
+  assert.deepEqual(last.json.map((e) => e.id), ['L-4997', 'L-4998', 'L-4999']);
+  assert.equal(last.headers.get('fiware-total-count'), '3');
+  const none = await srv.get('/v2/entities?idPattern=^nothing', { headers: tenant });
+  assert.deepEqual(none.json, []);
+  const query = await srv.post('/v2/op/query?options=count&limit=2', { expression: { q: 'n>=4990' } }, { headers: tenant });
+  assert.equal(query.status, 200, query.text);
+  assert.deepEqual(query.json.map((e) => e.n.value), [4990, 4991]);
+  assert.equal(query.headers.get('fiware-total-count'), '10');
+  const bad = await srv.get('/v2/entities?q=n>4996&options=keyValues&limit=0', { headers: tenant });
+  assert.equal(bad.status, 400);
+  assert.equal(await givenUp(), before + 3);
+});
+
 test('unknown operations paths are 404', async () => {
   const r = await srv.get('/healthzz');
   assert.equal(r.status, 404);

@@ -143,12 +143,13 @@ void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& re
   ApplyBody(service, ctx, respond, &NotifyOps, 200);
 }
 
-void BatchQuery(ContextService& service, RequestContext& ctx, const Respond& respond) {
+void BatchQuery(ContextService& service, boost::asio::thread_pool& pool, RequestContext& ctx,
+                const Respond& respond) {
   auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
   auto req = ParseQueryBody(ctx, body->get_object());
   if (!req) return ReplyError(ctx, respond, req.error());
-  RunQuery(service, ctx, respond, *req);
+  RunQuery(service, pool, ctx, respond, std::move(*req));
 }
 
 bj::object AttrTypes(const context::TypeInfo& info) {
@@ -212,15 +213,17 @@ void EntryPoint(RequestContext& ctx, const Respond& respond) {
 
 }  // namespace
 
-void RegisterBatchRoutes(http::Router& router, ContextService& service) {
+void RegisterBatchRoutes(http::Router& router, ContextService& service,
+                         boost::asio::thread_pool& queries) {
   auto bind = [&service](auto fn) { return BindService(service, fn); };
+  auto on_pool = [&service, &queries](auto fn) { return BindOnPool(service, queries, fn); };
   using http::Verb;
   router.Add({Verb::get, "/v2", "", [](RequestContext& ctx, Respond r) { EntryPoint(ctx, r); }});
   router.Add({Verb::post, "/v2/op/update", kPermWrite, bind(BatchUpdate)});
-  router.Add({Verb::post, "/v2/op/query", kPermRead, bind(BatchQuery)});
+  router.Add({Verb::post, "/v2/op/query", kPermRead, BindQuery(service, queries, BatchQuery)});
   router.Add({Verb::post, "/v2/op/notify", kPermWrite, bind(BatchNotify)});
-  router.Add({Verb::get, "/v2/types", kPermRead, bind(ListTypes)});
-  router.Add({Verb::get, "/v2/types/{entityType}", kPermRead, bind(GetType)});
+  router.Add({Verb::get, "/v2/types", kPermRead, on_pool(ListTypes)});
+  router.Add({Verb::get, "/v2/types/{entityType}", kPermRead, on_pool(GetType)});
 }
 
 }  // namespace zc::api::ngsi

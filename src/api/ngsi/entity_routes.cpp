@@ -40,10 +40,11 @@ std::string LocationOf(const std::string& id, const std::string& type) {
                      urls::encode(type, kTypeKept));
 }
 
-void ListEntities(ContextService& service, RequestContext& ctx, const Respond& respond) {
+void ListEntities(ContextService& service, boost::asio::thread_pool& pool, RequestContext& ctx,
+                  const Respond& respond) {
   auto req = ParseListRequest(ctx);
   if (!req) return ReplyError(ctx, respond, req.error());
-  RunQuery(service, ctx, respond, *req);
+  RunQuery(service, pool, ctx, respond, std::move(*req));
 }
 
 void CreateEntity(ContextService& service, RequestContext& ctx, const Respond& respond) {
@@ -181,19 +182,39 @@ void ApplyAndReply(ContextService& service, const RequestContext& ctx, const Res
 }
 
 // Looks up {entityId}(+type) for reads.
-void RunQuery(const ContextService& service, const RequestContext& ctx, const Respond& respond,
-              const ListRequest& req) {
+namespace {
+
+// The entities `req` selects; an error; or a result that gave up (EntityQuery::max_visits).
+Result<context::QueryResult> QueryOf(const ContextService& service, const RequestContext& ctx,
+                                     const ListRequest& req) {
   auto tenant = Tenant(ctx);
-  if (!tenant) return ReplyError(ctx, respond, tenant.error());
+  if (!tenant) return Fail(tenant.error());
   auto scope = ReadScope(ctx);
-  if (!scope) return ReplyError(ctx, respond, scope.error());
-  auto result = service.Query(*tenant, *scope, req.query);
+  if (!scope) return Fail(scope.error());
+  return service.Query(*tenant, *scope, req.query);
+}
+
+void AnswerQuery(const RequestContext& ctx, const Respond& respond, const ListRequest& req,
+                 const Result<context::QueryResult>& result) {
   if (!result) return ReplyError(ctx, respond, result.error());
   auto body = context::RenderEntitiesJson(result->entities, req.render, ctx.max_response_bytes);
   if (!body) return ReplyError(ctx, respond, body.error());
   Response res = Response::Json(200, std::move(*body));
   if (req.query.count) res.Header("Fiware-Total-Count", std::to_string(result->total));
   Reply(ctx, respond, std::move(res));
+}
+
+}  // namespace
+
+void RunQuery(const ContextService& service, boost::asio::thread_pool& pool,
+              const RequestContext& ctx, const Respond& respond, ListRequest req) {
+  req.query.max_visits = kInlineQueryVisits;
+  auto result = QueryOf(service, ctx, req);
+  if (!result || !result->gave_up) return AnswerQuery(ctx, respond, req, result);
+  req.query.max_visits = 0;
+  boost::asio::post(pool, [&service, &ctx, respond, req = std::move(req)] {
+    AnswerQuery(ctx, respond, req, QueryOf(service, ctx, req));
+  });
 }
 
 Result<context::EntityPtr> FindEntity(const ContextService& service, const RequestContext& ctx) {
@@ -208,12 +229,14 @@ Result<context::EntityPtr> FindEntity(const ContextService& service, const Reque
 }
 
 void RegisterAttributeRoutes(http::Router& router, ContextService& service);
-void RegisterBatchRoutes(http::Router& router, ContextService& service);
+void RegisterBatchRoutes(http::Router& router, ContextService& service,
+                         boost::asio::thread_pool& queries);
 
-void RegisterEntityRoutes(http::Router& router, ContextService& service) {
+void RegisterEntityRoutes(http::Router& router, ContextService& service,
+                          boost::asio::thread_pool& queries) {
   auto bind = [&service](auto fn) { return BindService(service, fn); };
   using http::Verb;
-  router.Add({Verb::get, "/v2/entities", kPermRead, bind(ListEntities)});
+  router.Add({Verb::get, "/v2/entities", kPermRead, BindQuery(service, queries, ListEntities)});
   router.Add({Verb::post, "/v2/entities", kPermWrite, bind(CreateEntity)});
   router.Add({Verb::get, "/v2/entities/{entityId}", kPermRead, bind(GetEntity)});
   router.Add({Verb::delete_, "/v2/entities/{entityId}", kPermWrite, bind(DeleteEntity)});
@@ -222,7 +245,7 @@ void RegisterEntityRoutes(http::Router& router, ContextService& service) {
   router.Add({Verb::post, "/v2/entities/{entityId}/attrs", kPermWrite, bind(WriteAttrs)});
   router.Add({Verb::put, "/v2/entities/{entityId}/attrs", kPermWrite, bind(WriteAttrs)});
   RegisterAttributeRoutes(router, service);
-  RegisterBatchRoutes(router, service);
+  RegisterBatchRoutes(router, service, queries);
 }
 
 }  // namespace zc::api::ngsi

@@ -3,6 +3,8 @@
 // "subscriptions.write"), enforced by the server's authorizer.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "context/service.h"
 #include "http/router.h"
 
@@ -11,7 +13,11 @@ namespace zc::api::ngsi {
 inline constexpr const char* kPermRead = "context.read";
 inline constexpr const char* kPermWrite = "context.write";
 
-// Entities, attributes, types and batch operations. `service` must outlive the router.
-void RegisterEntityRoutes(http::Router& router, context::ContextService& service);
+// Entities, attributes, types and batch operations. The reads that may visit every entity
+// of a tenant (the entity list, op/query, the types) run on `queries`, so that the other
+// connections of an I/O thread never wait for one. `service` must outlive the router, and
+// `queries` must be joined after the server has stopped and before the service goes.
+void RegisterEntityRoutes(http::Router& router, context::ContextService& service,
+                          boost::asio::thread_pool& queries);
 
 }  // namespace zc::api::ngsi
