@@ -159,8 +159,17 @@ class ContextService {
   Result<QueryResult> Query(const std::string& tenant, const PathScope& scope,
                             const EntityQuery& query) const;
 
-  // Entity types with their attributes (GET /v2/types), ordered by type name.
-  std::vector<TypeInfo> Types(const std::string& tenant, const PathScope& scope) const;
+  // Entity types with their attributes (GET /v2/types), ordered by type name: all of them,
+  // or only `listing.type`. NoResources (json::AnswerTooLarge) once the attribute names and
+  // types gathered would pass about `listing.max_bytes` of JSON: a type whose entities each
+  // name their attributes differently has as many as its entities have in all.
+  struct TypeListing {
+    std::optional<std::string> type;
+    bool attrs = true;  // false: names and counts only (options=values)
+    size_t max_bytes = SIZE_MAX;
+  };
+  Result<std::vector<TypeInfo>> Types(const std::string& tenant, const PathScope& scope,
+                                      const TypeListing& listing) const;
 
   size_t EntityCount() const;
   // Tenants with state: those that hold entities or held some since start-up.

@@ -8,9 +8,11 @@
 // matches are collected and partially sorted.
 #include <algorithm>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "common/json.h"
 #include "context/service_impl.h"
 
 namespace zc::context {
@@ -155,20 +157,69 @@ void SortMatches(const OrderBy& order, std::vector<Match>& matches, size_t wante
   }
 }
 
-// Counts `e` in its type's `info`, with the names and types of its attributes.
-void CountInType(TypeInfo& info, const Entity& e) {
-  ++info.count;
-  for (const auto& [name, attr] : e.attrs) {
-    auto* types = FindNamed(info.attrs, name);
-    if (!types) {
-      info.attrs.emplace_back(name, std::vector<std::string>{});
-      types = &info.attrs.back().second;
+// Gathers a TypeInfo: the entities of one type and the names and types of their
+// attributes, in first-seen order, within a byte budget shared by every type of a listing.
+class TypeCounter {
+ public:
+  TypeCounter(std::string type, bool attrs, size_t& budget)
+      : attrs_(attrs), budget_(budget), info_{.type = std::move(type)} {}
+
+  // False once the attributes gathered would pass the budget.
+  bool Count(const Entity& e) {
+    ++info_.count;
+    if (!attrs_) return true;
+    for (const auto& [name, attr] : e.attrs) {
+      size_t place = Find(name);
+      if (place == kAbsent) {
+        if (!Spend(name.size() + kNameFrame)) return false;
+        place = info_.attrs.size();
+        info_.attrs.emplace_back(name, std::vector<std::string>{});
+        if (!index_.empty()) index_.emplace(name, place);
+      }
+      auto& types = info_.attrs[place].second;
+      if (std::find(types.begin(), types.end(), attr.type) == types.end()) {
+        if (!Spend(attr.type.size() + kTypeFrame)) return false;
+        types.push_back(attr.type);
+      }
     }
-    if (std::find(types->begin(), types->end(), attr.type) == types->end()) {
-      types->push_back(attr.type);
-    }
+    return true;
   }
-}
+
+  TypeInfo Take() && { return std::move(info_); }
+
+ private:
+  static constexpr size_t kNameFrame = 16;  // "name":{"types":[]},
+  static constexpr size_t kTypeFrame = 3;   // "Number",
+
+  static constexpr size_t kAbsent = SIZE_MAX;
+  static constexpr size_t kLinearNames = 32;  // beyond: a hash index
+
+  // The place of `name` in info_.attrs, or kAbsent. Most types have a few attribute names
+  // that a linear search finds faster than a hash; one whose entities name their
+  // attributes each their own way gets the index, so that counting stays linear.
+  size_t Find(const std::string& name) {
+    if (index_.empty()) {
+      for (size_t i = 0; i < info_.attrs.size(); ++i) {
+        if (info_.attrs[i].first == name) return i;
+      }
+      if (info_.attrs.size() < kLinearNames) return kAbsent;
+      for (size_t i = 0; i < info_.attrs.size(); ++i) index_.emplace(info_.attrs[i].first, i);
+    }
+    auto it = index_.find(name);
+    return it == index_.end() ? kAbsent : it->second;
+  }
+
+  bool Spend(size_t bytes) {
+    if (bytes > budget_) return false;
+    budget_ -= bytes;
+    return true;
+  }
+
+  bool attrs_;
+  size_t& budget_;
+  TypeInfo info_;
+  std::unordered_map<std::string, size_t> index_;  // name -> place, past kLinearNames names
+};
 
 }  // namespace
 
@@ -242,27 +293,38 @@ Result<QueryResult> ContextService::Query(const std::string& tenant, const PathS
   return result;
 }
 
-std::vector<TypeInfo> ContextService::Types(const std::string& tenant,
-                                            const PathScope& scope) const {
+Result<std::vector<TypeInfo>> ContextService::Types(const std::string& tenant,
+                                                    const PathScope& scope,
+                                                    const TypeListing& listing) const {
   std::vector<TypeInfo> out;
   const Tenant* t = FindTenant(tenant);
   if (!t) return out;
   ScanLock scan(*t);
   std::vector<std::string> types;
-  types.reserve(t->by_type.size());
-  for (const auto& entry : t->by_type) types.push_back(entry.first);
-  std::sort(types.begin(), types.end());
+  if (listing.type) {
+    types.push_back(*listing.type);
+  } else {
+    types.reserve(t->by_type.size());
+    for (const auto& entry : t->by_type) types.push_back(entry.first);
+    std::sort(types.begin(), types.end());
+  }
   const TimeMs now = NowMs();
+  size_t budget = listing.max_bytes;
   for (const std::string& type : types) {
-    TypeInfo info{.type = type};
+    TypeCounter counter(type, listing.attrs, budget);
+    bool fits = true;
     WalkNumbered(
         scan, [&] { return TypeIndex(*t, type); },
         [&](uint64_t, const EntityPtr& e) {
-          if (scope.Matches(e->service_path) && !(e->expires && *e->expires <= now)) {
-            CountInType(info, *e);
-          }
-          return true;
+          if (!scope.Matches(e->service_path) || (e->expires && *e->expires <= now)) return true;
+          fits = counter.Count(*e);
+          return fits;
         });
+    if (!fits) {
+      return Fail(json::AnswerTooLarge(listing.max_bytes,
+                                       "attributes (options=values lists the types alone)"));
+    }
+    TypeInfo info = std::move(counter).Take();
     if (info.count > 0) out.push_back(std::move(info));
   }
   return out;

@@ -507,6 +507,59 @@ TEST_F(ServiceTest, AQueryGivesUpAtItsVisitLimit) {
   EXPECT_EQ(whole->total, 10u);
 }
 
+TEST_F(ServiceTest, TypesListTheirAttributesInFirstSeenOrderWithinTheBudget) {
+  EntityOp a{.kind = WriteKind::kCreate, .id = "A1", .type = "Lamp"};
+  a.attrs.emplace_back("power", Num(1));
+  a.attrs.emplace_back("colour", Attribute{.type = "Text", .value = "warm"});
+  EntityOp b{.kind = WriteKind::kCreate, .id = "B1", .type = "Lamp"};
+  b.attrs.emplace_back("colour", Num(2700));
+  b.attrs.emplace_back("level", Num(3));
+  ASSERT_TRUE(Apply({a, b, Create("S1", 1)}).get());
+  auto all = service_.Types("", PathScope::All(), {});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].type, "Lamp");
+  EXPECT_EQ((*all)[1].type, "Sensor");
+  const auto& lamp = (*all)[0];
+  EXPECT_EQ(lamp.count, 2u);
+  ASSERT_EQ(lamp.attrs.size(), 3u);
+  EXPECT_EQ(lamp.attrs[0].first, "power");
+  EXPECT_EQ(lamp.attrs[1].first, "colour");
+  EXPECT_EQ(lamp.attrs[1].second, (std::vector<std::string>{"Text", "Number"}));
+  EXPECT_EQ(lamp.attrs[2].first, "level");
+  auto one = service_.Types("", PathScope::All(), {.type = "Sensor"});
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].count, 1u);
+  auto names = service_.Types("", PathScope::All(), {.attrs = false, .max_bytes = 10});
+  ASSERT_TRUE(names);
+  EXPECT_TRUE((*names)[0].attrs.empty());
+  auto over = service_.Types("", PathScope::All(), {.max_bytes = 60});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::kNoResources);
+  EXPECT_TRUE(service_.Types("", PathScope::All(), {.max_bytes = 200}));
+}
+
+// Past 32 names a type's attributes are found by hash: same answer, linear time.
+TEST_F(ServiceTest, TypesWithManyAttributeNamesKeepFirstSeenOrder) {
+  std::vector<EntityOp> ops;
+  for (int i = 0; i < 40; ++i) {
+    EntityOp op{.kind = WriteKind::kCreate, .id = "W" + std::to_string(i), .type = "Wide"};
+    op.attrs.emplace_back("own_" + std::to_string(i), Num(i));
+    op.attrs.emplace_back("shared", i == 39 ? Attribute{.type = "Text", .value = "x"} : Num(i));
+    ops.push_back(std::move(op));
+  }
+  ASSERT_TRUE(Apply(std::move(ops)).get());
+  auto types = service_.Types("", PathScope::All(), {.type = "Wide"});
+  ASSERT_TRUE(types);
+  const auto& attrs = (*types)[0].attrs;
+  ASSERT_EQ(attrs.size(), 41u);
+  EXPECT_EQ(attrs[0].first, "own_0");
+  EXPECT_EQ(attrs[1].first, "shared");
+  EXPECT_EQ(attrs[1].second, (std::vector<std::string>{"Number", "Text"}));
+  EXPECT_EQ(attrs[40].first, "own_39");
+}
+
 // A client that writes to made-up tenants must not leave state behind for each one.
 TEST_F(ServiceTest, AFailedWriteCreatesNoTenant) {
   EXPECT_EQ(service_.TenantCount(), 0u);

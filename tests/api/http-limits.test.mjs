@@ -189,6 +189,31 @@ test('an entity grows to at most max_entity_bytes; writes that do not grow it go
   assert.equal((await srv.get('/v2/entities/Gate-1/attrs/frame/value')).text, JSON.stringify(frame(3)));
 });
 
+test('/v2/types whose attribute names would pass max_response_bytes is 413; options=values is served', async () => {
+  // Sensors that each name their readings differently: 540 distinct names of 250 characters.
+  const tenant = { 'Fiware-Service': 'wide_types' };
+  for (let batch = 0; batch < 3; batch++) {
+    const entities = Array.from({ length: 60 }, (_, i) => {
+      const e = { id: `W-${batch}-${i}`, type: 'WideSensor' };
+      for (let k = 0; k < 3; k++) e[`r${batch}_${i}_${k}_`.padEnd(250, 'x')] = k;
+      return e;
+    });
+    const w = await srv.post('/v2/op/update?options=keyValues', { actionType: 'append', entities }, { headers: tenant });
+    assert.equal(w.status, 204, w.text);
+  }
+  const all = await srv.get('/v2/types', { headers: tenant });
+  assert.equal(all.status, 413, all.text.slice(0, 200));
+  assert.deepEqual(all.json, {
+    error: 'NoResourcesAvailable',
+    description: 'the answer would exceed 131072 bytes (max_response_bytes): ask for fewer attributes (options=values lists the types alone)',
+  });
+  assert.equal((await srv.get('/v2/types/WideSensor', { headers: tenant })).status, 413);
+  const values = await srv.get('/v2/types?options=values,count', { headers: tenant });
+  assert.equal(values.status, 200);
+  assert.deepEqual(values.json, ['WideSensor']);
+  assert.equal(values.headers.get('fiware-total-count'), '1');
+});
+
 test('a page of subscriptions over max_response_bytes is 413; a shorter page is served', async () => {
   for (let i = 0; i < 9; i++) {
     const r = await srv.post('/v2/subscriptions', {

@@ -9,6 +9,7 @@
 #include "api/ngsi/query_params.h"
 #include "api/ngsi/routes.h"
 #include "common/ascii.h"
+#include "common/json.h"
 #include "context/ngsi_format.h"
 
 namespace zc::api::ngsi {
@@ -174,18 +175,22 @@ void ListTypes(ContextService& service, RequestContext& ctx, const Respond& resp
   }
   auto page = PageParams(ctx);
   if (!page) return ReplyError(ctx, respond, page.error());
-  auto types = service.Types(*tenant, *scope);
-  bj::array out;
-  for (size_t i = page->offset; i < types.size() && out.size() < page->limit; ++i) {
-    if (options->contains("values")) {
-      out.emplace_back(types[i].type);
-    } else {
-      out.push_back(bj::object{
-          {"type", types[i].type}, {"attrs", AttrTypes(types[i])}, {"count", types[i].count}});
-    }
+  const bool values = options->contains("values");
+  auto types =
+      service.Types(*tenant, *scope, {.attrs = !values, .max_bytes = ctx.max_response_bytes});
+  if (!types) return ReplyError(ctx, respond, types.error());
+  json::BoundedArrayWriter out(ctx.max_response_bytes,
+                               "attributes (options=values lists the types alone)");
+  for (size_t i = page->offset; i < types->size() && out.Count() < page->limit; ++i) {
+    const auto& info = (*types)[i];
+    const bj::value item =
+        values ? bj::value(info.type)
+               : bj::value(bj::object{
+                     {"type", info.type}, {"attrs", AttrTypes(info)}, {"count", info.count}});
+    if (auto s = out.Append(json::Dump(item)); !s) return ReplyError(ctx, respond, s.error());
   }
-  Response res = JsonResponse(200, out);
-  if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(types.size()));
+  Response res = Response::Json(200, std::move(out).Finish());
+  if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(types->size()));
   Reply(ctx, respond, std::move(res));
 }
 
@@ -194,14 +199,14 @@ void GetType(ContextService& service, RequestContext& ctx, const Respond& respon
   if (!tenant) return ReplyError(ctx, respond, tenant.error());
   auto scope = ReadScope(ctx);
   if (!scope) return ReplyError(ctx, respond, scope.error());
-  for (const auto& info : service.Types(*tenant, *scope)) {
-    if (info.type == ctx.Param("entityType")) {
-      return Reply(
-          ctx, respond,
-          JsonResponse(200, bj::object{{"attrs", AttrTypes(info)}, {"count", info.count}}));
-    }
-  }
-  ReplyError(ctx, respond, Error::NotFound("Entity type not found"));
+  auto types = service.Types(
+      *tenant, *scope,
+      {.type = std::string(ctx.Param("entityType")), .max_bytes = ctx.max_response_bytes});
+  if (!types) return ReplyError(ctx, respond, types.error());
+  if (types->empty()) return ReplyError(ctx, respond, Error::NotFound("Entity type not found"));
+  const auto& info = types->front();
+  Reply(ctx, respond,
+        JsonResponse(200, bj::object{{"attrs", AttrTypes(info)}, {"count", info.count}}));
 }
 
 void EntryPoint(RequestContext& ctx, const Respond& respond) {
