@@ -496,24 +496,26 @@ void ContextService::PurgeExpired(const std::function<void(size_t)>& done) {
   // (tenant, service path) -> delete ops, collected under the tenants' shared locks.
   std::map<std::pair<std::string, std::string>, std::vector<std::vector<EntityOp>>> work;
   const TimeMs now = NowMs();
+  std::vector<std::pair<std::string, const Tenant*>> tenants;  // never removed: stable
   {
     std::shared_lock lock(tenants_mu_);
-    for (const auto& [name, t] : tenants_) {
-      detail::ScanLock scan(*t);
-      const std::string& tenant = name;  // (clang-tidy 16 crashed on captured bindings)
-      detail::WalkNumbered(
-          scan, [&] { return &t->by_no; },
-          [&](uint64_t, const EntityPtr& e) {
-            if (!e->expires.has_value() || *e->expires > now) return true;
-            auto& batches = work[{tenant, e->service_path}];
-            if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
-              batches.emplace_back();
-            }
-            batches.back().push_back(
-                {.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
-            return true;
-          });
-    }
+    for (const auto& [name, t] : tenants_) tenants.emplace_back(name, t.get());
+  }
+  for (const auto& [name, t] : tenants) {
+    detail::ScanLock scan(*t);
+    const std::string& tenant = name;  // (clang-tidy 16 crashed on captured bindings)
+    detail::WalkNumbered(
+        scan, [&] { return &t->by_no; },
+        [&](uint64_t, const EntityPtr& e) {
+          if (!e->expires.has_value() || *e->expires > now) return true;
+          auto& batches = work[{tenant, e->service_path}];
+          if (batches.empty() || batches.back().size() == options_.max_batch_entities) {
+            batches.emplace_back();
+          }
+          batches.back().push_back(
+              {.kind = WriteKind::kDeleteExpired, .id = e->id, .type = e->type});
+          return true;
+        });
   }
   if (work.empty()) return done(0);
   struct Progress {

@@ -181,7 +181,6 @@ void ApplyAndReply(ContextService& service, const RequestContext& ctx, const Res
                 });
 }
 
-// Looks up {entityId}(+type) for reads.
 namespace {
 
 // The entities `req` selects; an error; or a result that gave up (EntityQuery::max_visits).
@@ -217,6 +216,7 @@ void RunQuery(const ContextService& service, boost::asio::thread_pool& pool,
   });
 }
 
+// Looks up {entityId}(+type) for reads.
 Result<context::EntityPtr> FindEntity(const ContextService& service, const RequestContext& ctx) {
   if (auto s = CheckPathNames(ctx); !s) return Fail(s.error());
   auto tenant = Tenant(ctx);
