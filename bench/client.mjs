@@ -19,6 +19,11 @@
 //       entity, note the time of the 204, wait for the notification carrying that value, note
 //       the time of its receipt. Latency = receipt - acknowledgement (same clock); negative
 //       when the notification arrives before the 204. Also receipt - request sent.
+//   node client.mjs stall  --port P [--readers 1] [--path /v2/types] [--seconds 5]
+//       Sequential PATCHes of one entity of the loaded city while `readers` connections
+//       repeat GET `path` (a scan of every entity): PATCH latency percentiles and count,
+//       and how many reads were answered. Shows whether a long read holds up writes and the
+//       other connections of its I/O thread.
 import http from 'node:http';
 
 const args = Object.fromEntries(
@@ -48,7 +53,7 @@ const AREA = { latMin: 22.75, latMax: 23.05, lonMin: 112.6, lonMax: 113.0 };
 export const TYPES = ['WeatherObserved', 'AirQualityObserved', 'Streetlight', 'ParkingSpot',
   'WaterLevelObserved'];
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 function request(method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -285,9 +290,36 @@ async function notify() {
   return { ...summary(lat), from_send: summary(fromSend), lost, stray };
 }
 
-const modes = { load, update, query, notify };
+async function stall() {
+  const readers = num('readers', 1);
+  const path = args.path ?? '/v2/types';
+  const until = nowMs() + num('seconds', 5) * 1000;
+  let reads = 0;
+  const reader = async () => {
+    while (nowMs() < until) {
+      expectStatus(await request('GET', path), [200], `GET ${path}`);
+      reads++;
+    }
+  };
+  const id = encodeURIComponent(`urn:ngsi-ld:${TYPES[0]}:gm-0`);
+  const patcher = async () => {
+    const lat = [];
+    for (let i = 0; nowMs() < until; i++) {
+      const s = nowMs();
+      const res = await request('PATCH', `/v2/entities/${id}/attrs`,
+        JSON.stringify({ temperature: { type: 'Number', value: i % 400 / 10 } }));
+      lat.push(nowMs() - s);
+      expectStatus(res, [204], 'PATCH');
+    }
+    return lat;
+  };
+  const [lat] = await Promise.all([patcher(), ...Array.from({ length: readers }, reader)]);
+  return { readers, path, patches: summary(lat), reads };
+}
+
+const modes = { load, update, query, notify, stall };
 if (!modes[mode] || !port) {
-  process.stderr.write('usage: node client.mjs load|update|query|notify --port P [options]\n');
+  process.stderr.write('usage: node client.mjs load|update|query|notify|stall --port P [options]\n');
   process.exit(2);
 }
 try {
