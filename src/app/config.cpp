@@ -99,10 +99,10 @@ Status ReadServer(const toml::table& t, Config& c) {
 }
 
 Status ReadHttp(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(
-          t, "http",
-          {"max_body_bytes", "max_response_bytes", "max_header_bytes", "read_timeout_seconds",
-           "idle_timeout_seconds", "drain_timeout_seconds", "max_connections", "access_log"});
+  if (auto s = CheckKeys(t, "http",
+                         {"max_body_bytes", "max_response_bytes", "max_header_bytes",
+                          "read_timeout_seconds", "idle_timeout_seconds", "drain_timeout_seconds",
+                          "max_connections", "access_log", "max_long_queries"});
       !s) {
     return s;
   }
@@ -113,8 +113,12 @@ Status ReadHttp(const toml::table& t, Config& c) {
                  ReadNumber(t, "read_timeout_seconds", c.read_timeout_seconds),
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
                  ReadNumber(t, "drain_timeout_seconds", c.drain_timeout_seconds),
-                 ReadNumber(t, "max_connections", c.max_connections)}) {
+                 ReadNumber(t, "max_connections", c.max_connections),
+                 ReadNumber(t, "max_long_queries", c.max_long_queries)}) {
     if (!s) return s;
+  }
+  if (c.max_long_queries == 0) {
+    return Fail(Error::BadRequest("[http] max_long_queries must be at least 1"));
   }
   if (c.max_response_bytes < c.max_body_bytes) {  // what one request wrote must read back
     return Fail(Error::BadRequest(fmt::format(

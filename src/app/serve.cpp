@@ -178,7 +178,7 @@ Result<DataDir> OpenDataDir(const Config& config) {
 void RegisterRoutes(http::Router& router, metrics::Registry& metrics,
                     context::ContextService& service, context::SubscriptionManager& subscriptions,
                     context::ContextStore& store, boost::asio::thread_pool& history_readers,
-                    boost::asio::thread_pool& entity_queries,
+                    api::ngsi::QueryPool& entity_queries,
                     api::identity::IdentityApi& identity_api) {
   router.SetErrorFormatter("/v2", api::ngsi::ErrorFormatter());
   RegisterOpsRoutes(router, metrics);
@@ -285,9 +285,9 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   service.Changes().Subscribe(
       [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
   Security& security = dir.security;
-  boost::asio::thread_pool identity_workers(2);                   // Argon2id and identity writes
-  boost::asio::thread_pool history_readers(2);                    // /ql/v2 reads of the store
-  boost::asio::thread_pool entity_queries(EntityQueryThreads());  // lists, op/query, types
+  boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
+  boost::asio::thread_pool history_readers(2);   // /ql/v2 reads of the store
+  api::ngsi::QueryPool entity_queries(EntityQueryThreads(), config.max_long_queries);
   api::identity::IdentityApi identity_api{*security.directory, *security.audit,
                                           *security.audit_store, identity_workers,
                                           security.bootstrap.get()};
@@ -309,7 +309,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   writer.Stop();
   identity_workers.join();
   history_readers.join();
-  entity_queries.join();
+  entity_queries.Join();
   if (auto s = security.audit->Checkpoint(); !s) {
     spdlog::warn("final audit checkpoint failed: {}", s.error().message);
   }

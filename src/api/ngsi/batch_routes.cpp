@@ -144,7 +144,7 @@ void BatchNotify(ContextService& service, RequestContext& ctx, const Respond& re
   ApplyBody(service, ctx, respond, &NotifyOps, 200);
 }
 
-void BatchQuery(ContextService& service, boost::asio::thread_pool& pool, RequestContext& ctx,
+void BatchQuery(ContextService& service, QueryPool& pool, RequestContext& ctx,
                 const Respond& respond) {
   auto body = JsonObjectBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
@@ -218,8 +218,7 @@ void EntryPoint(RequestContext& ctx, const Respond& respond) {
 
 }  // namespace
 
-void RegisterBatchRoutes(http::Router& router, ContextService& service,
-                         boost::asio::thread_pool& queries) {
+void RegisterBatchRoutes(http::Router& router, ContextService& service, QueryPool& queries) {
   auto bind = [&service](auto fn) { return BindService(service, fn); };
   auto on_pool = [&service, &queries](auto fn) { return BindOnPool(service, queries, fn); };
   using http::Verb;

@@ -1,12 +1,11 @@
 // Handler building blocks shared by the NGSI-v2 entity, attribute and batch routes.
 #pragma once
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <vector>
 
 #include "api/ngsi/common.h"
 #include "api/ngsi/query_params.h"
+#include "api/ngsi/query_pool.h"
 #include "context/service.h"
 #include "http/request.h"
 
@@ -29,16 +28,15 @@ void ApplyAndReply(context::ContextService& service, const http::RequestContext&
 // again, whole, on `pool`: the indexed queries of dashboards and devices stay on the I/O
 // thread, and a scan of a large tenant keeps no other connection of it waiting.
 inline constexpr size_t kInlineQueryVisits = 4096;
-void RunQuery(const context::ContextService& service, boost::asio::thread_pool& pool,
+void RunQuery(const context::ContextService& service, QueryPool& pool,
               const http::RequestContext& ctx, const http::Respond& respond, ListRequest req);
 
-using QueryHandler = void (*)(context::ContextService&, boost::asio::thread_pool&,
-                              http::RequestContext&, const http::Respond&);
+using QueryHandler = void (*)(context::ContextService&, QueryPool&, http::RequestContext&,
+                              const http::Respond&);
 
 // Adapts a query handler to a route handler bound to `service` and `pool`, after Orion's
 // URI parameter checks.
-inline http::Handler BindQuery(context::ContextService& service, boost::asio::thread_pool& pool,
-                               QueryHandler fn) {
+inline http::Handler BindQuery(context::ContextService& service, QueryPool& pool, QueryHandler fn) {
   return [&service, &pool, fn](http::RequestContext& ctx, http::Respond respond) {
     if (auto s = CheckUriParams(ctx); !s) return ReplyError(ctx, respond, s.error());
     fn(service, pool, ctx, respond);
@@ -56,15 +54,19 @@ inline http::Handler BindService(context::ContextService& service,
   };
 }
 
-// As BindService, with `fn` run on `pool` rather than on the I/O thread. `respond` keeps
-// the request (and so `ctx`) alive until it is called.
-inline http::Handler BindOnPool(context::ContextService& service, boost::asio::thread_pool& pool,
+// The 503 of a read that `pool` has no room for.
+Error QueryPoolFull(const QueryPool& pool);
+
+// As BindService, with `fn` run on `pool` rather than on the I/O thread (or 503 when the
+// pool is full). `respond` keeps the request (and so `ctx`) alive until it is called.
+inline http::Handler BindOnPool(context::ContextService& service, QueryPool& pool,
                                 void (*fn)(context::ContextService&, http::RequestContext&,
                                            const http::Respond&)) {
   return [&service, &pool, fn](http::RequestContext& ctx, http::Respond respond) {
     if (auto s = CheckUriParams(ctx); !s) return ReplyError(ctx, respond, s.error());
-    boost::asio::post(
-        pool, [&service, &ctx, fn, respond = std::move(respond)] { fn(service, ctx, respond); });
+    if (!pool.TryPost([&service, &ctx, fn, respond] { fn(service, ctx, respond); })) {
+      ReplyError(ctx, respond, QueryPoolFull(pool));
+    }
   };
 }
 

@@ -40,7 +40,7 @@ std::string LocationOf(const std::string& id, const std::string& type) {
                      urls::encode(type, kTypeKept));
 }
 
-void ListEntities(ContextService& service, boost::asio::thread_pool& pool, RequestContext& ctx,
+void ListEntities(ContextService& service, QueryPool& pool, RequestContext& ctx,
                   const Respond& respond) {
   auto req = ParseListRequest(ctx);
   if (!req) return ReplyError(ctx, respond, req.error());
@@ -205,15 +205,23 @@ void AnswerQuery(const RequestContext& ctx, const Respond& respond, const ListRe
 
 }  // namespace
 
-void RunQuery(const ContextService& service, boost::asio::thread_pool& pool,
-              const RequestContext& ctx, const Respond& respond, ListRequest req) {
+Error QueryPoolFull(const QueryPool& pool) {
+  return Error::Unavailable(
+      fmt::format("{} reads that scan every entity are in progress, the most allowed "
+                  "([http] max_long_queries): retry later, or narrow the query (type, id, limit)",
+                  pool.MaxInProgress()));
+}
+
+void RunQuery(const ContextService& service, QueryPool& pool, const RequestContext& ctx,
+              const Respond& respond, ListRequest req) {
   req.query.max_visits = kInlineQueryVisits;
   auto result = QueryOf(service, ctx, req);
   if (!result || !result->gave_up) return AnswerQuery(ctx, respond, req, result);
   req.query.max_visits = 0;
-  boost::asio::post(pool, [&service, &ctx, respond, req = std::move(req)] {
+  const bool posted = pool.TryPost([&service, &ctx, respond, req = std::move(req)] {
     AnswerQuery(ctx, respond, req, QueryOf(service, ctx, req));
   });
+  if (!posted) ReplyError(ctx, respond, QueryPoolFull(pool));
 }
 
 // Looks up {entityId}(+type) for reads.
@@ -229,11 +237,9 @@ Result<context::EntityPtr> FindEntity(const ContextService& service, const Reque
 }
 
 void RegisterAttributeRoutes(http::Router& router, ContextService& service);
-void RegisterBatchRoutes(http::Router& router, ContextService& service,
-                         boost::asio::thread_pool& queries);
+void RegisterBatchRoutes(http::Router& router, ContextService& service, QueryPool& queries);
 
-void RegisterEntityRoutes(http::Router& router, ContextService& service,
-                          boost::asio::thread_pool& queries) {
+void RegisterEntityRoutes(http::Router& router, ContextService& service, QueryPool& queries) {
   auto bind = [&service](auto fn) { return BindService(service, fn); };
   using http::Verb;
   router.Add({Verb::get, "/v2/entities", kPermRead, BindQuery(service, queries, ListEntities)});

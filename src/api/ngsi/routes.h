@@ -3,8 +3,7 @@
 // "subscriptions.write"), enforced by the server's authorizer.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
-
+#include "api/ngsi/query_pool.h"
 #include "context/service.h"
 #include "http/router.h"
 
@@ -18,6 +17,6 @@ inline constexpr const char* kPermWrite = "context.write";
 // connections of an I/O thread never wait for one. `service` must outlive the router, and
 // `queries` must be joined after the server has stopped and before the service goes.
 void RegisterEntityRoutes(http::Router& router, context::ContextService& service,
-                          boost::asio::thread_pool& queries);
+                          QueryPool& queries);
 
 }  // namespace zc::api::ngsi
