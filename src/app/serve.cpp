@@ -32,6 +32,7 @@
 #include "app/security.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/named_pool.h"
 #include "context/service.h"
 #include "context/subscription_manager.h"
 #include "context/writer.h"
@@ -255,19 +256,40 @@ Status CheckBeforeStart(const Config& config) {
   return Ok();
 }
 
+context::ServiceOptions ServiceOptionsOf(const Config& config) {
+  return {.max_batch_entities = config.max_batch_entities,
+          .max_attrs_per_entity = config.max_attributes_per_entity,
+          .max_entity_bytes = config.max_entity_bytes,
+          .history = config.history,
+          .time_index_attributes = config.history_time_index};
+}
+
+// The thread pools beside the I/O threads, their threads named for `top -H`. Joined after
+// the server has stopped, before what their jobs use goes.
+struct WorkerPools {
+  explicit WorkerPools(const Config& config)
+      : queries(EntityQueryThreads(), config.max_long_queries) {
+    NamePoolThreads(identity, 2, "zc-identity");
+    NamePoolThreads(history, 2, "zc-history");
+  }
+  void Join() {
+    identity.join();
+    history.join();
+    queries.Join();
+  }
+
+  boost::asio::thread_pool identity{2};  // Argon2id and identity writes
+  boost::asio::thread_pool history{2};   // /ql/v2 reads of the store
+  api::ngsi::QueryPool queries;          // entity queries that scan, /v2/types
+};
+
 // Builds the platform on the opened data directory, runs it until a stop signal and shuts
 // it down in order; returns the exit code.
 int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   metrics::Registry metrics;
   dir.store->ExportMetrics(metrics);
   context::Writer writer(*dir.store, {}, metrics);
-  context::ContextService service(writer,
-                                  {.max_batch_entities = config.max_batch_entities,
-                                   .max_attrs_per_entity = config.max_attributes_per_entity,
-                                   .max_entity_bytes = config.max_entity_bytes,
-                                   .history = config.history,
-                                   .time_index_attributes = config.history_time_index},
-                                  metrics);
+  context::ContextService service(writer, ServiceOptionsOf(config), metrics);
   if (auto s = service.Load(*dir.store); !s) {
     spdlog::error("cannot load entities: {}", s.error().message);
     return 1;
@@ -285,15 +307,13 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   service.Changes().Subscribe(
       [&subscriptions](const context::EntityChange& c) { subscriptions.OnChange(c); });
   Security& security = dir.security;
-  boost::asio::thread_pool identity_workers(2);  // Argon2id and identity writes
-  boost::asio::thread_pool history_readers(2);   // /ql/v2 reads of the store
-  api::ngsi::QueryPool entity_queries(EntityQueryThreads(), config.max_long_queries);
+  WorkerPools pools(config);
   api::identity::IdentityApi identity_api{*security.directory, *security.audit,
-                                          *security.audit_store, identity_workers,
+                                          *security.audit_store, pools.identity,
                                           security.bootstrap.get()};
   http::Router router;
-  RegisterRoutes(router, metrics, service, subscriptions, *dir.store, history_readers,
-                 entity_queries, identity_api);
+  RegisterRoutes(router, metrics, service, subscriptions, *dir.store, pools.history, pools.queries,
+                 identity_api);
   http::Server server(ServerOptionsFittedToOpenFiles(config), router, metrics);
   Secure(server, config, security, metrics);
   if (auto s = server.Listen(); !s) {
@@ -307,9 +327,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   maintenance.Stop();
   FlushCountersAndWait(subscriptions);
   writer.Stop();
-  identity_workers.join();
-  history_readers.join();
-  entity_queries.Join();
+  pools.Join();
   if (auto s = security.audit->Checkpoint(); !s) {
     spdlog::warn("final audit checkpoint failed: {}", s.error().message);
   }

@@ -11,13 +11,17 @@
 #include <cstddef>
 #include <utility>
 
+#include "common/named_pool.h"
+
 namespace zc::api::ngsi {
 
 class QueryPool {
  public:
   // `threads` at least 1; `max_in_progress` queued and running jobs at most.
   QueryPool(size_t threads, size_t max_in_progress)
-      : pool_(threads), max_in_progress_(max_in_progress) {}
+      : pool_(threads), max_in_progress_(max_in_progress) {
+    NamePoolThreads(pool_, threads, "zc-query");
+  }
   QueryPool(const QueryPool&) = delete;
   QueryPool& operator=(const QueryPool&) = delete;
   ~QueryPool() { Join(); }
