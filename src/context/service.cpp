@@ -45,17 +45,14 @@ ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::
 ContextService::~ContextService() = default;
 
 ContextService::Tenant& ContextService::TenantFor(const std::string& tenant) {
-  {
-    std::shared_lock lock(tenants_mu_);
-    if (auto it = tenants_.find(tenant); it != tenants_.end()) return *it->second;
-  }
+  if (Tenant* found = FindTenant(tenant)) return *found;
   std::unique_lock lock(tenants_mu_);
   auto& slot = tenants_[tenant];
   if (!slot) slot = std::make_unique<Tenant>();
   return *slot;
 }
 
-const ContextService::Tenant* ContextService::FindTenant(const std::string& tenant) const {
+ContextService::Tenant* ContextService::FindTenant(const std::string& tenant) const {
   std::shared_lock lock(tenants_mu_);
   auto it = tenants_.find(tenant);
   return it == tenants_.end() ? nullptr : it->second.get();

@@ -184,7 +184,9 @@ class ContextService {
   using Tenant = detail::TenantState;
   using Evaluation = detail::WriteEvaluation;
   Tenant& TenantFor(const std::string& tenant);
-  const Tenant* FindTenant(const std::string& tenant) const;
+  // The tenant's state, or nullptr. Tenants are never removed, so the pointer stays valid;
+  // writing through it is for Apply (under write_mu_) and the writer thread.
+  Tenant* FindTenant(const std::string& tenant) const;
   Status Evaluate(const WriteContext& ctx, EntityOp& op, Evaluation& eval);
   void Publish(const Evaluation& eval);
   void EndPublish();

@@ -323,16 +323,21 @@ TEST_F(ServiceTest, AnEntityDoesNotGrowPastTheAttributeLimit) {
   EXPECT_TRUE(apply(WithAttrs(WriteKind::kReplace, "S1", {"x", "y"})));
 }
 
+// A store holding one entity, written before a limit was lowered.
+struct StoreWithOneEntity : GatedStore {
+  explicit StoreWithOneEntity(Entity e) : stored(std::move(e)) {}
+  Status LoadEntities(const std::function<void(std::string, Entity)>& sink) override {
+    sink("", stored);
+    return Ok();
+  }
+  Entity stored;
+};
+
 // Stored before the limit was lowered: written on as long as it does not grow.
 TEST(ServiceLimitTest, AnEntityOverALoweredLimitCanStillBeWrittenButNotGrown) {
-  struct StoreWithOneWideEntity : GatedStore {
-    Status LoadEntities(const std::function<void(std::string, Entity)>& sink) override {
-      Entity e{.id = "Wide", .type = "Sensor", .service_path = "/"};
-      for (const char* name : {"a", "b", "c"}) e.attrs.emplace_back(name, Num(1));
-      sink("", std::move(e));
-      return Ok();
-    }
-  } store;
+  Entity wide{.id = "Wide", .type = "Sensor", .service_path = "/"};
+  for (const char* name : {"a", "b", "c"}) wide.attrs.emplace_back(name, Num(1));
+  StoreWithOneEntity store(std::move(wide));
   OtherService limited(store, {.max_attrs_per_entity = 2});
   ASSERT_TRUE(limited.service.Load(store));
   EntityOp update{.kind = WriteKind::kUpdate, .id = "Wide"};
@@ -383,15 +388,10 @@ TEST_F(ServiceTest, AnEntityDoesNotGrowPastTheByteLimit) {
 
 // Stored before the limit was lowered: it may shrink or stay, not grow.
 TEST(ServiceLimitTest, AnEntityOverALoweredByteLimitCanStillBeWrittenButNotGrown) {
-  struct StoreWithOneLargeEntity : GatedStore {
-    Status LoadEntities(const std::function<void(std::string, Entity)>& sink) override {
-      Entity e{.id = "Large", .type = "Camera", .service_path = "/"};
-      e.attrs.emplace_back("p0", Picture(20000));
-      e.attrs.emplace_back("n", Num(1));
-      sink("", std::move(e));
-      return Ok();
-    }
-  } store;
+  Entity large{.id = "Large", .type = "Camera", .service_path = "/"};
+  large.attrs.emplace_back("p0", Picture(20000));
+  large.attrs.emplace_back("n", Num(1));
+  StoreWithOneEntity store(std::move(large));
   OtherService limited(store, {.max_entity_bytes = 10000});
   ASSERT_TRUE(limited.service.Load(store));
   EntityOp update{.kind = WriteKind::kUpdate, .id = "Large"};

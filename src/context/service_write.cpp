@@ -405,8 +405,8 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
   eval->correlator = ctx.correlator;
   eval->now = NowMs();
   std::unique_lock lock(write_mu_);
-  const Tenant* existing = FindTenant(ctx.tenant);
-  eval->state = existing != nullptr ? &TenantFor(ctx.tenant) : no_entities_.get();
+  Tenant* existing = FindTenant(ctx.tenant);
+  eval->state = existing != nullptr ? existing : no_entities_.get();
   eval->seq = ++write_seq_;
   for (auto& op : ops) {
     if (auto s = Evaluate(ctx, op, *eval); !s) {
