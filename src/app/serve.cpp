@@ -149,10 +149,11 @@ struct DataDir {
   std::unique_ptr<store::SqliteStore> store;
 };
 
-// A start-up failure in `dir`, with what to do when the cause is a full disk (a start
-// writes: it finishes interrupted work and stores rebuilt entities before serving).
-Error OpenFailure(std::string_view what, const std::filesystem::path& dir, const Error& cause) {
-  std::string m = fmt::format("cannot open {} in {}: {}", what, dir.string(), cause.message);
+// A start-up failure in `dir`: `what` failed because of `cause`, with what to do when the
+// cause is a full disk (a start writes: it finishes interrupted work and stores rebuilt
+// entities before serving).
+Error StartFailure(std::string_view what, const std::filesystem::path& dir, const Error& cause) {
+  std::string m = fmt::format("{}: {}", what, cause.message);
   if (cause.code == ErrorCode::kUnavailable) {
     m += fmt::format(
         "; free space on its filesystem (df -h {}) and start again: nothing acknowledged is lost",
@@ -161,13 +162,17 @@ Error OpenFailure(std::string_view what, const std::filesystem::path& dir, const
   return Error::Internal(std::move(m));
 }
 
+Error OpenFailure(std::string_view what, const std::filesystem::path& dir, const Error& cause) {
+  return StartFailure(fmt::format("cannot open {} in {}", what, dir.string()), dir, cause);
+}
+
 Result<DataDir> OpenDataDir(const Config& config) {
   auto lock = DataDirLock::Acquire(config.data_dir);
   if (!lock) return Fail(lock.error());
   auto security = OpenSecurity(config);
   if (!security) return Fail(OpenFailure("identity and audit", config.data_dir, security.error()));
   if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {
-    return Fail(Error::Internal("first start: " + s.error().message));
+    return Fail(StartFailure("first start", config.data_dir, s.error()));
   }
   auto store = store::SqliteStore::Open(
       config.data_dir,

@@ -17,9 +17,14 @@
 namespace zc::identity {
 namespace {
 
+// A full disk is Unavailable (the operator frees space and tries again), as it is for the
+// store; any other failure is Internal.
 Error IoError(std::string_view what, const std::filesystem::path& file) {
-  const std::string reason = std::error_code(errno, std::generic_category()).message();
-  return Error::Internal(std::string(what) + " " + file.string() + ": " + reason);
+  const int err = errno;
+  std::string message = std::string(what) + " " + file.string() + ": " +
+                        std::error_code(err, std::generic_category()).message();
+  if (err == ENOSPC || err == EDQUOT) return Error::Unavailable("storage full: " + message);
+  return Error::Internal(std::move(message));
 }
 
 class Fd {
@@ -63,18 +68,26 @@ std::string DigestHex(const unsigned char (&digest)[crypto_hash_sha256_BYTES]) {
 
 using DigestCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
+// Writes `contents` to `tmp`, durable, mode 0600.
+Status WriteDurably(const std::filesystem::path& tmp, std::string_view contents) {
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return Fail(IoError("create", tmp));
+  // A temporary file left by a crash keeps its old mode through O_TRUNC.
+  if (::fchmod(fd.get(), 0600) != 0) return Fail(IoError("chmod", tmp));
+  if (auto s = WriteAll(fd.get(), contents, tmp); !s) return s;
+  if (::fsync(fd.get()) != 0) return Fail(IoError("fsync", tmp));
+  return Ok();
+}
+
 }  // namespace
 
 Status WriteSecretFile(const std::filesystem::path& file, std::string_view contents) {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd.get() < 0) return Fail(IoError("create", tmp));
-    // A temporary file left by a crash keeps its old mode through O_TRUNC.
-    if (::fchmod(fd.get(), 0600) != 0) return Fail(IoError("chmod", tmp));
-    if (auto s = WriteAll(fd.get(), contents, tmp); !s) return s;
-    if (::fsync(fd.get()) != 0) return Fail(IoError("fsync", tmp));
+  if (auto s = WriteDurably(tmp, contents); !s) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);  // a partial secret is of no use to anyone
+    return s;
   }
   if (::rename(tmp.c_str(), file.c_str()) != 0) return Fail(IoError("rename to", file));
   const std::filesystem::path dir = file.has_parent_path() ? file.parent_path() : ".";

@@ -4,10 +4,12 @@
 //     stores nothing and changes nothing; reads go on; /metrics counts the failed commits
 //     and shows the audit entries waiting in memory;
 //   - once the filesystem has room again, writes succeed without a restart and the waiting
-//     audit entries are written;
+//     audit entries are written; a little room is enough for a write, even when far more
+//     history waits to be moved from the staging table;
 //   - a start on a full disk refuses with a message that says what to do, and once there is
 //     room, every acknowledged write is there (current state and history) and the audit
-//     chain verifies.
+//     chain verifies; so does a first start (no administrator yet), whether SQLite's
+//     shared-memory files or the bootstrap token file is the first thing it cannot write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -127,6 +129,88 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
     assert.equal(code, 0);
     const verify = run(binary, ['audit', 'verify', '--data', srv.dataDir]);
     assert.ok(verify.ok, `the audit chain verifies after the full disk: ${verify.out}`);
+  } finally {
+    await srv.close();
+    run('umount', [mount.dir]);
+    fs.rmSync(mount.dir, { recursive: true, force: true });
+  }
+});
+
+test('after a full disk, writes resume with room for themselves, not for everything waiting to be moved', async (t) => {
+  const mount = mountSmallFs(SMALL);
+  if (!mount.dir) { t.skip(mount.why); return; }
+  const srv = new Server({ dataDir: path.join(mount.dir, 'data') });
+  try {
+    await srv.start();
+    const levels = riverLevels(200);
+    let r = await srv.post('/v2/entities?options=keyValues', { id: 'Gauge-Beijiang', type: 'WaterLevelGauge', level: levels[0], n: 0, log: '' }, { headers: HEADERS });
+    assert.equal(r.status, 201, r.text);
+    const acked = [0];
+    // One request after another, so the writer is never idle long enough to move the rows
+    // of these small commits into the history table: they wait, staged, until the disk is full.
+    let failure;
+    for (let n = 1; n < levels.length && !failure; n++) {
+      r = await srv.patch('/v2/entities/Gauge-Beijiang/attrs?options=keyValues', { level: levels[n], n, log: `${n}:`.padEnd(100_000, 'y') }, { headers: HEADERS });
+      if (r.status === 204) acked.push(n);
+      else failure = r;
+    }
+    assert.equal(failure?.status, 503, failure?.text ?? 'the disk never filled');
+    const staged = await metric(srv, 'zhicheng_store_staged_history_rows');
+    assert.ok(staged >= 20, `${staged} rows of 100 kB wait to be moved: more than the room given below`);
+
+    // 1 MiB more: room for a small write, not for moving the staged rows.
+    assert.ok(run('mount', ['-o', 'remount,size=9m', mount.dir]).ok);
+    const next = acked.at(-1) + 1;
+    r = await srv.patch('/v2/entities/Gauge-Beijiang/attrs?options=keyValues', { level: levels[next], n: next }, { headers: HEADERS });
+    assert.equal(r.status, 204, r.text);
+    acked.push(next);
+
+    // With room for them, the idle writer moves them; the history holds every acknowledged value.
+    assert.ok(run('mount', ['-o', `remount,size=${LARGE}`, mount.dir]).ok);
+    await eventually(async () => (await metric(srv, 'zhicheng_store_staged_history_rows')) === 0, 10_000, 'staged rows moved');
+    r = await srv.get('/ql/v2/entities/Gauge-Beijiang/attrs/n?limit=1000', { headers: HEADERS });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.values, acked);
+  } finally {
+    await srv.close();
+    run('umount', [mount.dir]);
+    fs.rmSync(mount.dir, { recursive: true, force: true });
+  }
+});
+
+/** Starts `binary` on `dataDir` on a full disk: it must refuse and say what to do. */
+function assertRefusedWithAdvice(dataDir, expected) {
+  const refused = spawnSync(binary, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(refused.status, 0, `a start on a full disk: ${refused.stdout}${refused.stderr}`);
+  assert.match(refused.stderr, expected, refused.stderr);
+  assert.match(refused.stderr, /storage full: .*free space on its filesystem \(df -h /, refused.stderr);
+  assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.endsWith('.tmp')), [], 'no partial secret file is left');
+}
+
+test('a start on a full disk without an administrator refuses with the same advice, whatever it fails to write first', async (t) => {
+  const mount = mountSmallFs(SMALL);
+  if (!mount.dir) { t.skip(mount.why); return; }
+  const srv = new Server({ dataDir: path.join(mount.dir, 'data'), adminToken: null });
+  const filler = path.join(mount.dir, 'filler');
+  try {
+    // After a clean stop SQLite has removed its shared-memory files, and cannot create them.
+    await srv.start(); // no administrator: every start writes a new one-time bootstrap token
+    assert.equal((await srv.stop()).code, 0);
+    fill(mount.dir, filler, 0);
+    assertRefusedWithAdvice(srv.dataDir, /cannot open identity and audit in /);
+
+    // After a crash they are still there, and the first thing that fails is the token file.
+    fs.rmSync(filler);
+    await srv.start();
+    await srv.kill9();
+    fill(mount.dir, filler, 0);
+    assertRefusedWithAdvice(srv.dataDir, /first start: storage full: /);
+
+    fs.rmSync(filler);
+    await srv.start();
+    const token = fs.readFileSync(path.join(srv.dataDir, 'bootstrap-token'), 'utf8').trim();
+    const r = await srv.post('/api/identity/bootstrap', { login: 'admin', password: 'correct horse battery staple 42', displayName: 'Admin' }, { auth: token });
+    assert.equal(r.status, 201, r.text);
   } finally {
     await srv.close();
     run('umount', [mount.dir]);

@@ -293,7 +293,7 @@ Status SqliteStore::Commit(const context::WriteBatch& batch) {
   EntityPlan plan = PlanEntities(batch.entities, first_seq, last_seq);
   std::vector<TouchedSeries> touched_series;
   if (staged_stale_) {
-    if (auto s = MoveAllStaged(); !s) return s;
+    if (auto s = ReloadStaged(); !s) return s;
   }
   Status result = InTransaction(writer_.get(), [&]() -> Status {
     if (auto s = WriteDocuments(plan, last_seq); !s) return s;

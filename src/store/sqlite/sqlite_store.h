@@ -199,9 +199,12 @@ class SqliteStore final : public context::ContextStore {
     int64_t seq = 0;
   };
   // Moves every staged row not in history yet there, in a transaction of its own, and
-  // clears the index: at start (a sweep a crash interrupted), and before the commit after
-  // a failed one (whose rollback left the index ahead of the database).
+  // clears the index: at start (a sweep a crash interrupted), when the writer is idle, and
+  // before a prune.
   Status MoveAllStaged();
+  // Reads the index back from history_staged and the sweep mark as committed, before the
+  // commit after a failed one (whose rollback left the index ahead of the database).
+  Status ReloadStaged();
   // In the commit's transaction, after `rows` were staged: starts a sweep or moves its next
   // series.
   Status StepSweep(const std::vector<HistoryInsert>& rows);

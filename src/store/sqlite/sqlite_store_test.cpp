@@ -693,6 +693,103 @@ TEST(SqliteStagedHistoryTest, LargeCommitsGoToHistoryAndARestartFinishesTheSweep
   EXPECT_NE(reads[0].find("S7/Room/t@7=7 "), std::string::npos) << reads[0];
 }
 
+// Runs `sql` on the store's file through a connection of the test's own (triggers that
+// make the writer's statements fail, as a full disk would).
+void ExecOnFile(const std::filesystem::path& file, const std::string& sql) {
+  auto db = OpenDb(file, SQLITE_OPEN_READWRITE, 1000);
+  ASSERT_TRUE(db.has_value());
+  ASSERT_TRUE(Exec(db->get(), sql.c_str()).has_value()) << sql;
+}
+
+// Every history row the store returns, as "entity@time=value " in time order.
+std::string AllHistory(SqliteStore& store) {
+  std::string text;
+  for (const auto& p : store.QueryHistory({}).value_or(std::vector<context::HistoryPoint>{})) {
+    text += fmt::format("{}@{}={} ", p.entity_id, p.time, p.value_json);
+  }
+  return text;
+}
+
+// After a failed commit, the next one needs room for itself only: it does not first move
+// everything staged into history (which, after a full disk, can need far more room than
+// the commit). Moves into history are made to fail here, as they would on a full disk.
+TEST(SqliteStagedHistoryTest, TheCommitAfterAFailedOneNeedsNoRoomForTheStagedRows) {
+  TempDir dir;
+  auto store = SqliteStore::Open(dir.path());
+  ASSERT_TRUE(store.has_value());
+  const auto file = (*store)->File();
+  auto commit = [&](TimeMs t, const std::string& value) {
+    WriteBatch b;
+    b.history = {Row("R" + std::to_string(t), "t", t, value)};
+    return (*store)->Commit(b);
+  };
+  ASSERT_TRUE(commit(1, "1").has_value());
+  ASSERT_TRUE(commit(2, "2").has_value());
+  ExecOnFile(file,
+             "CREATE TRIGGER boom BEFORE INSERT ON history_staged WHEN NEW.value = '\"boom\"' "
+             "BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+             "CREATE TRIGGER no_moves BEFORE INSERT ON history "
+             "BEGIN SELECT RAISE(ABORT, 'no room to move'); END;");
+  EXPECT_FALSE(commit(3, "\"boom\"").has_value());
+  auto after = commit(4, "4");
+  EXPECT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_TRUE(commit(5, "5").has_value());
+  EXPECT_FALSE((*store)->Flush(context::ContextStore::FlushMode::kDue).has_value())
+      << "the idle move still cannot run";
+  EXPECT_TRUE(commit(6, "6").has_value()) << "nor does its failure stop the next commit";
+  EXPECT_EQ(AllHistory(**store), "R1@1=1 R2@2=2 R4@4=4 R5@5=5 R6@6=6 ");
+
+  ExecOnFile(file, "DROP TRIGGER boom; DROP TRIGGER no_moves;");
+  ASSERT_TRUE((*store)->Flush(context::ContextStore::FlushMode::kDue).has_value());
+  EXPECT_EQ(CountRows(file, "history_staged"), 0);
+  EXPECT_EQ(CountRows(file, "history"), 5);
+  EXPECT_EQ(AllHistory(**store), "R1@1=1 R2@2=2 R4@4=4 R5@5=5 R6@6=6 ");
+}
+
+// A commit that fails in the middle of a sweep: the index read back from the table and
+// the mark goes on with the sweep where the database is, and every row that was
+// acknowledged ends in history once, through restarts too.
+TEST(SqliteStagedHistoryTest, AFailedCommitInTheMiddleOfASweep) {
+  TempDir dir;
+  SqliteOptions options;
+  options.history_staged_rows = 6;    // a sweep starts once 6 rows wait
+  options.history_move_min_rows = 1;  // and moves a series or two per commit
+  options.history_chunk_rows = 4;
+  auto store = SqliteStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.has_value());
+  const auto file = (*store)->File();
+  ExecOnFile(file,
+             "CREATE TRIGGER boom BEFORE INSERT ON history_staged WHEN NEW.value = '\"boom\"' "
+             "BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+  std::string expected;
+  size_t acknowledged = 0;
+  int64_t failed_mid_sweep = 0;
+  for (TimeMs t = 1; t <= 40; ++t) {
+    WriteBatch b;
+    const bool fail = t % 7 == 0;
+    b.history = {Row("R" + std::to_string(t % 3), "t", t, fail ? "\"boom\"" : std::to_string(t))};
+    const bool sweeping = CountRows(file, "history") > 0 && CountRows(file, "history_staged") > 0;
+    const auto result = (*store)->Commit(b);
+    ASSERT_EQ(result.has_value(), !fail) << "at t = " << t;
+    if (fail && sweeping) ++failed_mid_sweep;
+    if (!fail) {
+      expected += fmt::format("R{}@{}={} ", t % 3, t, t);
+      ++acknowledged;
+    }
+    ASSERT_EQ((*store)->QueryHistory({}).value_or(std::vector<context::HistoryPoint>{}).size(),
+              acknowledged)
+        << "each acknowledged row once, nothing of a failed commit, at t = " << t;
+  }
+  EXPECT_GE(failed_mid_sweep, 2);
+  EXPECT_EQ(AllHistory(**store), expected);
+  store->reset();  // no Flush: as after a crash
+  store = SqliteStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.has_value());
+  EXPECT_EQ(CountRows(file, "history_staged"), 0);
+  EXPECT_EQ(CountRows(file, "history"), static_cast<int64_t>(acknowledged));
+  EXPECT_EQ(AllHistory(**store), expected);
+}
+
 TEST(SqliteMigrationTest, MigratesFreshAndExistingDatabases) {
   TempDir dir;
   const auto file = dir.path() / "zhicheng.db";

@@ -3,6 +3,7 @@
 // cause (disk full, I/O error, locked) in the logs: Unavailable for a full disk, else Internal.
 #include "store/sqlite/sqlite_util.h"
 
+#include <cerrno>
 #include <mutex>
 
 namespace zc::store {
@@ -16,11 +17,22 @@ void ConfigureOnce() {
   std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
-// `message` as Internal, or as Unavailable when `db`'s last error is SQLITE_FULL.
+// Whether `db`'s last error is a full disk: SQLITE_FULL, or an I/O error whose system call
+// failed with ENOSPC or EDQUOT (SQLite reports a shared-memory file it cannot grow, as when
+// a log is reopened on a full disk, as SQLITE_IOERR_SHMSIZE, not SQLITE_FULL).
+bool IsDiskFull(sqlite3* db) {
+  if (db == nullptr) return false;
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  if (code == SQLITE_FULL) return true;
+  const int err = sqlite3_system_errno(db);
+  return code == SQLITE_IOERR && (err == ENOSPC || err == EDQUOT);
+}
+
+// `message` as Internal, or as Unavailable when `db`'s last error is a full disk.
 Error ErrorOf(sqlite3* db, std::string message) {
   // A full disk is the one failure the client can do something about (retry later) and the
   // operator can fix without a restart (free space), so it is Unavailable (503), not Internal.
-  if (db != nullptr && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL) {
+  if (IsDiskFull(db)) {
     return Error::Unavailable("storage full: no space left for the data directory (" + message +
                               ")");
   }

@@ -12,9 +12,11 @@
 // rows stay in history_staged until the sweep ends, then go with one range DELETE;
 // meanwhile readers skip them through the mark (sweep_seq, sweep_chunk, sweep_series) in
 // store_meta, written in the same transaction as each step (kStagedNotMovedSql). A start,
-// an idle writer (Flush), a prune and the commit after a failed one move everything at
-// once (MoveAllStaged), so that the in-memory index never outlives a rolled-back
-// transaction.
+// an idle writer (Flush) and a prune move everything at once (MoveAllStaged). The commit
+// after a failed one reads the index back from the table and the mark instead
+// (ReloadStaged): a read needs no disk space, where a move of everything staged needs room
+// for all of it, which after a full disk can be far more than the commit itself (rows of
+// large values). Either way the in-memory index never outlives a rolled-back transaction.
 #include <algorithm>
 #include <string>
 
@@ -57,6 +59,58 @@ Status SqliteStore::MoveAllStaged() {
   sweep_seq_ = 0;
   staged_stale_ = false;
   staged_waiting_ = 0;
+  return Ok();
+}
+
+namespace {
+
+// The committed sweep mark: the sweep's end seq (0: no sweep runs) and its cursor.
+struct SweepMark {
+  int64_t seq = 0;
+  std::pair<int64_t, int64_t> cursor;  // (chunk, series): the rows below it have moved
+};
+
+Result<SweepMark> ReadSweepMark(sqlite3* db) {
+  auto st = Prepare(db,
+                    "SELECT coalesce((SELECT value FROM store_meta WHERE key = 'sweep_seq'), 0), "
+                    "coalesce((SELECT value FROM store_meta WHERE key = 'sweep_chunk'), 0), "
+                    "coalesce((SELECT value FROM store_meta WHERE key = 'sweep_series'), 0)");
+  if (!st) return Fail(st.error());
+  if (sqlite3_step(st->get()) != SQLITE_ROW) return Fail(SqlError(db, "read the sweep mark"));
+  return SweepMark{sqlite3_column_int64(st->get(), 0),
+                   {sqlite3_column_int64(st->get(), 1), sqlite3_column_int64(st->get(), 2)}};
+}
+
+}  // namespace
+
+Status SqliteStore::ReloadStaged() {
+  sqlite3* db = writer_.get();
+  auto mark = ReadSweepMark(db);
+  if (!mark) return Fail(mark.error());
+  const int64_t sweep_seq = mark->seq;
+  const SweepKey cursor = mark->cursor;
+  auto st = Prepare(db, "SELECT chunk, series, seq FROM history_staged ORDER BY seq");
+  if (!st) return Fail(st.error());
+  std::vector<StagedRow> staged;
+  std::map<SweepKey, std::vector<int64_t>> sweep;
+  size_t sweep_left = 0;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
+    const StagedRow row{{sqlite3_column_int64(st->get(), 0), sqlite3_column_int64(st->get(), 1)},
+                        sqlite3_column_int64(st->get(), 2)};
+    if (sweep_seq == 0 || row.seq >= sweep_seq) {
+      staged.push_back(row);
+    } else if (row.key >= cursor) {  // below the cursor: moved, leaves with the sweep's end
+      sweep[row.key].push_back(row.seq);
+      ++sweep_left;
+    }
+  }
+  if (rc != SQLITE_DONE) return Fail(SqlError(db, "read the staged history"));
+  staged_ = std::move(staged);
+  sweep_ = std::move(sweep);
+  sweep_left_ = sweep_left;
+  sweep_seq_ = sweep_seq;
+  staged_stale_ = false;
   return Ok();
 }
 
