@@ -445,8 +445,14 @@ Status SqliteStore::LoadSubscriptions(
 }
 
 Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
-  // Staged rows first, so that a chunk's rows are all in history when it is pruned.
-  if (auto s = MoveStagedNow(); !s) return Fail(s.error());
+  // Staged rows first, so that a chunk's rows are all in history when it is pruned. When
+  // they cannot move (on a full disk a move needs room for all of them), the chunks that
+  // hold staged rows wait for a later run and the older ones are pruned all the same: the
+  // pages a prune frees make room inside the file, which is what a full disk needs.
+  const Status moved = MoveStagedNow();
+  if (!moved) {
+    spdlog::warn("history retention: pruning only older chunks: {}", moved.error().message);
+  }
   size_t removed = 0;
   bool done = false;
   while (!done) {
@@ -458,19 +464,34 @@ Result<size_t> SqliteStore::PruneHistory(TimeMs before) {
   return removed;
 }
 
+// The first chunk a prune must not touch: the chunk of the oldest row not yet in its
+// entity's stored document (see deferred_documents.cpp: the others may still be needed to
+// rebuild an entity), or of the oldest row still in history_staged, whichever comes first.
+Result<int64_t> SqliteStore::FirstChunkToKeep() {
+  sqlite3* db = writer_.get();
+  auto oldest = Prepare(db, "SELECT min(seq) FROM history_staged");
+  if (!oldest) return Fail(oldest.error());
+  if (sqlite3_step(oldest->get()) != SQLITE_ROW) return Fail(SqlError(db, "oldest staged row"));
+  int64_t keep = ChunkOf(flushed_through_ + 1);
+  if (sqlite3_column_type(oldest->get(), 0) != SQLITE_NULL) {
+    keep = std::min(keep, ChunkOf(sqlite3_column_int64(oldest->get(), 0)));
+  }
+  return keep;
+}
+
 // Removes the rows older than `before` from the oldest chunk that has any, in one short
 // transaction under the write mutex; sets `done` when no chunk has such rows.
 Result<size_t> SqliteStore::PruneOneChunk(TimeMs before, bool& done) {
   std::lock_guard lock(write_mu_);
   sqlite3* db = writer_.get();
-  // Only chunks whose rows are all in their entities' stored documents (see
-  // deferred_documents.cpp): the others may still be needed to rebuild an entity.
+  auto keep = FirstChunkToKeep();
+  if (!keep) return Fail(keep.error());
   auto find = Prepare(db,
                       "SELECT id, max_time FROM history_chunks WHERE min_time < ?1 AND id < ?2 "
                       "ORDER BY id LIMIT 1");
   if (!find) return Fail(find.error());
   sqlite3_bind_int64(find->get(), 1, before);
-  sqlite3_bind_int64(find->get(), 2, ChunkOf(flushed_through_ + 1));
+  sqlite3_bind_int64(find->get(), 2, *keep);
   const int rc = sqlite3_step(find->get());
   if (rc == SQLITE_DONE) {
     done = true;

@@ -216,6 +216,7 @@ class SqliteStore final : public context::ContextStore {
   Result<int64_t> ResolveSeries(const context::HistoryRow& row, EntitySeries& entity,
                                 std::vector<TouchedSeries>& touched_series);
   Result<size_t> PruneOneChunk(TimeMs before, bool& done);
+  Result<int64_t> FirstChunkToKeep();  // REQUIRES write_mu_
   // A history deletion (history_delete.cpp): the series it selects, the chunks that may
   // hold their rows, and the last seq committed when it started (later rows stay).
   struct HistoryDeletion {

@@ -790,6 +790,44 @@ TEST(SqliteStagedHistoryTest, AFailedCommitInTheMiddleOfASweep) {
   EXPECT_EQ(AllHistory(**store), expected);
 }
 
+// Retention on a full disk: the staged rows cannot move into history (that needs room for
+// all of them), so the prune leaves the chunks that hold staged rows for a later run and
+// removes the older ones, which is what makes room. Nothing staged is lost or misplaced.
+TEST(SqliteStagedHistoryTest, RetentionPrunesOlderChunksWhenStagedRowsCannotMove) {
+  TempDir dir;
+  SqliteOptions options;
+  options.history_chunk_rows = 4;
+  options.history_direct_rows = 3;  // commits of 3 rows or more go to history directly
+  auto store = SqliteStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.has_value());
+  const auto file = (*store)->File();
+  WriteBatch old_rows;  // times 1..8: chunks 0 and 1, in history
+  for (TimeMs t = 1; t <= 8; ++t) old_rows.history.push_back(Row("A", "t", t, std::to_string(t)));
+  ASSERT_TRUE((*store)->Commit(old_rows).has_value());
+  for (TimeMs t : {10, 100}) {  // staged, in chunk 2; one of them is older than the bound
+    WriteBatch one;
+    one.history = {Row("B", "t", t, std::to_string(t))};
+    ASSERT_TRUE((*store)->Commit(one).has_value());
+  }
+  WriteBatch later;  // chunks 2 and 3, in history: chunk 2 holds these and the staged rows
+  for (TimeMs t = 200; t < 204; ++t) later.history.push_back(Row("C", "t", t, std::to_string(t)));
+  ASSERT_TRUE((*store)->Commit(later).has_value());
+  ExecOnFile(file,
+             "CREATE TRIGGER no_moves BEFORE INSERT ON history "
+             "BEGIN SELECT RAISE(ABORT, 'no room to move'); END;");
+  auto removed = (*store)->PruneHistory(50);
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 8u) << "chunks 0 and 1; not chunk 2, which holds staged rows";
+  EXPECT_EQ(AllHistory(**store), "B@10=10 B@100=100 C@200=200 C@201=201 C@202=202 C@203=203 ");
+
+  ExecOnFile(file, "DROP TRIGGER no_moves;");
+  removed = (*store)->PruneHistory(50);  // the staged rows move first now
+  ASSERT_TRUE(removed.has_value()) << removed.error().message;
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_EQ(CountRows(file, "history_staged"), 0);
+  EXPECT_EQ(AllHistory(**store), "B@100=100 C@200=200 C@201=201 C@202=202 C@203=203 ");
+}
+
 TEST(SqliteMigrationTest, MigratesFreshAndExistingDatabases) {
   TempDir dir;
   const auto file = dir.path() / "zhicheng.db";
