@@ -24,6 +24,14 @@
 //       repeat GET `path` (a scan of every entity): PATCH latency percentiles and count,
 //       and how many reads were answered. Shows whether a long read holds up writes and the
 //       other connections of its I/O thread.
+//   node client.mjs subscribed --port P --subscriptions N [--shape type|id|pattern]
+//                              [--requests 10]
+//       In a tenant of its own: N subscriptions, none of which the writes below match
+//       (`type`: idPattern .* and a type of their own; `id`: one entity id each; `pattern`:
+//       an idPattern of their own and no type), then 1000 entities of 5 attributes, then
+//       `requests` sequential POST /v2/op/update (update) of all of them: request latency and
+//       attribute updates/s. Every change is matched against the tenant's subscriptions on
+//       the writer thread, so this shows what many subscriptions cost every write.
 import http from 'node:http';
 
 const args = Object.fromEntries(
@@ -317,9 +325,45 @@ async function stall() {
   return { readers, path, patches: summary(lat), reads };
 }
 
-const modes = { load, update, query, notify, stall };
+function subjectOf(shape, i) {
+  if (shape === 'id') return { id: `urn:ngsi-ld:Device:sub-${i}`, type: 'Device' };
+  if (shape === 'pattern') return { idPattern: `^urn:ngsi-ld:Device:sub-${i}:` };
+  return { idPattern: '.*', type: `Device${i}` };
+}
+
+async function subscribed() {
+  const n = num('subscriptions', 1000);
+  const shape = args.shape ?? 'type';
+  const nRequests = num('requests', 10);
+  const headers = { 'Fiware-Service': `bench_subs_${shape}_${n}_${process.pid}` };
+  const t0 = nowMs();
+  await pool(n, 8, async (i) => {
+    const body = { subject: { entities: [subjectOf(shape, i)], condition: { attrs: ['temperature'] } },
+      notification: { http: { url: 'http://127.0.0.1:9/unused' } } };
+    expectStatus(await request('POST', '/v2/subscriptions', JSON.stringify(body), headers), [201],
+      'create subscription');
+  });
+  log(`${n} subscriptions (${shape}) in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
+  const entities = Array.from({ length: 1000 }, (_, i) => benchEntity(i, 0));
+  expectStatus(await request('POST', '/v2/op/update',
+    JSON.stringify({ actionType: 'append', entities }), headers), [204], 'op/update append');
+  const bodies = Array.from({ length: nRequests }, (_, r) => JSON.stringify({ actionType: 'update',
+    entities: entities.map((e, i) => benchEntity(i, r + 1)) }));
+  const lat = [];
+  const t1 = nowMs();
+  for (const body of bodies) {
+    const s = nowMs();
+    expectStatus(await request('POST', '/v2/op/update', body, headers), [204], 'op/update update');
+    lat.push(nowMs() - s);
+  }
+  const seconds = (nowMs() - t1) / 1000;
+  return { subscriptions: n, shape, requests: nRequests, request_latency: summary(lat),
+    attr_updates_per_s: (nRequests * 1000 * 5) / seconds };
+}
+
+const modes = { load, update, query, notify, stall, subscribed };
 if (!modes[mode] || !port) {
-  process.stderr.write('usage: node client.mjs load|update|query|notify|stall --port P [options]\n');
+  process.stderr.write('usage: node client.mjs load|update|query|notify|stall|subscribed --port P [options]\n');
   process.exit(2);
 }
 try {

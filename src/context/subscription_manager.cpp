@@ -106,13 +106,15 @@ void SubscriptionManager::InsertLocked(const std::string& tenant, Subscription s
   Tenant& t = tenants_[tenant];
   const uint64_t seq = next_seq_++;
   t.order.emplace(seq, sub.id);
+  t.index.Add(seq, sub.spec->entities);
   std::string id = sub.id;
   t.by_id.insert_or_assign(std::move(id), Entry{std::move(sub), std::move(scope), seq});
 }
 
 Status SubscriptionManager::Load(ContextStore& store) {
   size_t loaded = 0;
-  auto status = store.LoadSubscriptions([&](std::string tenant, std::string id, std::string doc) {
+  auto status = store.LoadSubscriptions([&](const std::string& tenant, const std::string& id,
+                                            const std::string& doc) {
     auto sub = ParseStoredDocument(id, doc);
     auto scope = sub ? PathScope::Parse(sub->service_path) : Result<PathScope>(PathScope::All());
     if (!sub || !scope) {
@@ -201,6 +203,9 @@ void SubscriptionManager::Update(const std::string& tenant, const std::string& i
     if (s) {
       std::lock_guard lock(mu_);
       if (Entry* e = FindLocked(tenant, id); e != nullptr && !e->deleting) {
+        Tenant& t = tenants_.at(tenant);
+        t.index.Remove(e->seq, e->sub.spec->entities);
+        t.index.Add(e->seq, spec->entities);
         e->sub.spec = spec;
         if (status_given) e->sub.counters.fails_counter = 0;
       }
@@ -226,6 +231,7 @@ void SubscriptionManager::Delete(const std::string& tenant, const std::string& i
       auto t = tenants_.find(tenant);
       auto e = t == tenants_.end() ? nullptr : FindLocked(tenant, id);
       if (e != nullptr && s) {
+        t->second.index.Remove(e->seq, e->sub.spec->entities);
         t->second.order.erase(e->seq);
         t->second.by_id.erase(id);
       } else if (e != nullptr) {
@@ -312,9 +318,12 @@ bool SubscriptionManager::EligibleLocked(const Entry& e, TimeMs now) const {
 void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,
                                       std::vector<SubscriptionWrite>& writes) {
   auto t = tenants_.find(change.tenant);
-  if (t == tenants_.end()) return;
+  const Entity* entity = change.after ? change.after.get() : change.before.get();
+  if (t == tenants_.end() || entity == nullptr) return;
   const TimeMs now = Now();
-  for (const auto& [seq, id] : t->second.order) {
+  t->second.index.Candidates(entity->id, entity->type, candidates_);
+  for (const uint64_t seq : candidates_) {
+    const std::string& id = t->second.order.at(seq);
     Entry& e = t->second.by_id.at(id);
     if (!EligibleLocked(e, now) || !Triggers(e.sub, e.scope, change)) continue;
     const int cbnotif = static_cast<int>(out.size()) + 1;

@@ -64,6 +64,7 @@
 #include "context/scope.h"
 #include "context/store.h"
 #include "context/subscription.h"
+#include "context/subscription_index.h"
 #include "context/writer.h"
 
 namespace zc::context {
@@ -156,6 +157,7 @@ class SubscriptionManager {
   struct Tenant {
     std::map<uint64_t, std::string> order;  // seq -> id
     std::unordered_map<std::string, Entry> by_id;
+    SubjectIndex index;  // by seq, from each entry's sub.spec->entities
   };
   struct Outgoing {
     NotificationRequest request;
@@ -212,6 +214,7 @@ class SubscriptionManager {
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Tenant> tenants_;  // guarded by mu_
+  std::vector<uint64_t> candidates_;                 // MatchLocked's scratch; guarded by mu_
   uint64_t next_seq_ = 1;                            // guarded by mu_
   std::mt19937_64 random_;                           // guarded by mu_ (ids)
 };

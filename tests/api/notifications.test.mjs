@@ -640,3 +640,36 @@ test('[notifications] allowed_networks: an address outside them is refused at on
     await own.close();
   }
 });
+
+test('an updated subject decides which changes notify, from the next change on', async () => {
+  const timesSent = async (sid) => {
+    const res = await srv.get(`/v2/subscriptions/${sid}`);
+    assert.equal(res.status, 200, res.text);
+    return res.json.notification.timesSent ?? 0;
+  };
+  // Subscriptions of other types and ids around it, so that the change is matched among many.
+  for (let i = 0; i < 20; i++) {
+    await subscribe({ subject: { entities: [{ id: `IdxOther-${i}`, type: 'IdxRoom' }, { idPattern: '.*', type: `IdxType${i}` }] }, notification: { http: { url: `${rx.url}/idx-other` } } });
+  }
+  const sid = await subscribe({
+    subject: { entities: [{ idPattern: '^Idx-', type: 'IdxRoom' }] },
+    notification: { http: { url: `${rx.url}/idx` }, attrs: ['n'] },
+  });
+  await create({ id: 'Idx-R1', type: 'IdxRoom', n: { type: 'Number', value: 0 } });
+  await create({ id: 'Idx-C1', type: 'IdxCar', n: { type: 'Number', value: 0 } });
+  assert.equal(await timesSent(sid), 1, 'the room was created');
+  await patchKv('Idx-R1', { n: 1 });
+  assert.equal(await timesSent(sid), 2);
+  await patchKv('Idx-C1', { n: 1 });
+  assert.equal(await timesSent(sid), 2, 'a car is not in the subject');
+
+  const res = await srv.patch(`/v2/subscriptions/${sid}`, { subject: { entities: [{ id: 'Idx-C1', type: 'IdxCar' }] } });
+  assert.equal(res.status, 204, res.text);
+  await patchKv('Idx-R1', { n: 2 });
+  assert.equal(await timesSent(sid), 2, 'the room is no longer in the subject');
+  await patchKv('Idx-C1', { n: 2 });
+  assert.equal(await timesSent(sid), 3, 'the car is');
+  const n = await rx.waitFor((r) => r.path === '/idx' && r.json?.data?.[0]?.id === 'Idx-C1');
+  assert.equal(n.json.data[0].n.value, 2);
+  assert.equal(n.json.subscriptionId, sid);
+});
