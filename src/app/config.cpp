@@ -161,13 +161,20 @@ Status ReadContext(const toml::table& t, Config& c) {
 Status ReadNotifications(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(
           t, "notifications",
-          {"timeout_ms", "max_in_flight", "max_waiting_per_entity", "max_in_progress_bytes",
-           "allowed_networks", "ca_file", "verify_certificates"});
+          {"timeout_ms", "max_in_flight", "max_in_progress", "max_waiting_per_entity",
+           "max_in_progress_bytes", "allowed_networks", "ca_file", "verify_certificates"});
       !s) {
     return s;
   }
   if (auto s = ReadNumber(t, "timeout_ms", c.notification_timeout_ms); !s) return s;
   if (auto s = ReadNumber(t, "max_in_flight", c.notification_max_in_flight); !s) return s;
+  if (c.notification_max_in_flight == 0) {
+    return Fail(Error::BadRequest("[notifications] max_in_flight must be at least 1"));
+  }
+  if (auto s = ReadNumber(t, "max_in_progress", c.notification_max_in_progress); !s) return s;
+  if (c.notification_max_in_progress == 0) {
+    return Fail(Error::BadRequest("[notifications] max_in_progress must be at least 1"));
+  }
   if (auto s = ReadNumber(t, "max_waiting_per_entity", c.notification_max_waiting_per_entity); !s) {
     return s;
   }

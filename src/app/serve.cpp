@@ -233,7 +233,8 @@ std::function<Status(const std::string&)> DestinationCheck(http::NetworkList all
 }
 
 context::SubscriptionManagerOptions SubscriptionOptionsOf(const Config& config) {
-  return {.max_in_progress_bytes = config.notification_max_in_progress_bytes,
+  return {.max_in_flight = config.notification_max_in_progress,
+          .max_in_progress_bytes = config.notification_max_in_progress_bytes,
           .max_waiting_per_lane = config.notification_max_waiting_per_entity,
           .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms),
           .check_url = DestinationCheck(config.notification_allowed_networks)};

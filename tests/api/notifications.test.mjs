@@ -673,3 +673,30 @@ test('an updated subject decides which changes notify, from the next change on',
   assert.equal(n.json.data[0].n.value, 2);
   assert.equal(n.json.subscriptionId, sid);
 });
+
+test('a burst larger than the outbound connections waits its turn: every notification arrives, none fails or drops', async () => {
+  const own = await startServer({ config: '[notifications]\nmax_in_flight = 2\n' });
+  const burst = await startReceiver();
+  try {
+    const sids = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await own.post('/v2/subscriptions', { subject: { entities: [{ idPattern: '.*', type: 'BurstMeter' }] }, notification: { http: { url: `${burst.url}/burst` } } });
+      assert.equal(res.status, 201, res.text);
+      sids.push(res.headers.get('location').split('/').pop());
+    }
+    const entities = Array.from({ length: 100 }, (_, i) => ({ id: `Burst-${i}`, type: 'BurstMeter', reading: { type: 'Number', value: i } }));
+    const res = await own.post('/v2/op/update', { actionType: 'append', entities });
+    assert.equal(res.status, 204, res.text);
+    // 5 subscriptions x 100 created entities, at most 2 on the wire at once.
+    await eventually(() => burst.requests.length >= 500, 30_000, '500 notifications');
+    const pairs = new Set(burst.requests.map((r) => `${r.json?.subscriptionId}/${r.json?.data?.[0]?.id}`));
+    assert.equal(pairs.size, 500, 'each subscription notified each entity once');
+    assert.ok(sids.every((sid) => pairs.has(`${sid}/Burst-99`)));
+    await eventually(async () => (await metric(own, 'zhicheng_notifications_sent_total')) === 500, 10_000, 'all counted as sent');
+    assert.equal(await metric(own, 'zhicheng_notifications_failed_total'), 0);
+    assert.equal(await metric(own, 'zhicheng_notifications_dropped_total'), 0);
+  } finally {
+    await burst.close();
+    await own.close();
+  }
+});

@@ -4,6 +4,7 @@
 // by a small io_context of the notifier's own, so that no client thread ever sleeps.
 #include "api/ngsi/notifier.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <mutex>
@@ -30,7 +31,13 @@ HttpNotifier::~HttpNotifier() {
     stopping_ = true;
   }
   client_.reset();  // pending requests complete now, with Unavailable, without retry
-  work_.reset();    // the timer thread ends once the scheduled retries have fired
+  std::deque<std::shared_ptr<Attempt>> waiting;
+  {
+    std::lock_guard lock(wire_mu_);
+    waiting.swap(waiting_);
+  }
+  for (const auto& attempt : waiting) attempt->done({0, "notifier stopped", true});
+  work_.reset();  // the timer thread ends once the scheduled retries have fired
   timer_thread_.join();
 }
 
@@ -46,17 +53,48 @@ void HttpNotifier::Send(context::NotificationRequest request, Done done) {
 }
 
 void HttpNotifier::Start(std::shared_ptr<Attempt> attempt) {
+  {
+    std::lock_guard lock(wire_mu_);
+    if (on_wire_ >= options_.client.max_in_flight && !stopping_) {
+      waiting_.push_back(std::move(attempt));
+      return;
+    }
+    ++on_wire_;
+  }
+  SendOnWire(std::move(attempt));
+}
+
+void HttpNotifier::SendOnWire(std::shared_ptr<Attempt> attempt) {
   std::unique_lock lock(mu_);
   if (stopping_) {
     lock.unlock();
+    LeaveWire();
     return attempt->done({0, "notifier stopped", true});
   }
   http::OutboundRequest copy = attempt->request;
-  // Holding mu_ across Send is safe: a synchronous completion only reaches Finish, which
-  // never calls Start directly (retries go through a timer).
-  client_->Send(std::move(copy), [this, attempt](Result<http::OutboundResponse> result) {
-    Finish(attempt, std::move(result));
-  });
+  // Holding mu_ across Send is safe: the client completes on its own threads (FailSoon
+  // posts), and the completion never takes mu_ on this thread (LeaveWire hands a place to
+  // the next attempt through the timer thread).
+  client_->Send(std::move(copy),
+                [this, attempt = std::move(attempt)](Result<http::OutboundResponse> result) {
+                  LeaveWire();
+                  Finish(attempt, std::move(result));
+                });
+}
+
+void HttpNotifier::LeaveWire() {
+  std::shared_ptr<Attempt> next;
+  {
+    std::lock_guard lock(wire_mu_);
+    if (waiting_.empty() || stopping_) {
+      --on_wire_;
+      return;
+    }
+    next = std::move(waiting_.front());  // it takes over the place
+    waiting_.pop_front();
+  }
+  boost::asio::post(timers_,
+                    [this, next = std::move(next)]() mutable { SendOnWire(std::move(next)); });
 }
 
 void HttpNotifier::Finish(const std::shared_ptr<Attempt>& attempt,

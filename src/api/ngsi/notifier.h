@@ -2,6 +2,13 @@
 // HTTP/1.1 with an http::Client it owns (keep-alive pools, per-request timeouts, its own
 // I/O thread), so that a slow receiver never occupies a server or writer thread.
 //
+// Concurrency: at most `client.max_in_flight` requests are on the wire at once; the others
+// wait, in the order they were sent, for one to finish. Waiting is local back-pressure, so
+// it is neither a failure of the receiver nor a retry (before, a notification past the
+// limit failed at once and was retried after the backoff: a burst of 10,000 from one
+// op/update to a receiver that answers at once lost nine in ten). How many may wait is the
+// subscription manager's bound on notifications in progress.
+//
 // Retries: only when no response was received (connect failure, timeout, closed
 // connection; the client reports these as Unavailable), at most `max_retries` times, after
 // `backoff`, then twice that, and so on. A receiver's HTTP status, even 5xx, is final, and
@@ -9,9 +16,9 @@
 // have processed the first attempt): notifications are at-least-once on this path.
 //
 // Shutdown: the destructor stops the client (in-flight requests complete with their
-// error, no retry) and waits for scheduled retries to fire (at most the longest backoff);
-// each `done` runs exactly once before the destructor returns. A result that the stop
-// decided (and every Send from then on) has `stopped` set: it says nothing about the
+// error, no retry), ends the waiting ones and waits for scheduled retries to fire (at most
+// the longest backoff); each `done` runs exactly once before the destructor returns. A result that
+// the stop decided (and every Send from then on) has `stopped` set: it says nothing about the
 // receiver.
 #pragma once
 
@@ -20,6 +27,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,15 +56,23 @@ class HttpNotifier : public context::NotificationSender {
 
  private:
   struct Attempt;
+  // Puts `attempt` on the wire, or in waiting_ when the wire is full.
   void Start(std::shared_ptr<Attempt> attempt);
+  // Sends `attempt`, which holds one of the wire's places.
+  void SendOnWire(std::shared_ptr<Attempt> attempt);
+  // A request left the wire: its place goes to the oldest waiting attempt, if any.
+  void LeaveWire();
   void Finish(const std::shared_ptr<Attempt>& attempt, Result<http::OutboundResponse> result);
 
   // Constant after construction.
   const NotifierOptions options_;
 
   std::mutex mu_;  // guards the use of client_ against its reset in the destructor
-  std::atomic<bool> stopping_{false};  // written under mu_
-  boost::asio::io_context timers_;     // runs the retry timers on timer_thread_
+  std::atomic<bool> stopping_{false};             // written under mu_
+  std::mutex wire_mu_;                            // never held while calling the client or a `done`
+  size_t on_wire_ = 0;                            // places taken, at most client.max_in_flight
+  std::deque<std::shared_ptr<Attempt>> waiting_;  // for a place, oldest first
+  boost::asio::io_context timers_;                // runs the retry timers on timer_thread_
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<http::Client> client_;  // reset first in the destructor
   std::thread timer_thread_;

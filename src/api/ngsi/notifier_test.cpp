@@ -6,8 +6,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "http/server.h"
 
@@ -28,19 +30,29 @@ struct Received {
 class NotifierTest : public ::testing::Test {
  protected:
   NotifierTest() {
-    router_.Add(
-        {http::Verb::post, "/notify", "", [this](http::RequestContext& ctx, http::Respond respond) {
-           Received r{std::string(ctx.raw.method_string()),
-                      std::string(ctx.raw.target()),
-                      std::string(ctx.Header("Fiware-Correlator")),
-                      std::string(ctx.Header("Fiware-Service")),
-                      std::string(ctx.Header("Fiware-ServicePath")),
-                      std::string(ctx.Header("Ngsiv2-AttrsFormat")),
-                      std::string(ctx.Header("Content-Type")),
-                      ctx.Body()};
-           received_.set_value(std::move(r));
-           respond(http::Response::Empty(204));
-         }});
+    router_.Add({http::Verb::post, "/notify", "",
+                 [this](http::RequestContext& ctx, const http::Respond& respond) {
+                   Received r{std::string(ctx.raw.method_string()),
+                              std::string(ctx.raw.target()),
+                              std::string(ctx.Header("Fiware-Correlator")),
+                              std::string(ctx.Header("Fiware-Service")),
+                              std::string(ctx.Header("Fiware-ServicePath")),
+                              std::string(ctx.Header("Ngsiv2-AttrsFormat")),
+                              std::string(ctx.Header("Content-Type")),
+                              ctx.Body()};
+                   received_.set_value(std::move(r));
+                   respond(http::Response::Empty(204));
+                 }});
+    // Counts the requests it is handling at once (most_burst_: the most seen).
+    router_.Add({http::Verb::post, "/burst", "",
+                 [this](http::RequestContext&, const http::Respond& respond) {
+                   const int now = ++active_burst_;
+                   int seen = most_burst_.load();
+                   while (now > seen && !most_burst_.compare_exchange_weak(seen, now)) {
+                   }
+                   --active_burst_;
+                   respond(http::Response::Empty(204));
+                 }});
     http::ServerOptions options;
     options.port = 0;
     options.threads = 1;
@@ -67,6 +79,8 @@ class NotifierTest : public ::testing::Test {
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
   std::promise<Received> received_;
+  std::atomic<int> active_burst_ = 0;
+  std::atomic<int> most_burst_ = 0;
 };
 
 TEST_F(NotifierTest, DeliversHeadersAndBody) {
@@ -138,6 +152,61 @@ TEST_F(NotifierTest, ARequestCutShortByTheStopSaysSo) {
   const auto result = done.get_future().get();
   EXPECT_EQ(result.status, 0u);
   EXPECT_TRUE(result.stopped) << result.error;
+}
+
+// A burst larger than the wire's places: the rest wait their turn and all arrive, never
+// more at once than the places. (A notification past the limit used to fail at once and be
+// retried after the backoff, and most of such a burst was reported as failed.)
+TEST_F(NotifierTest, ABurstBeyondTheWireWaitsItsTurn) {
+  NotifierOptions options;
+  options.client.max_in_flight = 2;
+  options.backoff = std::chrono::milliseconds(60'000);  // a retry would not end in time
+  constexpr int kBurst = 200;
+  std::vector<std::promise<context::NotificationResult>> results(kBurst);
+  {
+    HttpNotifier notifier(options);
+    for (int i = 0; i < kBurst; ++i) {
+      context::NotificationRequest req;
+      req.url = "http://127.0.0.1:" + std::to_string(server_->Port()) + "/burst";
+      req.body = std::to_string(i);
+      notifier.Send(std::move(req), [&results, i](context::NotificationResult r) {
+        results[static_cast<size_t>(i)].set_value(std::move(r));
+      });
+    }
+    for (int i = 0; i < kBurst; ++i) {
+      const auto r = results[static_cast<size_t>(i)].get_future().get();
+      ASSERT_EQ(r.status, 204u) << "notification " << i << ": " << r.error;
+    }
+  }
+  EXPECT_LE(most_burst_.load(), 2);
+  EXPECT_GE(most_burst_.load(), 1);
+}
+
+// The notifications still waiting for a place when the notifier stops end, each once, as
+// stopped: they say nothing about the receiver.
+TEST_F(NotifierTest, WaitingNotificationsEndAsStoppedAtTheStop) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  NotifierOptions options;
+  options.client.max_in_flight = 1;
+  constexpr int kSent = 5;
+  std::vector<std::promise<context::NotificationResult>> results(kSent);
+  {
+    HttpNotifier notifier(options);
+    for (int i = 0; i < kSent; ++i) {
+      context::NotificationRequest req;
+      req.url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/n";
+      req.timeout = std::chrono::milliseconds(60'000);
+      notifier.Send(std::move(req), [&results, i](context::NotificationResult r) {
+        results[static_cast<size_t>(i)].set_value(std::move(r));  // twice would throw
+      });
+    }
+  }  // one on the wire to a receiver that never answers, four waiting
+  for (int i = 0; i < kSent; ++i) {
+    const auto r = results[static_cast<size_t>(i)].get_future().get();
+    EXPECT_TRUE(r.stopped) << i << ": " << r.error;
+  }
 }
 
 }  // namespace
