@@ -27,6 +27,8 @@
 #include <optional>
 #include <utility>
 
+#include "context/pattern_search.h"
+
 namespace zc::context {
 
 namespace {
@@ -632,14 +634,6 @@ std::optional<int> Order(const Scalar& s, const Literal& lit) {
   return std::nullopt;
 }
 
-bool Search(const boost::regex& re, std::string_view text) {
-  try {
-    return boost::regex_search(text.begin(), text.end(), re);
-  } catch (const std::exception&) {  // too complex for this input: treat as no match
-    return false;
-  }
-}
-
 // The positive condition of the statement on one scalar; for == and != it is "equals".
 bool Positive(const Statement& st, const Scalar& s) {
   switch (st.op) {
@@ -656,7 +650,7 @@ bool Positive(const Statement& st, const Scalar& s) {
       return false;
     }
     case Op::kMatch:
-      return s.has_text && Search(*st.regex, s.text);
+      return s.has_text && SearchPattern(*st.regex, s.text);
     default:
       break;
   }

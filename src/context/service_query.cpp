@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "context/pattern_search.h"
 #include "context/service_impl.h"
 
 namespace zc::context {
@@ -21,20 +22,11 @@ namespace {
 using detail::ScanLock;
 using detail::WalkNumbered;
 
-// A regex search that treats Boost's complexity limit as "no match" instead of throwing.
-bool PatternMatches(const boost::regex& re, const std::string& text) {
-  try {
-    return boost::regex_search(text, re);
-  } catch (const std::runtime_error&) {
-    return false;
-  }
-}
-
 bool SelectorMatches(const EntitySelector& s, const Entity& e) {
   if (s.id && *s.id != e.id) return false;
   if (s.type && *s.type != e.type) return false;
-  if (s.id_pattern && !PatternMatches(*s.id_pattern, e.id)) return false;
-  if (s.type_pattern && !PatternMatches(*s.type_pattern, e.type)) return false;
+  if (s.id_pattern && !SearchPattern(*s.id_pattern, e.id)) return false;
+  if (s.type_pattern && !SearchPattern(*s.type_pattern, e.type)) return false;
   return true;
 }
 

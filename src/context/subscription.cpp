@@ -21,6 +21,7 @@
 #include "common/ascii.h"
 #include "common/json.h"
 #include "context/ngsi_format.h"
+#include "context/pattern_search.h"
 
 namespace zc::context {
 namespace {
@@ -810,8 +811,8 @@ bool EntitySubject::Matches(const Entity& entity) const {
   // The comparisons before the patterns: they are cheaper and decide most subjects.
   if (id && *id != entity.id) return false;
   if (type && *type != entity.type) return false;
-  if (type_re && !boost::regex_search(entity.type, *type_re)) return false;
-  if (id_re && !boost::regex_search(entity.id, *id_re)) return false;
+  if (type_re && !SearchPattern(*type_re, entity.type)) return false;
+  if (id_re && !SearchPattern(*id_re, entity.id)) return false;
   return true;
 }
 

@@ -251,6 +251,22 @@ TEST(SubscriptionRender, StoredDocumentKeepsPathAndCounters) {
   EXPECT_FALSE(ParseStoredDocument("x", "{").has_value());
 }
 
+// A pattern that backtracks without end on some ids: Boost gives up with an exception,
+// which on the writer thread ended the process. It is no match instead.
+TEST(SubscriptionMatch, APatternTooComplexForAnIdIsNoMatch) {
+  Subscription sub = Make(R"({"subject":{"entities":[{"idPattern":"(a+)+$"},
+      {"idPattern":".*","typePattern":"(R+)+$"}]},"notification":{"http":{"url":"http://x"}}})");
+  const PathScope all = PathScope::All();
+  const std::string id = std::string(64, 'a') + "!";
+  const std::string type = std::string(64, 'R') + "!";
+  const boost::regex& re = *sub.spec->entities[0].id_re;
+  ASSERT_THROW(boost::regex_search(id, re), std::runtime_error) << "the case this test is about";
+  auto weird = std::make_shared<Entity>(*Room(id, 2));
+  weird->type = type;
+  EXPECT_NO_THROW(EXPECT_FALSE(Triggers(sub, all, Update(Room(id, 1), weird, {"temperature"}))));
+  EXPECT_TRUE(Triggers(sub, all, Update(Room("aaa", 1), Room("aaa", 2), {"temperature"})));
+}
+
 TEST(SubscriptionMatch, ConditionAttrsAndNoChange) {
   Subscription sub = Make(R"({"subject":{"entities":[{"id":"Room1"}],
       "condition":{"attrs":["temperature"]}},"notification":{"http":{"url":"http://x"}}})");

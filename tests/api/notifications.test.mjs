@@ -700,3 +700,17 @@ test('a burst larger than the outbound connections waits its turn: every notific
     await own.close();
   }
 });
+
+test('a subscription pattern too complex for an entity id is no match, and the server goes on', async () => {
+  // Boost.Regex gives up on `(a+)+$` over a long run of `a` ending in something else; that
+  // exception, on the writer thread, used to end the process at the entity's creation.
+  await subscribe({ subject: { entities: [{ idPattern: '(a+)+$' }] }, notification: { http: { url: `${rx.url}/redos` } } });
+  const sid = await subscribe({ subject: { entities: [{ idPattern: '^a+!$', type: 'Redos' }] }, notification: { http: { url: `${rx.url}/redos-control` } } });
+  const id = `${'a'.repeat(64)}!`;
+  await create({ id, type: 'Redos', n: { type: 'Number', value: 1 } });
+  const r = await srv.get('/readyz');
+  assert.equal(r.status, 200);
+  const n = await rx.waitFor((q) => q.path === '/redos-control');
+  assert.equal(n.json.subscriptionId, sid);
+  assert.equal(rx.matching((q) => q.path === '/redos').length, 0);
+});
