@@ -1,6 +1,7 @@
 // Building blocks of the identity and audit handlers (private to api/identity).
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
@@ -33,7 +34,16 @@ inline http::Response ErrorReply(const Error& e) {
 // Runs `work` on the worker pool and responds with its result.
 inline void OnWorker(IdentityApi& api, const http::Respond& respond,
                      std::function<http::Response()> work) {
-  boost::asio::post(api.workers, [respond, work = std::move(work)] { respond(work()); });
+  boost::asio::post(api.workers, [respond, work = std::move(work)] {
+    http::Response response;
+    try {
+      response = work();
+    } catch (const std::exception& e) {  // a bug: answered, not the end of the process
+      spdlog::error("identity work on a pool thread threw: {}", e.what());
+      response = ErrorReply(Error::Internal("internal error"));
+    }
+    respond(std::move(response));
+  });
 }
 
 // An audit entry about the caller of `ctx`.

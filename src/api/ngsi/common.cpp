@@ -3,6 +3,7 @@
 #include "api/ngsi/common.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -60,6 +61,16 @@ void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::
 
 void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error) {
   Reply(ctx, respond, ErrorResponse(error));
+}
+
+void RunGuarded(const http::RequestContext& ctx, const http::Respond& respond,
+                const std::function<void()>& work) noexcept {
+  try {
+    work();
+  } catch (const std::exception& e) {
+    spdlog::error("a read on a pool thread threw: {} (rid={})", e.what(), ctx.request_id);
+    ReplyError(ctx, respond, Error::Internal("internal error"));
+  }
 }
 
 Result<std::string> Tenant(const http::RequestContext& ctx) {

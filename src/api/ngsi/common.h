@@ -3,6 +3,8 @@
 // Reply(), which adds `Fiware-Correlator`.
 #pragma once
 
+#include <functional>
+
 #include <boost/json.hpp>
 
 #include <initializer_list>
@@ -43,6 +45,11 @@ bool AcceptsJson(const http::RequestContext& ctx);
 // whose Accept header excludes JSON becomes 406 NotAcceptable.
 void Reply(const http::RequestContext& ctx, const http::Respond& respond, http::Response response);
 void ReplyError(const http::RequestContext& ctx, const http::Respond& respond, const Error& error);
+// Runs `work`, which answers through `respond`, on a pool thread. An exception out of it is
+// a bug: it is logged and answered 500, as the server answers a handler that throws on an
+// I/O thread, rather than leaving the pool's thread, which would end the process.
+void RunGuarded(const http::RequestContext& ctx, const http::Respond& respond,
+                const std::function<void()>& work) noexcept;
 
 // The request's tenant (Fiware-Service); Forbidden when the caller has no grant on it.
 Result<std::string> Tenant(const http::RequestContext& ctx);

@@ -64,7 +64,9 @@ inline http::Handler BindOnPool(context::ContextService& service, QueryPool& poo
                                            const http::Respond&)) {
   return [&service, &pool, fn](http::RequestContext& ctx, http::Respond respond) {
     if (auto s = CheckUriParams(ctx); !s) return ReplyError(ctx, respond, s.error());
-    if (!pool.TryPost([&service, &ctx, fn, respond] { fn(service, ctx, respond); })) {
+    if (!pool.TryPost([&service, &ctx, fn, respond] {
+          RunGuarded(ctx, respond, [&] { fn(service, ctx, respond); });
+        })) {
       ReplyError(ctx, respond, QueryPoolFull(pool));
     }
   };

@@ -219,7 +219,7 @@ void RunQuery(const ContextService& service, QueryPool& pool, const RequestConte
   if (!result || !result->gave_up) return AnswerQuery(ctx, respond, req, result);
   req.query.max_visits = 0;
   const bool posted = pool.TryPost([&service, &ctx, respond, req = std::move(req)] {
-    AnswerQuery(ctx, respond, req, QueryOf(service, ctx, req));
+    RunGuarded(ctx, respond, [&] { AnswerQuery(ctx, respond, req, QueryOf(service, ctx, req)); });
   });
   if (!posted) ReplyError(ctx, respond, QueryPoolFull(pool));
 }

@@ -3,6 +3,7 @@
 // (unknown paths, 405s).
 #include "api/ql/routes.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
 #include "api/ql/handlers.h"
@@ -15,6 +16,19 @@ constexpr const char* kReadPermission = "context.read";
 constexpr const char* kDeletePermission = "history.delete";
 
 using Fn = http::Response (*)(context::ContextStore&, const http::RequestContext&, Shape);
+
+// The response of `read`, on a pool thread. An exception out of it is a bug: it is logged
+// and answered 500, as the server answers a handler that throws on an I/O thread, rather
+// than leaving the pool's thread, which would end the process.
+template <typename Read>
+http::Response Guarded(const http::RequestContext& ctx, Read&& read) noexcept {
+  try {
+    return read();
+  } catch (const std::exception& e) {
+    spdlog::error("a history read on a pool thread threw: {} (rid={})", e.what(), ctx.request_id);
+    return ErrorResponse(Error::Internal("internal error"));
+  }
+}
 
 // A route whose handler reads the store on the `readers` pool: SQLite reads never block
 // an I/O thread. `respond` keeps the request (and so `ctx`) alive until it is called.
@@ -35,7 +49,7 @@ struct Binder {
             [store = &store, readers = &readers, fn, shape](http::RequestContext& ctx,
                                                             http::Respond respond) {
               boost::asio::post(*readers, [store, &ctx, fn, shape, respond = std::move(respond)] {
-                respond(fn(*store, ctx, shape));
+                respond(Guarded(ctx, [&] { return fn(*store, ctx, shape); }));
               });
             }};
   }
