@@ -99,10 +99,11 @@ Status ReadServer(const toml::table& t, Config& c) {
 }
 
 Status ReadHttp(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(t, "http",
-                         {"max_body_bytes", "max_response_bytes", "max_header_bytes",
-                          "read_timeout_seconds", "idle_timeout_seconds", "drain_timeout_seconds",
-                          "max_connections", "access_log", "max_long_queries"});
+  if (auto s = CheckKeys(
+          t, "http",
+          {"max_body_bytes", "max_response_bytes", "max_header_bytes", "read_timeout_seconds",
+           "idle_timeout_seconds", "drain_timeout_seconds", "max_connections", "access_log",
+           "max_long_queries", "max_pending_response_bytes"});
       !s) {
     return s;
   }
@@ -114,7 +115,8 @@ Status ReadHttp(const toml::table& t, Config& c) {
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
                  ReadNumber(t, "drain_timeout_seconds", c.drain_timeout_seconds),
                  ReadNumber(t, "max_connections", c.max_connections),
-                 ReadNumber(t, "max_long_queries", c.max_long_queries)}) {
+                 ReadNumber(t, "max_long_queries", c.max_long_queries),
+                 ReadNumber(t, "max_pending_response_bytes", c.max_pending_response_bytes)}) {
     if (!s) return s;
   }
   if (c.max_long_queries == 0) {
@@ -123,6 +125,11 @@ Status ReadHttp(const toml::table& t, Config& c) {
   if (c.max_response_bytes < c.max_body_bytes) {  // what one request wrote must read back
     return Fail(Error::BadRequest(fmt::format(
         "[http] max_response_bytes must be at least max_body_bytes ({})", c.max_body_bytes)));
+  }
+  if (c.max_pending_response_bytes < c.max_response_bytes) {  // one largest answer fits
+    return Fail(Error::BadRequest(
+        fmt::format("[http] max_pending_response_bytes must be at least max_response_bytes ({})",
+                    c.max_response_bytes)));
   }
   return Ok();
 }

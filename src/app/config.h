@@ -26,6 +26,7 @@ struct Config {
   // [http]
   size_t max_body_bytes = size_t{1024} * 1024;
   size_t max_response_bytes = size_t{32} * 1024 * 1024;
+  size_t max_pending_response_bytes = size_t{1} << 30;  // bodies being written, in all
   size_t max_long_queries = 256;  // reads on the entity query pool, queued or running
   size_t max_header_bytes = size_t{8} * 1024;
   unsigned read_timeout_seconds = 30;

@@ -51,6 +51,7 @@ http::ServerOptions ServerOptionsOf(const Config& c) {
   o.max_header_bytes = c.max_header_bytes;
   o.max_body_bytes = c.max_body_bytes;
   o.max_response_bytes = c.max_response_bytes;
+  o.max_pending_response_bytes = c.max_pending_response_bytes;
   o.read_timeout = std::chrono::seconds(c.read_timeout_seconds);
   o.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   o.drain_timeout = std::chrono::seconds(c.drain_timeout_seconds);

@@ -102,6 +102,9 @@ constexpr size_t kFirstReadBytes = 4096;
 constexpr size_t kMaxReadBytes = 65536;
 constexpr size_t kMaxRequestIdLength = 64;
 constexpr std::string_view kUnmatchedRoute = "unmatched";
+// A response body this large or larger may be refused when max_pending_response_bytes are
+// being written; smaller ones are always written (a socket usually takes them at once).
+constexpr size_t kLargeResponse = size_t{64} * 1024;
 
 constexpr std::string_view kHsts = "max-age=31536000";
 constexpr std::string_view kBearerChallenge = R"(Bearer realm="zhicheng")";
@@ -125,6 +128,9 @@ struct Exchange {
   RequestContext ctx{raw};
   const Route* route = nullptr;  // set once routed
   std::atomic<bool> answered{false};
+  // The body bytes its Respond counted as pending (ServerCore::ReserveResponse), released
+  // once the response is written or dropped. Written before the post that delivers it.
+  size_t reserved_bytes = 0;
 };
 
 bool IsValidRequestId(std::string_view id) {
@@ -283,6 +289,12 @@ class ServerCore {
   void Record(const Exchange& exchange, unsigned status, SteadyClock::time_point started,
               size_t bytes, std::string_view client) const;
   metrics::Counter& RequestCounter(size_t route_index, Verb method, unsigned status) const;
+  // Counts a response body of `bytes` as being written, unless it is large (kLargeResponse
+  // or more) and would take the bodies being written past max_pending_response_bytes.
+  bool ReserveResponse(size_t bytes);
+  void ReleaseResponse(size_t bytes);
+  // The 503 of a response that ReserveResponse refused, in the format of `path`'s routes.
+  Response RenderPendingFull(std::string_view path) const;
   void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak);
   void SessionFinished();  // the session's coroutine ended (on its thread)
   void SessionDestroyed(SessionBase* session);
@@ -299,8 +311,9 @@ class ServerCore {
   const Router& router_;
   metrics::Registry& metrics_;
   metrics::Gauge& connections_gauge_;
-  metrics::Counter& accept_failures_;      // accept() failed (e.g. out of file descriptors)
-  metrics::Counter& connections_refused_;  // closed at once: max_connections were open
+  metrics::Counter& accept_failures_;       // accept() failed (e.g. out of file descriptors)
+  metrics::Counter& connections_refused_;   // closed at once: max_connections were open
+  metrics::Gauge& pending_response_gauge_;  // pending_response_bytes_, exported
   FailureLog accept_log_{"http: accepting connections"};  // used by AcceptLoop only
   const CorsPolicy cors_;
   Authorizer authorizer_;
@@ -320,6 +333,7 @@ class ServerCore {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> connections_{0};  // sessions alive (for max_connections)
   std::atomic<size_t> running_{0};      // session coroutines not yet finished (for drain)
+  std::atomic<size_t> pending_response_bytes_{0};  // bodies being written (ReserveResponse)
 
   std::mutex sessions_mu_;
   // guarded by sessions_mu_
@@ -356,6 +370,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   virtual void Shutdown() = 0;
   // Hands the handler's response to the session.
   void Deliver(const Exchange* exchange, Response response);
+  ServerCore& core() const { return core_; }
 
  protected:
   asio::awaitable<Response> Dispatch(std::shared_ptr<Exchange> exchange);
@@ -450,6 +465,14 @@ Respond SessionBase::MakeRespond(std::shared_ptr<Exchange> exchange) {
     if (!lifeline->alive) return;  // the server is gone
     auto session = weak.lock();
     if (!session) return;  // the connection is gone
+    // Counted (or refused) here, before it waits for the session's thread: a thread that
+    // answers many requests before their writes run would otherwise hold all their bodies.
+    ServerCore& core = session->core();
+    if (!core.ReserveResponse(response.body.size())) {
+      response = core.RenderPendingFull(exchange->ctx.path);
+      core.ReserveResponse(response.body.size());  // small: counted, never refused
+    }
+    exchange->reserved_bytes = response.body.size();
     auto executor = session->executor();
     asio::post(executor,
                [session = std::move(session), exchange, response = std::move(response)]() mutable {
@@ -459,7 +482,10 @@ Respond SessionBase::MakeRespond(std::shared_ptr<Exchange> exchange) {
 }
 
 void SessionBase::Deliver(const Exchange* exchange, Response response) {
-  if (exchange != current_ || response_) return;
+  if (exchange != current_ || response_) {
+    core_.ReleaseResponse(exchange->reserved_bytes);  // dropped: never written
+    return;
+  }
   response_ = std::move(response);
   wake_.cancel();
 }
@@ -681,6 +707,11 @@ void Session<Stream>::Shutdown() {
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::Write(Exchange& exchange, Response response, bool keep_alive,
                                              SteadyClock::time_point started) {
+  struct Release {  // what the Respond that delivered it counted as pending
+    ServerCore& core;
+    size_t bytes;
+    ~Release() { core.ReleaseResponse(bytes); }
+  } release{core_, exchange.reserved_bytes};
   const unsigned status = response.status;
   const std::string head = core_.BuildHead(exchange, response, keep_alive, kTls);
   if (exchange.raw.method() == Verb::head) response.body.clear();  // its length is in the head
@@ -763,6 +794,9 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       connections_refused_(
           metrics.GetCounter("zhicheng_http_connections_refused_total",
                              "Connections closed at once because max_connections were open.")),
+      pending_response_gauge_(metrics.GetGauge(
+          "zhicheng_http_response_bytes_pending",
+          "Bytes of response bodies being written to their clients (max_pending_response_bytes).")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
       ios_(MakeIoContexts(options_.threads)) {}
@@ -868,6 +902,31 @@ void ServerCore::Run() {
     });
   }
   run(*ios_.front());  // the main thread keeps the process's name
+}
+
+bool ServerCore::ReserveResponse(size_t bytes) {
+  if (bytes == 0) return true;
+  const size_t before = pending_response_bytes_.fetch_add(bytes);
+  if (bytes >= kLargeResponse && before + bytes > options_.max_pending_response_bytes) {
+    pending_response_bytes_.fetch_sub(bytes);
+    return false;
+  }
+  pending_response_gauge_.Add(static_cast<double>(bytes));
+  return true;
+}
+
+Response ServerCore::RenderPendingFull(std::string_view path) const {
+  return router_.RenderError(
+      path, Error::Unavailable(fmt::format(
+                "answers of {} bytes in all are waiting for their clients to read them, the "
+                "most allowed ([http] max_pending_response_bytes): retry later",
+                options_.max_pending_response_bytes)));
+}
+
+void ServerCore::ReleaseResponse(size_t bytes) {
+  if (bytes == 0) return;
+  pending_response_bytes_.fetch_sub(bytes);
+  pending_response_gauge_.Add(-static_cast<double>(bytes));
 }
 
 void ServerCore::PrepareMetrics() {

@@ -41,6 +41,11 @@ struct ServerOptions {
   size_t max_body_bytes = size_t{1024} * 1024;  // 413 above this
   // What a handler may put in one response body; handed to it in RequestContext.
   size_t max_response_bytes = kDefaultMaxResponseBytes;
+  // The response bodies being written, all connections together: a large one (64 KiB or
+  // more) that would go past it is answered 503 instead. Clients that ask for large answers
+  // and do not read them would otherwise hold them all in memory. At least
+  // max_response_bytes.
+  size_t max_pending_response_bytes = size_t{1} << 30;
   std::chrono::seconds read_timeout{30};   // to receive a whole request once it started
   std::chrono::seconds idle_timeout{60};   // keep-alive connection without a request
   std::chrono::seconds drain_timeout{10};  // on Stop(), wait this long for in-flight work

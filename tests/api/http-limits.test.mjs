@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { startServer, deadline } from './harness.mjs';
+import { startServer, deadline, eventually, metric } from './harness.mjs';
 
 let srv;
 before(async () => {
@@ -230,4 +230,44 @@ test('a page of subscriptions over max_response_bytes is 413; a shorter page is 
   assert.equal(page.status, 200);
   assert.equal(page.json.length, 4);
   assert.equal(page.headers.get('fiware-total-count'), '9');
+});
+
+test('answers waiting for clients that do not read them are bounded: past [http] max_pending_response_bytes a large one is 503', async () => {
+  const own = await startServer({ config: '[http]\nmax_pending_response_bytes = 33554432\n' });
+  const socks = [];
+  try {
+    const text = 'x'.repeat(20_000);
+    for (let b = 0; b < 40; b++) {
+      const entities = Array.from({ length: 25 }, (_, i) => ({ id: `Big-${b * 25 + i}`, type: 'Big', t: { type: 'Text', value: text } }));
+      const r = await own.post('/v2/op/update', { actionType: 'append', entities });
+      assert.equal(r.status, 204, r.text);
+    }
+    const pending = () => metric(own, 'zhicheng_http_response_bytes_pending');
+    const ask = (conn) => conn.sock.write(`GET /v2/entities?limit=1000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${own.adminToken}\r\n\r\n`);
+    // A client that asks for a 20 MB page and does not read it holds it.
+    const stalled = net.connect(own.port, own.host);
+    await once(stalled, 'connect');
+    stalled.on('error', () => {});
+    socks.push(stalled);
+    ask({ sock: stalled });
+    stalled.pause();
+    await eventually(async () => (await pending()) >= 20_000_000, 10_000, 'the first answer pending');
+    // The next large answer would take the pending ones past 32 MiB: 503 in NGSI's format.
+    const r = await own.get('/v2/entities?limit=1000');
+    assert.equal(r.status, 503, r.text.slice(0, 300));
+    assert.equal(r.json.error, 'ServiceUnavailable');
+    assert.match(r.json.description, /max_pending_response_bytes/);
+    assert.equal(r.headers.get('retry-after'), '1');
+    // Small answers still go out.
+    assert.equal((await own.get('/v2/entities?limit=1&attrs=id')).status, 200);
+    // Once the stalled client is gone, large answers go out again.
+    stalled.destroy();
+    await eventually(async () => (await pending()) === 0, 10_000, 'nothing pending');
+    const again = await own.get('/v2/entities?limit=1000');
+    assert.equal(again.status, 200);
+    assert.equal(again.json.length, 1000);
+  } finally {
+    for (const s of socks) s.destroy();
+    await own.close();
+  }
 });
