@@ -165,11 +165,25 @@ Status ReadContext(const toml::table& t, Config& c) {
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
 }
 
+// The per-receiver shares of [notifications]: at least 1 each.
+Status ReadPerReceiver(const toml::table& t, Config& c) {
+  for (auto [key, value] :
+       {std::pair{"max_in_flight_per_receiver", &c.notification_max_in_flight_per_receiver},
+        std::pair{"max_in_progress_per_receiver", &c.notification_max_in_progress_per_receiver}}) {
+    if (auto s = ReadNumber(t, key, *value); !s) return s;
+    if (*value == 0) {
+      return Fail(Error::BadRequest(fmt::format("[notifications] {} must be at least 1", key)));
+    }
+  }
+  return Ok();
+}
+
 Status ReadNotifications(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(
           t, "notifications",
-          {"timeout_ms", "max_in_flight", "max_in_progress", "max_waiting_per_entity",
-           "max_in_progress_bytes", "allowed_networks", "ca_file", "verify_certificates"});
+          {"timeout_ms", "max_in_flight", "max_in_flight_per_receiver", "max_in_progress",
+           "max_in_progress_per_receiver", "max_waiting_per_entity", "max_in_progress_bytes",
+           "allowed_networks", "ca_file", "verify_certificates"});
       !s) {
     return s;
   }
@@ -182,6 +196,7 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   if (c.notification_max_in_progress == 0) {
     return Fail(Error::BadRequest("[notifications] max_in_progress must be at least 1"));
   }
+  if (auto s = ReadPerReceiver(t, c); !s) return s;
   if (auto s = ReadNumber(t, "max_waiting_per_entity", c.notification_max_waiting_per_entity); !s) {
     return s;
   }

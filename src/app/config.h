@@ -45,8 +45,10 @@ struct Config {
   unsigned document_delay_seconds = 10;  // see store::SqliteOptions::document_delay_ms
   // [notifications]
   unsigned notification_timeout_ms = 5000;
-  size_t notification_max_in_flight = 1000;           // requests on the wire; the others wait
-  size_t notification_max_in_progress = 50000;        // on the wire, waiting, or to be retried
+  size_t notification_max_in_flight = 1000;              // requests on the wire; the others wait
+  size_t notification_max_in_progress = 50000;           // on the wire, waiting, or to be retried
+  size_t notification_max_in_flight_per_receiver = 100;  // of max_in_flight, to one receiver
+  size_t notification_max_in_progress_per_receiver = 10000;  // of max_in_progress, the same
   size_t notification_max_waiting_per_entity = 1000;  // per subscription, behind the one sent
   size_t notification_max_in_progress_bytes = size_t{256} << 20;  // URLs and bodies held
   http::NetworkList notification_allowed_networks;                // empty: receivers anywhere

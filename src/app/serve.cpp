@@ -214,6 +214,7 @@ void PrintReadyLine(const Config& config, uint16_t port) {
 api::ngsi::NotifierOptions NotifierOptionsOf(const Config& config) {
   api::ngsi::NotifierOptions options;
   options.client.max_in_flight = config.notification_max_in_flight;
+  options.max_in_flight_per_receiver = config.notification_max_in_flight_per_receiver;
   options.client.ca_file = config.notification_ca_file;
   options.client.verify_certificates = config.notification_verify_certificates;
   options.client.allowed_networks = config.notification_allowed_networks;
@@ -236,6 +237,7 @@ std::function<Status(const std::string&)> DestinationCheck(http::NetworkList all
 context::SubscriptionManagerOptions SubscriptionOptionsOf(const Config& config) {
   return {.max_in_flight = config.notification_max_in_progress,
           .max_in_progress_bytes = config.notification_max_in_progress_bytes,
+          .max_in_progress_per_receiver = config.notification_max_in_progress_per_receiver,
           .max_waiting_per_lane = config.notification_max_waiting_per_entity,
           .default_timeout = std::chrono::milliseconds(config.notification_timeout_ms),
           .check_url = DestinationCheck(config.notification_allowed_networks)};

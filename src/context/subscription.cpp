@@ -1251,4 +1251,23 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
   return req;
 }
 
+std::string ReceiverOf(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  std::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  std::string out;
+  for (char c : url.substr(0, scheme_end + 3)) out += AsciiLower(c);
+  for (char c : authority) out += AsciiLower(c);
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket);
+  if (!has_port) out += out.starts_with("https://") ? ":443" : ":80";
+  return out;
+}
+
 }  // namespace zc::context

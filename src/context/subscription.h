@@ -197,4 +197,10 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
 // value as JSON); an unknown name becomes "". Unterminated "${" is kept as text.
 std::string SubstituteMacros(std::string_view text, const Entity& entity, std::string_view tenant);
 
+// The receiver a notification URL names, for sharing limits fairly between receivers:
+// "scheme://host:port" in lower case, without user information, with the scheme's default
+// port when none is given ("http://Rx.example/n?a" -> "http://rx.example:80"). A URL
+// without "://" is its own receiver.
+std::string ReceiverOf(std::string_view url);
+
 }  // namespace zc::context

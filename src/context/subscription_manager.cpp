@@ -331,7 +331,9 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
         BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
     const size_t bytes = SizeOf(request);
     const bool oneshot = e.sub.spec->status == SubscriptionStatus::kOneshot;
-    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot});
+    std::string receiver = ReceiverOf(request.url);
+    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot,
+                   std::move(receiver)});
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
@@ -368,11 +370,18 @@ void SubscriptionManager::Dispatch(Outgoing out) {
     return NoteDropped(out.request.subscription_id,
                        fmt::format("{} bytes in progress", options_.max_in_progress_bytes));
   }
+  if (!TakeReceiverShare(out.receiver)) {
+    in_flight_bytes_.fetch_sub(out.bytes);
+    in_flight_.fetch_sub(1);
+    return NoteDropped(
+        out.request.subscription_id,
+        fmt::format("{} in progress to {}", options_.max_in_progress_per_receiver, out.receiver));
+  }
   in_progress_.Add(1);
   std::optional<Outgoing> dropped;
   if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
   if (dropped) {
-    Finished(dropped->bytes);
+    Finished(dropped->bytes, dropped->receiver);
     NoteDropped(dropped->request.subscription_id,
                 fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
   }
@@ -403,9 +412,10 @@ void SubscriptionManager::Send(Outgoing first) {
     std::string id = out->request.subscription_id;
     sender_.Send(std::move(out->request),
                  [this, tenant = std::move(tenant), id = std::move(id), lane, bytes = out->bytes,
-                  started = std::chrono::steady_clock::now(), phase](NotificationResult result) {
+                  receiver = std::move(out->receiver), started = std::chrono::steady_clock::now(),
+                  phase](NotificationResult result) {
                    OnResult(tenant, id, std::move(result), started);
-                   Finished(bytes);
+                   Finished(bytes, receiver);
                    int sending = kSending;
                    if (phase->compare_exchange_strong(sending, kCompletedInSend)) return;
                    if (auto next = NextToSend(lane)) Send(std::move(*next));
@@ -420,7 +430,7 @@ std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextToSend(
     const std::string& lane) {
   while (auto next = NextInLane(lane)) {
     if (StillWanted(*next)) return next;
-    Finished(next->bytes);
+    Finished(next->bytes, next->receiver);
     withdrawn_.Add();
   }
   return std::nullopt;
@@ -446,10 +456,21 @@ std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextInLane(
   return next;
 }
 
-void SubscriptionManager::Finished(size_t bytes) {
+bool SubscriptionManager::TakeReceiverShare(const std::string& receiver) {
+  std::lock_guard lock(lanes_mu_);
+  size_t& n = per_receiver_[receiver];
+  if (n >= options_.max_in_progress_per_receiver) return false;
+  ++n;
+  return true;
+}
+
+void SubscriptionManager::Finished(size_t bytes, const std::string& receiver) {
   in_flight_bytes_.fetch_sub(bytes);
   in_flight_.fetch_sub(1);
   in_progress_.Add(-1);
+  std::lock_guard lock(lanes_mu_);
+  auto it = per_receiver_.find(receiver);
+  if (it != per_receiver_.end() && --it->second == 0) per_receiver_.erase(it);
 }
 
 void SubscriptionManager::NoteDropped(const std::string& subscription_id, std::string_view why) {

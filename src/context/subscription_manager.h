@@ -90,6 +90,9 @@ struct SubscriptionManagerOptions {
   size_t max_per_tenant = 10000;
   size_t max_in_flight = 10000;  // notifications in progress: sent, or waiting in a lane
   size_t max_in_progress_bytes = size_t{256} << 20;  // their URLs and bodies, together
+  // Of max_in_flight, to one receiver (ReceiverOf their URL): a receiver that does not keep
+  // up fills only its own share, and the others' notifications are not dropped for it.
+  size_t max_in_progress_per_receiver = 10000;
   size_t max_waiting_per_lane = 1000;  // per subscription and entity, behind the one sent; >= 1
   std::chrono::milliseconds default_timeout{5000};  // when the subscription sets none
   std::function<TimeMs()> clock;                    // injectable for tests; default NowMs
@@ -164,6 +167,7 @@ class SubscriptionManager {
     std::string lane;      // tenant, subscription id, entity id and type (see "Order")
     size_t bytes = 0;      // what it holds, for max_in_progress_bytes
     bool oneshot = false;  // the one notification of a oneshot subscription
+    std::string receiver;  // ReceiverOf(request.url), for max_in_progress_per_receiver
   };
 
   TimeMs Now() const;
@@ -186,7 +190,9 @@ class SubscriptionManager {
   std::optional<Outgoing> NextToSend(const std::string& lane);
   bool StillWanted(const Outgoing& out) const;  // its subscription still exists and is active
   // One admitted by Dispatch, of `bytes`, is done: sent, failed or dropped from its lane.
-  void Finished(size_t bytes);
+  void Finished(size_t bytes, const std::string& receiver);
+  // Counts one more in progress to `receiver`, unless its share is full (false).
+  bool TakeReceiverShare(const std::string& receiver);
   void NoteDropped(const std::string& subscription_id, std::string_view why);
   void OnResult(const std::string& tenant, const std::string& id, NotificationResult result,
                 std::chrono::steady_clock::time_point started);
@@ -211,6 +217,7 @@ class SubscriptionManager {
   // ones waiting behind it, oldest first.
   std::mutex lanes_mu_;
   std::unordered_map<std::string, std::deque<Outgoing>> lanes_;  // guarded by lanes_mu_
+  std::unordered_map<std::string, size_t> per_receiver_;  // in progress; guarded by lanes_mu_
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Tenant> tenants_;  // guarded by mu_

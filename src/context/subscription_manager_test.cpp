@@ -462,6 +462,7 @@ TEST_F(ManagerTest, ALongLaneDrainsThroughASenderThatCompletesAtOnce) {
   SubscriptionManagerOptions options;
   options.max_waiting_per_lane = kWaiting;
   options.max_in_flight = kWaiting + 1;
+  options.max_in_progress_per_receiver = kWaiting + 1;
   Reset(options);
   Create(kRoom1);
   for (int v = 0; v <= kWaiting; ++v) manager_->OnChange(Change("", "Room1", v, v + 1));

@@ -628,3 +628,18 @@ TEST(SubscriptionMacros, Substitution) {
 
 }  // namespace
 }  // namespace zc::context
+
+namespace zc::context {
+namespace {
+
+TEST(ReceiverOfTest, SchemeHostAndPortInLowerCaseWithTheDefaultPort) {
+  EXPECT_EQ(ReceiverOf("http://Rx.Example/n?a=1"), "http://rx.example:80");
+  EXPECT_EQ(ReceiverOf("https://rx.example/n"), "https://rx.example:443");
+  EXPECT_EQ(ReceiverOf("http://user:pw@10.0.0.1:8080/x#f"), "http://10.0.0.1:8080");
+  EXPECT_EQ(ReceiverOf("http://[::1]/n"), "http://[::1]:80");
+  EXPECT_EQ(ReceiverOf("http://[::1]:9000"), "http://[::1]:9000");
+  EXPECT_EQ(ReceiverOf("not a url"), "not a url");
+}
+
+}  // namespace
+}  // namespace zc::context

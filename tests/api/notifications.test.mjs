@@ -714,3 +714,34 @@ test('a subscription pattern too complex for an entity id is no match, and the s
   assert.equal(n.json.subscriptionId, sid);
   assert.equal(rx.matching((q) => q.path === '/redos').length, 0);
 });
+
+test('a receiver that never answers holds only its share: another receiver is notified at once', async () => {
+  const own = await startServer({ config: '[notifications]\nmax_in_flight = 4\nmax_in_flight_per_receiver = 2\nmax_in_progress = 40\nmax_in_progress_per_receiver = 30\n' });
+  const dead = await startReceiver({ respond: () => 'hang' });
+  const live = await startReceiver();
+  try {
+    let res = await own.post('/v2/subscriptions', { subject: { entities: [{ idPattern: '.*', type: 'Jam' }] }, notification: { http: { url: `${dead.url}/dead` }, timeout: 60000 } });
+    assert.equal(res.status, 201, res.text);
+    // 50 notifications for the dead receiver: 2 on the wire (until their 60 s timeout), 28
+    // waiting, 20 dropped past its share of 30 of the 40 in progress.
+    const jam = Array.from({ length: 50 }, (_, i) => ({ id: `Jam-${i}`, type: 'Jam', n: { type: 'Number', value: i } }));
+    res = await own.post('/v2/op/update', { actionType: 'append', entities: jam });
+    assert.equal(res.status, 204, res.text);
+    await eventually(async () => (await metric(own, 'zhicheng_notifications_dropped_total')) === 20, 10_000, '20 dropped');
+    res = await own.post('/v2/subscriptions', { subject: { entities: [{ idPattern: '.*', type: 'Fine' }] }, notification: { http: { url: `${live.url}/live` } } });
+    assert.equal(res.status, 201, res.text);
+    for (let i = 0; i < 3; i++) {
+      res = await own.post('/v2/entities', { id: `Fine-${i}`, type: 'Fine', n: { type: 'Number', value: i } });
+      assert.equal(res.status, 201, res.text);
+      const n = await live.waitFor((r) => r.json?.data?.[0]?.id === `Fine-${i}`, 5_000);
+      assert.equal(n.json.data[0].n.value, i);
+    }
+    assert.equal(await metric(own, 'zhicheng_notifications_dropped_total'), 20, 'none of the live receiver\'s');
+    await eventually(() => dead.matching().length >= 2, 5_000, 'two requests at the dead receiver');
+    assert.equal(dead.matching().length, 2, 'two requests on the wire to the dead receiver, no more');
+  } finally {
+    await dead.close();
+    await live.close();
+    await own.close();
+  }
+});

@@ -114,6 +114,7 @@ test('a configuration value of the wrong type refuses the start and names the ke
     ['[notifications]\nmax_waiting_per_entity = 0\n', '[notifications] max_waiting_per_entity must be at least 1'],
     ['[notifications]\nmax_in_flight = 0\n', '[notifications] max_in_flight must be at least 1'],
     ['[notifications]\nmax_in_progress = 0\n', '[notifications] max_in_progress must be at least 1'],
+    ['[notifications]\nmax_in_flight_per_receiver = 0\n', '[notifications] max_in_flight_per_receiver must be at least 1'],
     ['[notifications]\nallowed_networks = ["10.0.0.0/33"]\n', "[notifications] allowed_networks: '10.0.0.0/33' is not an IP address or a network"],
   ];
   for (const [config, message] of cases) {

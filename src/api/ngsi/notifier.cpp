@@ -9,18 +9,21 @@
 
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace zc::api::ngsi {
 
 // One notification through its attempts. Owned by the callbacks that continue it.
 struct HttpNotifier::Attempt {
   http::OutboundRequest request;
+  std::string receiver;  // context::ReceiverOf(request.url)
   Done done;
   unsigned retries = 0;
 };
 
 HttpNotifier::HttpNotifier(NotifierOptions options)
     : options_(std::move(options)),
+      places_(options_.client.max_in_flight, options_.max_in_flight_per_receiver),
       work_(boost::asio::make_work_guard(timers_)),
       client_(std::make_unique<http::Client>(options_.client)),
       timer_thread_([this] { timers_.run(); }) {}
@@ -31,10 +34,10 @@ HttpNotifier::~HttpNotifier() {
     stopping_ = true;
   }
   client_.reset();  // pending requests complete now, with Unavailable, without retry
-  std::deque<std::shared_ptr<Attempt>> waiting;
+  std::vector<std::shared_ptr<Attempt>> waiting;
   {
     std::lock_guard lock(wire_mu_);
-    waiting.swap(waiting_);
+    waiting = places_.TakeAllWaiting();
   }
   for (const auto& attempt : waiting) attempt->done({0, "notifier stopped", true});
   work_.reset();  // the timer thread ends once the scheduled retries have fired
@@ -48,6 +51,7 @@ void HttpNotifier::Send(context::NotificationRequest request, Done done) {
   attempt->request.headers = std::move(request.headers);
   attempt->request.body = std::move(request.body);
   attempt->request.timeout = request.timeout;
+  attempt->receiver = context::ReceiverOf(attempt->request.url);
   attempt->done = std::move(done);
   Start(std::move(attempt));
 }
@@ -55,20 +59,16 @@ void HttpNotifier::Send(context::NotificationRequest request, Done done) {
 void HttpNotifier::Start(std::shared_ptr<Attempt> attempt) {
   {
     std::lock_guard lock(wire_mu_);
-    if (on_wire_ >= options_.client.max_in_flight && !stopping_) {
-      waiting_.push_back(std::move(attempt));
-      return;
-    }
-    ++on_wire_;
+    // At the stop no place is taken: SendOnWire ends the attempt as stopped.
+    if (!stopping_ && !places_.TakeOrWait(attempt->receiver, attempt)) return;  // it waits
   }
   SendOnWire(std::move(attempt));
 }
 
 void HttpNotifier::SendOnWire(std::shared_ptr<Attempt> attempt) {
   std::unique_lock lock(mu_);
-  if (stopping_) {
+  if (stopping_) {  // its place, if it had one, no longer matters
     lock.unlock();
-    LeaveWire();
     return attempt->done({0, "notifier stopped", true});
   }
   http::OutboundRequest copy = attempt->request;
@@ -77,24 +77,22 @@ void HttpNotifier::SendOnWire(std::shared_ptr<Attempt> attempt) {
   // the next attempt through the timer thread).
   client_->Send(std::move(copy),
                 [this, attempt = std::move(attempt)](Result<http::OutboundResponse> result) {
-                  LeaveWire();
+                  LeaveWire(attempt->receiver);
                   Finish(attempt, std::move(result));
                 });
 }
 
-void HttpNotifier::LeaveWire() {
-  std::shared_ptr<Attempt> next;
+void HttpNotifier::LeaveWire(const std::string& receiver) {
+  std::vector<std::pair<std::string, std::shared_ptr<Attempt>>> go;
   {
     std::lock_guard lock(wire_mu_);
-    if (waiting_.empty() || stopping_) {
-      --on_wire_;
-      return;
-    }
-    next = std::move(waiting_.front());  // it takes over the place
-    waiting_.pop_front();
+    if (stopping_) return;  // the waiting ones end in the destructor
+    go = places_.Leave(receiver);
   }
-  boost::asio::post(timers_,
-                    [this, next = std::move(next)]() mutable { SendOnWire(std::move(next)); });
+  for (auto& [name, next] : go) {  // each holds a place already
+    boost::asio::post(timers_,
+                      [this, next = std::move(next)]() mutable { SendOnWire(std::move(next)); });
+  }
 }
 
 void HttpNotifier::Finish(const std::shared_ptr<Attempt>& attempt,

@@ -2,12 +2,14 @@
 // HTTP/1.1 with an http::Client it owns (keep-alive pools, per-request timeouts, its own
 // I/O thread), so that a slow receiver never occupies a server or writer thread.
 //
-// Concurrency: at most `client.max_in_flight` requests are on the wire at once; the others
-// wait, in the order they were sent, for one to finish. Waiting is local back-pressure, so
-// it is neither a failure of the receiver nor a retry (before, a notification past the
-// limit failed at once and was retried after the backoff: a burst of 10,000 from one
-// op/update to a receiver that answers at once lost nine in ten). How many may wait is the
-// subscription manager's bound on notifications in progress.
+// Concurrency: at most `client.max_in_flight` requests are on the wire at once, and at most
+// `max_in_flight_per_receiver` to one receiver (FairPlaces); the others wait, in order per
+// receiver, receivers taking turns. Waiting is local back-pressure, so it is neither a
+// failure of the receiver nor a retry (before, a notification past the limit failed at
+// once and was retried after the backoff: a burst of 10,000 from one op/update to a
+// receiver that answers at once lost nine in ten), and a receiver that never answers
+// holds only its own share of the wire. How many may wait is the subscription manager's
+// bound on notifications in progress.
 //
 // Retries: only when no response was received (connect failure, timeout, closed
 // connection; the client reports these as Unavailable), at most `max_retries` times, after
@@ -27,12 +29,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "api/ngsi/fair_places.h"
 #include "context/subscription_manager.h"
 #include "http/client.h"
 
@@ -40,6 +42,7 @@ namespace zc::api::ngsi {
 
 struct NotifierOptions {
   http::ClientOptions client;
+  size_t max_in_flight_per_receiver = 100;  // of client.max_in_flight, to one receiver
   unsigned max_retries = 2;
   std::chrono::milliseconds backoff{200};  // before the first retry; doubled each time
 };
@@ -60,19 +63,18 @@ class HttpNotifier : public context::NotificationSender {
   void Start(std::shared_ptr<Attempt> attempt);
   // Sends `attempt`, which holds one of the wire's places.
   void SendOnWire(std::shared_ptr<Attempt> attempt);
-  // A request left the wire: its place goes to the oldest waiting attempt, if any.
-  void LeaveWire();
+  // A request to `receiver` left the wire: its place goes to a waiting attempt, if any.
+  void LeaveWire(const std::string& receiver);
   void Finish(const std::shared_ptr<Attempt>& attempt, Result<http::OutboundResponse> result);
 
   // Constant after construction.
   const NotifierOptions options_;
 
   std::mutex mu_;  // guards the use of client_ against its reset in the destructor
-  std::atomic<bool> stopping_{false};             // written under mu_
-  std::mutex wire_mu_;                            // never held while calling the client or a `done`
-  size_t on_wire_ = 0;                            // places taken, at most client.max_in_flight
-  std::deque<std::shared_ptr<Attempt>> waiting_;  // for a place, oldest first
-  boost::asio::io_context timers_;                // runs the retry timers on timer_thread_
+  std::atomic<bool> stopping_{false};            // written under mu_
+  std::mutex wire_mu_;                           // never held while calling the client or a `done`
+  FairPlaces<std::shared_ptr<Attempt>> places_;  // guarded by wire_mu_
+  boost::asio::io_context timers_;               // runs the retry timers on timer_thread_
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<http::Client> client_;  // reset first in the destructor
   std::thread timer_thread_;
