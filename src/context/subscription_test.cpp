@@ -626,12 +626,6 @@ TEST(SubscriptionMacros, Substitution) {
   EXPECT_EQ(SubstituteMacros("${nope}${authToken}", e, ""), "");
 }
 
-}  // namespace
-}  // namespace zc::context
-
-namespace zc::context {
-namespace {
-
 TEST(ReceiverOfTest, SchemeHostAndPortInLowerCaseWithTheDefaultPort) {
   EXPECT_EQ(ReceiverOf("http://Rx.Example/n?a=1"), "http://rx.example:80");
   EXPECT_EQ(ReceiverOf("https://rx.example/n"), "https://rx.example:443");
