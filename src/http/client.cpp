@@ -379,8 +379,15 @@ asio::awaitable<Result<Exchanged>> Client::Impl::Exchange(Call& call, Stream& st
   do {  // interim (1xx) responses precede the final one (RFC 9110 section 15.2)
     beast_http::response_parser<beast_http::string_body> parser;
     parser.skip(message.method() == beast_http::verb::head);  // its Content-Length has no body
+    parser.body_limit(options_.max_response_body_bytes);
     auto [read_error, read] = co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
     if (call.abort_reason) co_return Fail(*call.abort_reason);
+    if (read_error == beast_http::error::body_limit && parser.is_header_done() &&
+        parser.get().result_int() >= 200) {
+      // Too long to keep: the status is the answer; the rest is not read, so the
+      // connection cannot be used again.
+      co_return Exchanged{{parser.get().result_int(), {}}, false};
+    }
     if (read_error) co_return Fail(Error::Unavailable("read failed: " + read_error.message()));
     response = parser.release();
   } while (response.result_int() < 200);

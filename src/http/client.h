@@ -37,7 +37,11 @@ struct OutboundResponse {
 struct ClientOptions {
   unsigned threads = 1;
   size_t max_idle_per_host = 8;
-  size_t max_in_flight = 1000;      // further requests fail at once with Unavailable
+  size_t max_in_flight = 1000;  // further requests fail at once with Unavailable
+  // The most of a response body that is read and kept. A longer one is not read: its status
+  // is the result, its body empty, its connection closed. (Receivers' bodies are not used,
+  // and a receiver must not make the client hold megabytes per request.)
+  size_t max_response_body_bytes = size_t{64} * 1024;
   std::string ca_file;              // PEM CA certificates trusted besides the system's; "" = none
   bool verify_certificates = true;  // false: any server certificate is accepted (testing only)
   NetworkList allowed_networks;     // where requests may connect; empty: anywhere

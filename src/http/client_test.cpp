@@ -356,6 +356,47 @@ TEST(Client, SkipsInterimResponsesAndKeepsTheConnection) {
   EXPECT_EQ(second->body, "two");
 }
 
+// A receiver that announces, or sends, a body longer than max_response_body_bytes: its
+// status is the answer, the body is neither waited for nor kept, and the connection is not
+// used again (the next request opens another).
+TEST(Client, ALongResponseBodyIsNotReadButItsStatusCounts) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::string chunked = "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 64; ++i) chunked += "400\r\n" + std::string(1024, 'c') + "\r\n";
+  chunked += "0\r\n\r\n";
+  std::thread server([&] {
+    // 10 MB announced, 5 bytes sent, the connection kept open: a client that waited for the
+    // body would time out.
+    const std::string announced = "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\nhello";
+    for (const std::string* answer : {&announced, static_cast<const std::string*>(&chunked)}) {
+      tcp::socket socket = acceptor.accept();
+      std::string request;
+      boost::system::error_code ec;
+      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+      asio::write(socket, asio::buffer(*answer), ec);
+      char sink[4096];
+      while (!ec) socket.read_some(asio::buffer(sink), ec);  // until the client closes
+    }
+  });
+  const std::string url = fmt::format("http://127.0.0.1:{}/", acceptor.local_endpoint().port());
+  Result<OutboundResponse> announced = Fail(Error::Internal("not sent"));
+  Result<OutboundResponse> sent = announced;
+  {
+    Client client({.max_response_body_bytes = 4096});
+    announced =
+        SendAndWait(client, {.method = "GET", .url = url, .timeout = std::chrono::seconds(30)});
+    sent = SendAndWait(client, {.method = "GET", .url = url, .timeout = std::chrono::seconds(30)});
+  }
+  server.join();
+  ASSERT_TRUE(announced) << announced.error().message;
+  EXPECT_EQ(announced->status, 200u);
+  EXPECT_EQ(announced->body.size(), 0u);
+  ASSERT_TRUE(sent) << sent.error().message;
+  EXPECT_EQ(sent->status, 202u);
+  EXPECT_EQ(sent->body.size(), 0u);
+}
+
 // HTTPS: the receiver's certificate is self-signed for localhost and 127.0.0.1 unless a
 // test says otherwise; the client trusts it through `ca_file`.
 class ClientTlsTest : public ::testing::Test {
