@@ -10,10 +10,11 @@
 //
 // Threads. OnChange runs on the writer thread and never blocks: it matches, builds the
 // payloads and hands them to the sender (whose Send must not block). Notifications in
-// progress are bounded by `max_in_flight` and their size by `max_in_progress_bytes`;
-// beyond either they are dropped, counted (zhicheng_notifications_dropped_total) and
-// logged. Results arrive on the sender's thread. CRUD and reads run on request threads;
-// completions of writes on the writer thread.
+// progress are bounded by `max_in_flight`, those to one receiver by
+// `max_in_progress_per_receiver`, and their size by `max_in_progress_bytes`; beyond any of
+// them they are dropped, counted (zhicheng_notifications_dropped_total) and logged. Results arrive
+// on the sender's thread. CRUD and reads run on request threads; completions of writes on the
+// writer thread.
 //
 // Order. The notifications of one subscription about one entity form a lane: the sender
 // has at most one of a lane at a time, and the next goes out when it is done (after the
