@@ -724,9 +724,14 @@ asio::awaitable<bool> Session<Stream>::Write(Exchange& exchange, Response respon
     rest.consume(asio::write(Transport().socket(), wire, ec));
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
   }
-  if (!ec && beast::buffer_bytes(rest) > 0) {
+  // The rest as the client takes it: the timeout bounds each wait for progress, not the
+  // whole answer, so a slow link can take a large page while a client that stops reading
+  // is cut off after read_timeout.
+  while (!ec && beast::buffer_bytes(rest) > 0) {
     Transport().expires_after(core_.options().read_timeout);
-    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, rest, kAwaitTuple);
+    size_t n = 0;
+    std::tie(ec, n) = co_await stream_.async_write_some(rest, kAwaitTuple);
+    rest.consume(n);
   }
   NoteStreamError(ec);
   core_.Record(exchange, status, started, bytes, client_);

@@ -592,6 +592,33 @@ TEST_F(ServerTest, SlowRequestIsClosedAfterReadTimeout) {
   EXPECT_TRUE(connection.WaitForClose());
 }
 
+// The read timeout bounds each wait for the client to take more of an answer, not the whole
+// answer: a client on a slow link (about 5 MB/s here) that takes 16 MB over more than twice
+// the timeout gets it all. (The kernel wakes a writer when a third or so of its send buffer,
+// up to 4 MB, is free, so a client must take about 1.3 MB per timeout.)
+TEST_F(ServerTest, ASlowReaderGetsALargeAnswerWholeWhileItKeepsReading) {
+  ServerOptions options;
+  options.read_timeout = 1s;
+  StartServer(options);
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.open(tcp::v4());
+  socket.set_option(asio::socket_base::receive_buffer_size(256 * 1024));  // little in the kernel
+  socket.connect({asio::ip::make_address("127.0.0.1"), Port()});
+  asio::write(socket, asio::buffer(Get("/big/16")));
+  std::string received;
+  std::vector<char> chunk(256 * 1024);
+  const auto started = std::chrono::steady_clock::now();
+  beast::error_code ec;
+  while (received.size() < (size_t{16} << 20) && !ec) {
+    std::this_thread::sleep_for(50ms);  // the slow link, not a synchronisation
+    received.append(chunk.data(), socket.read_some(asio::buffer(chunk), ec));
+  }
+  EXPECT_GT(std::chrono::steady_clock::now() - started, 2s) << "the reading took the timeout twice";
+  ASSERT_FALSE(ec) << ec.message() << " after " << received.size() << " bytes";
+  EXPECT_GE(received.size(), size_t{16} << 20);
+}
+
 TEST_F(ServerTest, ConnectionsOverTheLimitAreClosed) {
   ServerOptions options;
   options.max_connections = 1;
