@@ -607,7 +607,7 @@ TEST_F(ServerTest, ASlowReaderGetsALargeAnswerWholeWhileItKeepsReading) {
   socket.connect({asio::ip::make_address("127.0.0.1"), Port()});
   asio::write(socket, asio::buffer(Get("/big/16")));
   std::string received;
-  std::vector<char> chunk(256 * 1024);
+  std::vector<char> chunk(size_t{256} * 1024);
   const auto started = std::chrono::steady_clock::now();
   beast::error_code ec;
   while (received.size() < (size_t{16} << 20) && !ec) {
