@@ -40,6 +40,17 @@ Status ReadNumber(const toml::table& t, std::string_view key, T& out) {
   return Ok();
 }
 
+// ReadNumber for a key whose value must be at least `least` (its default is).
+template <typename T>
+Status ReadAtLeast(const toml::table& t, std::string_view section, std::string_view key, T& out,
+                   T least = 1) {
+  if (auto s = ReadNumber(t, key, out); !s) return s;
+  if (out < least) {
+    return Fail(Error::BadRequest(fmt::format("[{}] {} must be at least {}", section, key, least)));
+  }
+  return Ok();
+}
+
 // A key that must hold a value of type T (bool or std::string) when present.
 template <typename T>
 Status ReadTyped(const toml::table& t, std::string_view section, std::string_view key, T& out) {
@@ -115,12 +126,9 @@ Status ReadHttp(const toml::table& t, Config& c) {
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
                  ReadNumber(t, "drain_timeout_seconds", c.drain_timeout_seconds),
                  ReadNumber(t, "max_connections", c.max_connections),
-                 ReadNumber(t, "max_long_queries", c.max_long_queries),
+                 ReadAtLeast(t, "http", "max_long_queries", c.max_long_queries),
                  ReadNumber(t, "max_pending_response_bytes", c.max_pending_response_bytes)}) {
     if (!s) return s;
-  }
-  if (c.max_long_queries == 0) {
-    return Fail(Error::BadRequest("[http] max_long_queries must be at least 1"));
   }
   if (c.max_response_bytes < c.max_body_bytes) {  // what one request wrote must read back
     return Fail(Error::BadRequest(fmt::format(
@@ -150,32 +158,16 @@ Status ReadContext(const toml::table& t, Config& c) {
     return s;
   }
   if (auto s = ReadNumber(t, "max_batch_entities", c.max_batch_entities); !s) return s;
-  if (auto s = ReadNumber(t, "max_attributes_per_entity", c.max_attributes_per_entity); !s) {
+  if (auto s = ReadAtLeast(t, "context", "max_attributes_per_entity", c.max_attributes_per_entity);
+      !s) {
     return s;
   }
-  if (c.max_attributes_per_entity == 0) {
-    return Fail(Error::BadRequest("[context] max_attributes_per_entity must be at least 1"));
-  }
-  if (auto s = ReadNumber(t, "max_entity_bytes", c.max_entity_bytes); !s) return s;
-  if (c.max_entity_bytes < kMinEntityBytes) {
-    return Fail(Error::BadRequest(
-        fmt::format("[context] max_entity_bytes must be at least {}", kMinEntityBytes)));
+  if (auto s = ReadAtLeast(t, "context", "max_entity_bytes", c.max_entity_bytes, kMinEntityBytes);
+      !s) {
+    return s;
   }
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
-}
-
-// The per-receiver shares of [notifications]: at least 1 each.
-Status ReadPerReceiver(const toml::table& t, Config& c) {
-  for (auto [key, value] :
-       {std::pair{"max_in_flight_per_receiver", &c.notification_max_in_flight_per_receiver},
-        std::pair{"max_in_progress_per_receiver", &c.notification_max_in_progress_per_receiver}}) {
-    if (auto s = ReadNumber(t, key, *value); !s) return s;
-    if (*value == 0) {
-      return Fail(Error::BadRequest(fmt::format("[notifications] {} must be at least 1", key)));
-    }
-  }
-  return Ok();
 }
 
 Status ReadNotifications(const toml::table& t, Config& c) {
@@ -188,20 +180,13 @@ Status ReadNotifications(const toml::table& t, Config& c) {
     return s;
   }
   if (auto s = ReadNumber(t, "timeout_ms", c.notification_timeout_ms); !s) return s;
-  if (auto s = ReadNumber(t, "max_in_flight", c.notification_max_in_flight); !s) return s;
-  if (c.notification_max_in_flight == 0) {
-    return Fail(Error::BadRequest("[notifications] max_in_flight must be at least 1"));
-  }
-  if (auto s = ReadNumber(t, "max_in_progress", c.notification_max_in_progress); !s) return s;
-  if (c.notification_max_in_progress == 0) {
-    return Fail(Error::BadRequest("[notifications] max_in_progress must be at least 1"));
-  }
-  if (auto s = ReadPerReceiver(t, c); !s) return s;
-  if (auto s = ReadNumber(t, "max_waiting_per_entity", c.notification_max_waiting_per_entity); !s) {
-    return s;
-  }
-  if (c.notification_max_waiting_per_entity == 0) {
-    return Fail(Error::BadRequest("[notifications] max_waiting_per_entity must be at least 1"));
+  for (auto [key, value] :
+       {std::pair{"max_in_flight", &c.notification_max_in_flight},
+        std::pair{"max_in_progress", &c.notification_max_in_progress},
+        std::pair{"max_in_flight_per_receiver", &c.notification_max_in_flight_per_receiver},
+        std::pair{"max_in_progress_per_receiver", &c.notification_max_in_progress_per_receiver},
+        std::pair{"max_waiting_per_entity", &c.notification_max_waiting_per_entity}}) {
+    if (auto s = ReadAtLeast(t, "notifications", key, *value); !s) return s;
   }
   if (auto s = ReadNumber(t, "max_in_progress_bytes", c.notification_max_in_progress_bytes); !s) {
     return s;

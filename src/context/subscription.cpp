@@ -1243,6 +1243,7 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
   req.headers.emplace_back("Ngsiv2-AttrsFormat", std::string(FormatName(spec.attrs_format)));
   const MacroSource macros{entity, change.tenant, spec.covered ? "null" : ""};
   if (spec.http.custom) ApplyCustom(spec.http, macros, req);
+  req.receiver = ReceiverOf(req.url);
   if (spec.http.payload_kind == HttpTarget::Payload::kNgsi) {
     req.body = DefaultBody(sub, PatchedEntity(spec.http, macros));
   } else if (UsesDefaultBody(spec.http)) {

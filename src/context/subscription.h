@@ -177,6 +177,9 @@ struct NotificationRequest {
   std::string subscription_id;
   std::string method = "POST";
   std::string url;  // with the custom query parameters appended
+  // ReceiverOf(url): notifications with the same receiver share its limits (in progress,
+  // on the wire).
+  std::string receiver;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{5000};

@@ -59,17 +59,22 @@ void SubjectIndex::Remove(uint64_t seq, const std::vector<EntitySubject>& subjec
 
 void SubjectIndex::Candidates(const std::string& id, const std::string& type,
                               std::vector<uint64_t>& out) const {
-  static const std::vector<uint64_t> kNone;
-  const std::vector<uint64_t>* by_id = Find(by_id_, id);
-  const std::vector<uint64_t>* by_type = Find(by_type_, type);
-  const std::vector<uint64_t>& a = by_id != nullptr ? *by_id : kNone;
-  const std::vector<uint64_t>& b = by_type != nullptr ? *by_type : kNone;
-  // Three sorted buckets merged into one, each subscription once (set_union keeps one of
-  // two equal elements).
-  std::vector<uint64_t> ab;
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(ab));
   out.clear();
-  std::set_union(ab.begin(), ab.end(), any_.begin(), any_.end(), std::back_inserter(out));
+  // The sorted buckets the change falls in, merged into one, each subscription once
+  // (set_union keeps one of two equal elements). Usually one bucket has anything: it is
+  // copied into `out`, whose capacity the caller keeps, with no merge and no allocation.
+  for (const std::vector<uint64_t>* bucket : {Find(by_id_, id), Find(by_type_, type), &any_}) {
+    if (bucket == nullptr || bucket->empty()) continue;
+    if (out.empty()) {
+      out.assign(bucket->begin(), bucket->end());
+      continue;
+    }
+    std::vector<uint64_t> merged;
+    merged.reserve(out.size() + bucket->size());
+    std::set_union(out.begin(), out.end(), bucket->begin(), bucket->end(),
+                   std::back_inserter(merged));
+    out.swap(merged);
+  }
 }
 
 bool SubjectIndex::Empty() const {

@@ -331,9 +331,7 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
         BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
     const size_t bytes = SizeOf(request);
     const bool oneshot = e.sub.spec->status == SubscriptionStatus::kOneshot;
-    std::string receiver = ReceiverOf(request.url);
-    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot,
-                   std::move(receiver)});
+    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot});
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
@@ -370,18 +368,18 @@ void SubscriptionManager::Dispatch(Outgoing out) {
     return NoteDropped(out.request.subscription_id,
                        fmt::format("{} bytes in progress", options_.max_in_progress_bytes));
   }
-  if (!TakeReceiverShare(out.receiver)) {
+  if (!TakeReceiverShare(out.request.receiver)) {
     in_flight_bytes_.fetch_sub(out.bytes);
     in_flight_.fetch_sub(1);
-    return NoteDropped(
-        out.request.subscription_id,
-        fmt::format("{} in progress to {}", options_.max_in_progress_per_receiver, out.receiver));
+    return NoteDropped(out.request.subscription_id,
+                       fmt::format("{} in progress to {}", options_.max_in_progress_per_receiver,
+                                   out.request.receiver));
   }
   in_progress_.Add(1);
   std::optional<Outgoing> dropped;
   if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
   if (dropped) {
-    Finished(dropped->bytes, dropped->receiver);
+    Finished(dropped->bytes, dropped->request.receiver);
     NoteDropped(dropped->request.subscription_id,
                 fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
   }
@@ -410,9 +408,10 @@ void SubscriptionManager::Send(Outgoing first) {
     std::string lane = std::move(out->lane);
     std::string tenant = out->request.tenant;  // before the request is moved
     std::string id = out->request.subscription_id;
+    std::string receiver = out->request.receiver;
     sender_.Send(std::move(out->request),
                  [this, tenant = std::move(tenant), id = std::move(id), lane, bytes = out->bytes,
-                  receiver = std::move(out->receiver), started = std::chrono::steady_clock::now(),
+                  receiver = std::move(receiver), started = std::chrono::steady_clock::now(),
                   phase](NotificationResult result) {
                    OnResult(tenant, id, std::move(result), started);
                    Finished(bytes, receiver);
@@ -430,7 +429,7 @@ std::optional<SubscriptionManager::Outgoing> SubscriptionManager::NextToSend(
     const std::string& lane) {
   while (auto next = NextInLane(lane)) {
     if (StillWanted(*next)) return next;
-    Finished(next->bytes, next->receiver);
+    Finished(next->bytes, next->request.receiver);
     withdrawn_.Add();
   }
   return std::nullopt;

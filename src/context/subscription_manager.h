@@ -168,7 +168,6 @@ class SubscriptionManager {
     std::string lane;      // tenant, subscription id, entity id and type (see "Order")
     size_t bytes = 0;      // what it holds, for max_in_progress_bytes
     bool oneshot = false;  // the one notification of a oneshot subscription
-    std::string receiver;  // ReceiverOf(request.url), for max_in_progress_per_receiver
   };
 
   TimeMs Now() const;

@@ -128,7 +128,7 @@ struct Exchange {
   RequestContext ctx{raw};
   const Route* route = nullptr;  // set once routed
   std::atomic<bool> answered{false};
-  // The body bytes its Respond counted as pending (ServerCore::ReserveResponse), released
+  // The body bytes its Respond counted as pending (ServerCore::AdmitResponse), released
   // once the response is written or dropped. Written before the post that delivers it.
   size_t reserved_bytes = 0;
 };
@@ -289,12 +289,12 @@ class ServerCore {
   void Record(const Exchange& exchange, unsigned status, SteadyClock::time_point started,
               size_t bytes, std::string_view client) const;
   metrics::Counter& RequestCounter(size_t route_index, Verb method, unsigned status) const;
-  // Counts a response body of `bytes` as being written, unless it is large (kLargeResponse
-  // or more) and would take the bodies being written past max_pending_response_bytes.
-  bool ReserveResponse(size_t bytes);
+  // Counts `response`'s body as being written, and returns its size. A large one
+  // (kLargeResponse or more) that would take the bodies being written past
+  // max_pending_response_bytes is replaced by a 503 in the format of `path`'s routes,
+  // which is counted instead.
+  size_t AdmitResponse(std::string_view path, Response& response);
   void ReleaseResponse(size_t bytes);
-  // The 503 of a response that ReserveResponse refused, in the format of `path`'s routes.
-  Response RenderPendingFull(std::string_view path) const;
   void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak);
   void SessionFinished();  // the session's coroutine ended (on its thread)
   void SessionDestroyed(SessionBase* session);
@@ -333,7 +333,7 @@ class ServerCore {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> connections_{0};  // sessions alive (for max_connections)
   std::atomic<size_t> running_{0};      // session coroutines not yet finished (for drain)
-  std::atomic<size_t> pending_response_bytes_{0};  // bodies being written (ReserveResponse)
+  std::atomic<size_t> pending_response_bytes_{0};  // bodies being written (AdmitResponse)
 
   std::mutex sessions_mu_;
   // guarded by sessions_mu_
@@ -467,12 +467,7 @@ Respond SessionBase::MakeRespond(std::shared_ptr<Exchange> exchange) {
     if (!session) return;  // the connection is gone
     // Counted (or refused) here, before it waits for the session's thread: a thread that
     // answers many requests before their writes run would otherwise hold all their bodies.
-    ServerCore& core = session->core();
-    if (!core.ReserveResponse(response.body.size())) {
-      response = core.RenderPendingFull(exchange->ctx.path);
-      core.ReserveResponse(response.body.size());  // small: counted, never refused
-    }
-    exchange->reserved_bytes = response.body.size();
+    exchange->reserved_bytes = session->core().AdmitResponse(exchange->ctx.path, response);
     auto executor = session->executor();
     asio::post(executor,
                [session = std::move(session), exchange, response = std::move(response)]() mutable {
@@ -909,23 +904,21 @@ void ServerCore::Run() {
   run(*ios_.front());  // the main thread keeps the process's name
 }
 
-bool ServerCore::ReserveResponse(size_t bytes) {
-  if (bytes == 0) return true;
+size_t ServerCore::AdmitResponse(std::string_view path, Response& response) {
+  const size_t bytes = response.body.size();
+  if (bytes == 0) return 0;  // most writes' 204
   const size_t before = pending_response_bytes_.fetch_add(bytes);
   if (bytes >= kLargeResponse && before + bytes > options_.max_pending_response_bytes) {
     pending_response_bytes_.fetch_sub(bytes);
-    return false;
+    response = router_.RenderError(
+        path, Error::Unavailable(fmt::format(
+                  "answers of {} bytes in all are waiting for their clients to read them, the "
+                  "most allowed ([http] max_pending_response_bytes): retry later",
+                  options_.max_pending_response_bytes)));
+    return AdmitResponse(path, response);  // small: counted, never refused
   }
   pending_response_gauge_.Add(static_cast<double>(bytes));
-  return true;
-}
-
-Response ServerCore::RenderPendingFull(std::string_view path) const {
-  return router_.RenderError(
-      path, Error::Unavailable(fmt::format(
-                "answers of {} bytes in all are waiting for their clients to read them, the "
-                "most allowed ([http] max_pending_response_bytes): retry later",
-                options_.max_pending_response_bytes)));
+  return bytes;
 }
 
 void ServerCore::ReleaseResponse(size_t bytes) {

@@ -60,20 +60,35 @@ function fill(dir, file, leave) {
   }
 }
 
+/**
+ * Runs `body(srv, dir)` with a server (not started) whose data directory is on a small
+ * tmpfs of its own at `dir`, then closes the server and removes the filesystem; skips the
+ * test when this host cannot mount one.
+ */
+async function onSmallFs(t, serverOptions, body) {
+  const mount = mountSmallFs(SMALL);
+  if (!mount.dir) { t.skip(mount.why); return; }
+  const srv = new Server({ dataDir: path.join(mount.dir, 'data'), ...serverOptions });
+  try {
+    await body(srv, mount.dir);
+  } finally {
+    await srv.close();
+    run('umount', [mount.dir]);
+    fs.rmSync(mount.dir, { recursive: true, force: true });
+  }
+}
+
 const HEADERS = { 'Fiware-Service': 'gaoming', 'Fiware-ServicePath': '/rivers' };
 
 test('a full disk: writes answer 503 and change nothing, resume when there is room, and nothing acknowledged is lost', async (t) => {
-  const mount = mountSmallFs(SMALL);
-  if (!mount.dir) { t.skip(mount.why); return; }
-  const srv = new Server({ dataDir: path.join(mount.dir, 'data') });
-  const filler = path.join(mount.dir, 'filler');
-  try {
+  await onSmallFs(t, {}, async (srv, dir) => {
+    const filler = path.join(dir, 'filler');
     await srv.start();
     const levels = riverLevels(200);
     let r = await srv.post('/v2/entities?options=keyValues', { id: 'Gauge-Xijiang', type: 'WaterLevelGauge', level: levels[0], n: 0, log: '' }, { headers: HEADERS });
     assert.equal(r.status, 201, r.text);
     const acked = [0];
-    fill(mount.dir, filler, 1024 * 1024);
+    fill(dir, filler, 1024 * 1024);
 
     // Readings with a large log text until the disk is full.
     let failure;
@@ -99,7 +114,7 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
 
     // Room again (as when an operator grows the volume or removes other files): the next
     // write succeeds, without a restart.
-    assert.ok(run('mount', ['-o', `remount,size=${LARGE}`, mount.dir]).ok);
+    assert.ok(run('mount', ['-o', `remount,size=${LARGE}`, dir]).ok);
     const next = acked.at(-1) + 1;
     r = await srv.patch('/v2/entities/Gauge-Xijiang/attrs?options=keyValues', { level: levels[next], n: next }, { headers: HEADERS });
     assert.equal(r.status, 204, r.text);
@@ -111,7 +126,7 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
 
     // A start on a full disk refuses, and says what to do.
     fs.rmSync(filler);
-    fill(mount.dir, filler, 0);
+    fill(dir, filler, 0);
     const refused = spawnSync(binary, ['serve', '--data', srv.dataDir, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
     assert.notEqual(refused.status, 0, `a start on a full disk: ${refused.stdout}${refused.stderr}`);
     assert.match(refused.stderr, /free space on its filesystem \(df -h /, refused.stderr);
@@ -129,18 +144,11 @@ test('a full disk: writes answer 503 and change nothing, resume when there is ro
     assert.equal(code, 0);
     const verify = run(binary, ['audit', 'verify', '--data', srv.dataDir]);
     assert.ok(verify.ok, `the audit chain verifies after the full disk: ${verify.out}`);
-  } finally {
-    await srv.close();
-    run('umount', [mount.dir]);
-    fs.rmSync(mount.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('after a full disk, writes resume with room for themselves, not for everything waiting to be moved', async (t) => {
-  const mount = mountSmallFs(SMALL);
-  if (!mount.dir) { t.skip(mount.why); return; }
-  const srv = new Server({ dataDir: path.join(mount.dir, 'data') });
-  try {
+  await onSmallFs(t, {}, async (srv, dir) => {
     await srv.start();
     const levels = riverLevels(200);
     let r = await srv.post('/v2/entities?options=keyValues', { id: 'Gauge-Beijiang', type: 'WaterLevelGauge', level: levels[0], n: 0, log: '' }, { headers: HEADERS });
@@ -159,23 +167,19 @@ test('after a full disk, writes resume with room for themselves, not for everyth
     assert.ok(staged >= 20, `${staged} rows of 100 kB wait to be moved: more than the room given below`);
 
     // 1 MiB more: room for a small write, not for moving the staged rows.
-    assert.ok(run('mount', ['-o', 'remount,size=9m', mount.dir]).ok);
+    assert.ok(run('mount', ['-o', 'remount,size=9m', dir]).ok);
     const next = acked.at(-1) + 1;
     r = await srv.patch('/v2/entities/Gauge-Beijiang/attrs?options=keyValues', { level: levels[next], n: next }, { headers: HEADERS });
     assert.equal(r.status, 204, r.text);
     acked.push(next);
 
     // With room for them, the idle writer moves them; the history holds every acknowledged value.
-    assert.ok(run('mount', ['-o', `remount,size=${LARGE}`, mount.dir]).ok);
+    assert.ok(run('mount', ['-o', `remount,size=${LARGE}`, dir]).ok);
     await eventually(async () => (await metric(srv, 'zhicheng_store_staged_history_rows')) === 0, 10_000, 'staged rows moved');
     r = await srv.get('/ql/v2/entities/Gauge-Beijiang/attrs/n?limit=1000', { headers: HEADERS });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.values, acked);
-  } finally {
-    await srv.close();
-    run('umount', [mount.dir]);
-    fs.rmSync(mount.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** Starts `binary` on `dataDir` on a full disk: it must refuse and say what to do. */
@@ -188,22 +192,19 @@ function assertRefusedWithAdvice(dataDir, expected) {
 }
 
 test('a start on a full disk without an administrator refuses with the same advice, whatever it fails to write first', async (t) => {
-  const mount = mountSmallFs(SMALL);
-  if (!mount.dir) { t.skip(mount.why); return; }
-  const srv = new Server({ dataDir: path.join(mount.dir, 'data'), adminToken: null });
-  const filler = path.join(mount.dir, 'filler');
-  try {
+  await onSmallFs(t, { adminToken: null }, async (srv, dir) => {
+    const filler = path.join(dir, 'filler');
     // After a clean stop SQLite has removed its shared-memory files, and cannot create them.
     await srv.start(); // no administrator: every start writes a new one-time bootstrap token
     assert.equal((await srv.stop()).code, 0);
-    fill(mount.dir, filler, 0);
+    fill(dir, filler, 0);
     assertRefusedWithAdvice(srv.dataDir, /cannot open identity and audit in /);
 
     // After a crash they are still there, and the first thing that fails is the token file.
     fs.rmSync(filler);
     await srv.start();
     await srv.kill9();
-    fill(mount.dir, filler, 0);
+    fill(dir, filler, 0);
     assertRefusedWithAdvice(srv.dataDir, /first start: storage full: /);
 
     fs.rmSync(filler);
@@ -211,9 +212,5 @@ test('a start on a full disk without an administrator refuses with the same advi
     const token = fs.readFileSync(path.join(srv.dataDir, 'bootstrap-token'), 'utf8').trim();
     const r = await srv.post('/api/identity/bootstrap', { login: 'admin', password: 'correct horse battery staple 42', displayName: 'Admin' }, { auth: token });
     assert.equal(r.status, 201, r.text);
-  } finally {
-    await srv.close();
-    run('umount', [mount.dir]);
-    fs.rmSync(mount.dir, { recursive: true, force: true });
-  }
+  });
 });

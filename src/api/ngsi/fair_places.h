@@ -25,7 +25,8 @@ class FairPlaces {
  public:
   FairPlaces(size_t total, size_t per_receiver) : total_(total), per_receiver_(per_receiver) {}
 
-  // Takes a place for `item` (true: send it now), or queues it (false).
+  // Takes a place for `item` (true: send it now, `item` untouched), or queues it (false:
+  // `item` moved into the queue).
   bool TakeOrWait(const std::string& receiver, Item& item) {
     Receiver& r = receivers_[receiver];
     if (r.on_wire < per_receiver_ && taken_ < total_) {

@@ -16,7 +16,7 @@ namespace zc::api::ngsi {
 // One notification through its attempts. Owned by the callbacks that continue it.
 struct HttpNotifier::Attempt {
   http::OutboundRequest request;
-  std::string receiver;  // context::ReceiverOf(request.url)
+  std::string receiver;  // NotificationRequest::receiver: whose share of the wire it takes
   Done done;
   unsigned retries = 0;
 };
@@ -51,7 +51,7 @@ void HttpNotifier::Send(context::NotificationRequest request, Done done) {
   attempt->request.headers = std::move(request.headers);
   attempt->request.body = std::move(request.body);
   attempt->request.timeout = request.timeout;
-  attempt->receiver = context::ReceiverOf(attempt->request.url);
+  attempt->receiver = std::move(request.receiver);
   attempt->done = std::move(done);
   Start(std::move(attempt));
 }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <future>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -15,6 +16,16 @@
 
 namespace zc::api::ngsi {
 namespace {
+
+// The value of `f` once it is ready, or a failure of the test (an exception gtest reports)
+// when it is not within 10 s: no test waits unbounded for a notifier.
+template <typename T>
+T Within(std::future<T> f) {
+  if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    throw std::runtime_error("no result within 10 s");
+  }
+  return f.get();
+}
 
 struct Received {
   std::string method;
@@ -71,7 +82,7 @@ class NotifierTest : public ::testing::Test {
     std::promise<context::NotificationResult> done;
     notifier.Send(std::move(request),
                   [&](context::NotificationResult r) { done.set_value(std::move(r)); });
-    return done.get_future().get();
+    return Within(done.get_future());
   }
 
   metrics::Registry metrics_;
@@ -95,7 +106,7 @@ TEST_F(NotifierTest, DeliversHeadersAndBody) {
   req.body = R"({"subscriptionId":"s","data":[]})";
   auto result = SendAndWait(notifier, req);
   EXPECT_EQ(result.status, 204u);
-  Received r = received_.get_future().get();
+  Received r = Within(received_.get_future());
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.target, "/notify?x=1");
   EXPECT_EQ(r.correlator, "abc; cbnotif=1");
@@ -149,7 +160,7 @@ TEST_F(NotifierTest, ARequestCutShortByTheStopSaysSo) {
     notifier.Send(std::move(req),
                   [&](context::NotificationResult r) { done.set_value(std::move(r)); });
   }  // stops the notifier with the request in flight
-  const auto result = done.get_future().get();
+  const auto result = Within(done.get_future());
   EXPECT_EQ(result.status, 0u);
   EXPECT_TRUE(result.stopped) << result.error;
 }
@@ -174,7 +185,7 @@ TEST_F(NotifierTest, ABurstBeyondTheWireWaitsItsTurn) {
       });
     }
     for (int i = 0; i < kBurst; ++i) {
-      const auto r = results[static_cast<size_t>(i)].get_future().get();
+      const auto r = Within(results[static_cast<size_t>(i)].get_future());
       ASSERT_EQ(r.status, 204u) << "notification " << i << ": " << r.error;
     }
   }
@@ -204,7 +215,7 @@ TEST_F(NotifierTest, WaitingNotificationsEndAsStoppedAtTheStop) {
     }
   }  // one on the wire to a receiver that never answers, four waiting
   for (int i = 0; i < kSent; ++i) {
-    const auto r = results[static_cast<size_t>(i)].get_future().get();
+    const auto r = Within(results[static_cast<size_t>(i)].get_future());
     EXPECT_TRUE(r.stopped) << i << ": " << r.error;
   }
 }
