@@ -9,13 +9,14 @@
 #   make format  clang-format every C++ file in place (format-check: fail on a difference)
 #   make lint    clang-tidy over src/ (slow: minutes per core)
 #   make fuzz    libFuzzer targets, FUZZ_SECONDS each (fuzz/README.md; fuzz-smoke: 20 s each)
+#   make sanitize  unit and behaviour tests against ASan+UBSan and TSan builds (scripts/sanitize)
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test unit-test api-test demo bench format format-check lint clean
+.PHONY: all deps build test unit-test api-test sanitize demo bench format format-check lint clean
 
 all: build
 
@@ -38,6 +39,10 @@ api-test: build tests/node_modules/.package-lock.json
 	cd tests && ZHICHENG_BIN=$(abspath $(BUILD_DIR))/zhicheng node --test api/
 
 test: unit-test api-test fuzz-smoke
+
+# Sanitizer builds in build-address/ and build-thread/ (about 25 minutes on 2 cores; CI runs it).
+sanitize: deps tests/node_modules/.package-lock.json
+	scripts/sanitize
 
 demo: build
 	scripts/demo
