@@ -24,7 +24,7 @@
 //       repeat GET `path` (a scan of every entity): PATCH latency percentiles and count,
 //       and how many reads were answered. Shows whether a long read holds up writes and the
 //       other connections of its I/O thread.
-//   node client.mjs subscribed --port P --subscriptions N [--shape type|id|pattern]
+//   node client.mjs subscribed --port P --subscriptions N [--shape type|id|pattern|dead]
 //                              [--requests 10]
 //       In a tenant of its own: N subscriptions, none of which the writes below match
 //       (`type`: idPattern .* and a type of their own; `id`: one entity id each; `pattern`:
@@ -32,6 +32,10 @@
 //       `requests` sequential POST /v2/op/update (update) of all of them: request latency and
 //       attribute updates/s. Every change is matched against the tenant's subscriptions on
 //       the writer thread, so this shows what many subscriptions cost every write.
+//       `dead`: N subscriptions that match every change, to a receiver (in this process)
+//       that accepts connections and never answers; 15 updates first fill its share of
+//       notifications in progress, so that the timed ones are dropped: what a receiver that
+//       does not keep up costs every write.
 import http from 'node:http';
 
 const args = Object.fromEntries(
@@ -326,6 +330,7 @@ async function stall() {
 }
 
 function subjectOf(shape, i) {
+  if (shape === 'dead') return { idPattern: '.*', type: 'WeatherObserved' };
   if (shape === 'id') return { id: `urn:ngsi-ld:Device:sub-${i}`, type: 'Device' };
   if (shape === 'pattern') return { idPattern: `^urn:ngsi-ld:Device:sub-${i}:` };
   return { idPattern: '.*', type: `Device${i}` };
@@ -336,10 +341,18 @@ async function subscribed() {
   const shape = args.shape ?? 'type';
   const nRequests = num('requests', 10);
   const headers = { 'Fiware-Service': `bench_subs_${shape}_${n}_${process.pid}` };
+  let url = 'http://127.0.0.1:9/unused';
+  let silent;  // shape dead: accepts every notification and never answers
+  if (shape === 'dead') {
+    silent = http.createServer(() => {});
+    silent.requestTimeout = 0;
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${silent.address().port}/silent`;
+  }
   const t0 = nowMs();
   await pool(n, 8, async (i) => {
     const body = { subject: { entities: [subjectOf(shape, i)], condition: { attrs: ['temperature'] } },
-      notification: { http: { url: 'http://127.0.0.1:9/unused' } } };
+      notification: { http: { url } } };
     expectStatus(await request('POST', '/v2/subscriptions', JSON.stringify(body), headers), [201],
       'create subscription');
   });
@@ -347,8 +360,12 @@ async function subscribed() {
   const entities = Array.from({ length: 1000 }, (_, i) => benchEntity(i, 0));
   expectStatus(await request('POST', '/v2/op/update',
     JSON.stringify({ actionType: 'append', entities }), headers), [204], 'op/update append');
-  const bodies = Array.from({ length: nRequests }, (_, r) => JSON.stringify({ actionType: 'update',
-    entities: entities.map((e, i) => benchEntity(i, r + 1)) }));
+  const warmUp = shape === 'dead' ? 15 : 0;
+  const bodies = Array.from({ length: warmUp + nRequests }, (_, r) => JSON.stringify({
+    actionType: 'update', entities: entities.map((e, i) => benchEntity(i, r + 1)) }));
+  for (const body of bodies.splice(0, warmUp)) {
+    expectStatus(await request('POST', '/v2/op/update', body, headers), [204], 'op/update warm-up');
+  }
   const lat = [];
   const t1 = nowMs();
   for (const body of bodies) {
@@ -357,6 +374,7 @@ async function subscribed() {
     lat.push(nowMs() - s);
   }
   const seconds = (nowMs() - t1) / 1000;
+  if (silent) silent.closeAllConnections(), silent.close();
   return { subscriptions: n, shape, requests: nRequests, request_latency: summary(lat),
     attr_updates_per_s: (nRequests * 1000 * 5) / seconds };
 }

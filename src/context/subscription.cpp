@@ -475,9 +475,16 @@ Status ParseTarget(const bj::object& n, HttpTarget& http) {
       n.contains("http") + n.contains("httpCustom") + n.contains("mqtt") + n.contains("mqttCustom");
   if (given > 1) return Fail(Bad("only one of http, httpCustom, mqtt or mqttCustom is allowed"));
   if (given == 0) return Fail(Bad("http, httpCustom, mqtt or mqttCustom is missing"));
-  if (const auto* plain = n.if_contains("http")) return ParsePlainHttp(*plain, http);
-  if (const auto* custom = n.if_contains("httpCustom")) return ParseCustomHttp(*custom, http);
-  return Fail(Bad("mqtt notifications are not supported"));
+  const auto* plain = n.if_contains("http");
+  const auto* custom = n.if_contains("httpCustom");
+  if (plain == nullptr && custom == nullptr) {
+    return Fail(Bad("mqtt notifications are not supported"));
+  }
+  if (auto s = plain ? ParsePlainHttp(*plain, http) : ParseCustomHttp(*custom, http); !s) return s;
+  if (std::string receiver = ReceiverOf(http.url); receiver.find("${") == std::string::npos) {
+    http.receiver = std::move(receiver);
+  }
+  return Ok();
 }
 
 Status ParseNotificationAttrs(const bj::object& n, SubscriptionSpec& spec) {
@@ -1243,7 +1250,7 @@ NotificationRequest BuildNotification(const Subscription& sub, const EntityChang
   req.headers.emplace_back("Ngsiv2-AttrsFormat", std::string(FormatName(spec.attrs_format)));
   const MacroSource macros{entity, change.tenant, spec.covered ? "null" : ""};
   if (spec.http.custom) ApplyCustom(spec.http, macros, req);
-  req.receiver = ReceiverOf(req.url);
+  req.receiver = spec.http.receiver.empty() ? ReceiverOf(req.url) : spec.http.receiver;
   if (spec.http.payload_kind == HttpTarget::Payload::kNgsi) {
     req.body = DefaultBody(sub, PatchedEntity(spec.http, macros));
   } else if (UsesDefaultBody(spec.http)) {

@@ -80,6 +80,9 @@ struct HttpTarget {
     kNgsi,     // `ngsi`: an entity fragment patched into the NGSI notification
   };
   std::string url;
+  // ReceiverOf(url) when that names no ${...} macro, so that every notification goes to the
+  // same receiver; "" when it depends on the entity (known once a notification is built).
+  std::string receiver;
   bool custom = false;
   std::string method;  // custom only; "" = POST
   NamedList<std::string> headers;

@@ -326,12 +326,16 @@ void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Ou
     const std::string& id = t->second.order.at(seq);
     Entry& e = t->second.by_id.at(id);
     if (!EligibleLocked(e, now) || !Triggers(e.sub, e.scope, change)) continue;
-    const int cbnotif = static_cast<int>(out.size()) + 1;
-    NotificationRequest request =
-        BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
-    const size_t bytes = SizeOf(request);
     const bool oneshot = e.sub.spec->status == SubscriptionStatus::kOneshot;
-    out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot});
+    if (auto no_room = NoRoomFor(e.sub.spec->http.receiver)) {
+      NoteDropped(id, *no_room, e.sub.spec->http.receiver);  // counted as sent, as in Dispatch
+    } else {
+      const int cbnotif = static_cast<int>(out.size()) + 1;
+      NotificationRequest request =
+          BuildNotification(e.sub, change, cbnotif, options_.default_timeout);
+      const size_t bytes = SizeOf(request);
+      out.push_back({std::move(request), LaneKey(change.tenant, id, change), bytes, oneshot});
+    }
     e.sub.counters.times_sent++;
     e.sub.counters.last_notification = now;
     e.dirty = true;
@@ -359,29 +363,25 @@ void SubscriptionManager::OnChange(const EntityChange& change) {
 void SubscriptionManager::Dispatch(Outgoing out) {
   if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
     in_flight_.fetch_sub(1);
-    return NoteDropped(out.request.subscription_id,
-                       fmt::format("{} in progress", options_.max_in_flight));
+    return NoteDropped(out.request.subscription_id, DropReason::kInProgress);
   }
   if (in_flight_bytes_.fetch_add(out.bytes) + out.bytes > options_.max_in_progress_bytes) {
     in_flight_bytes_.fetch_sub(out.bytes);
     in_flight_.fetch_sub(1);
-    return NoteDropped(out.request.subscription_id,
-                       fmt::format("{} bytes in progress", options_.max_in_progress_bytes));
+    return NoteDropped(out.request.subscription_id, DropReason::kBytes);
   }
   if (!TakeReceiverShare(out.request.receiver)) {
     in_flight_bytes_.fetch_sub(out.bytes);
     in_flight_.fetch_sub(1);
-    return NoteDropped(out.request.subscription_id,
-                       fmt::format("{} in progress to {}", options_.max_in_progress_per_receiver,
-                                   out.request.receiver));
+    return NoteDropped(out.request.subscription_id, DropReason::kReceiverShare,
+                       out.request.receiver);
   }
   in_progress_.Add(1);
   std::optional<Outgoing> dropped;
   if (!JoinLane(out, dropped)) return Send(std::move(out));  // its lane was idle
   if (dropped) {
     Finished(dropped->bytes, dropped->request.receiver);
-    NoteDropped(dropped->request.subscription_id,
-                fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane));
+    NoteDropped(dropped->request.subscription_id, DropReason::kLaneFull);
   }
 }
 
@@ -472,13 +472,42 @@ void SubscriptionManager::Finished(size_t bytes, const std::string& receiver) {
   if (it != per_receiver_.end() && --it->second == 0) per_receiver_.erase(it);
 }
 
-void SubscriptionManager::NoteDropped(const std::string& subscription_id, std::string_view why) {
+std::optional<SubscriptionManager::DropReason> SubscriptionManager::NoRoomFor(
+    const std::string& receiver) const {
+  if (in_flight_.load() >= options_.max_in_flight) return DropReason::kInProgress;
+  if (receiver.empty()) return std::nullopt;
+  std::lock_guard lock(lanes_mu_);
+  auto it = per_receiver_.find(receiver);
+  if (it == per_receiver_.end() || it->second < options_.max_in_progress_per_receiver) {
+    return std::nullopt;
+  }
+  return DropReason::kReceiverShare;
+}
+
+// Counts a dropped notification; logs the first and every 1,000th (the reason is formatted
+// only then: a receiver that does not keep up can lose thousands a second).
+void SubscriptionManager::NoteDropped(const std::string& subscription_id, DropReason why,
+                                      std::string_view receiver) {
   dropped_.Add();
   const uint64_t n = dropped_.Value();
-  if (n == 1 || n % 1000 == 0) {
-    spdlog::warn("notification for subscription {} dropped: {} ({} dropped so far)",
-                 subscription_id, why, n);
+  if (n != 1 && n % 1000 != 0) return;
+  std::string reason;
+  switch (why) {
+    case DropReason::kInProgress:
+      reason = fmt::format("{} in progress", options_.max_in_flight);
+      break;
+    case DropReason::kBytes:
+      reason = fmt::format("{} bytes in progress", options_.max_in_progress_bytes);
+      break;
+    case DropReason::kReceiverShare:
+      reason = fmt::format("{} in progress to {}", options_.max_in_progress_per_receiver, receiver);
+      break;
+    case DropReason::kLaneFull:
+      reason = fmt::format("{} waiting for the same entity", options_.max_waiting_per_lane);
+      break;
   }
+  spdlog::warn("notification for subscription {} dropped: {} ({} dropped so far)", subscription_id,
+               reason, n);
 }
 
 void SubscriptionManager::OnResult(const std::string& tenant, const std::string& id,

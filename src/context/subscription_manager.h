@@ -12,7 +12,9 @@
 // payloads and hands them to the sender (whose Send must not block). Notifications in
 // progress are bounded by `max_in_flight`, those to one receiver by
 // `max_in_progress_per_receiver`, and their size by `max_in_progress_bytes`; beyond any of
-// them they are dropped, counted (zhicheng_notifications_dropped_total) and logged. Results arrive
+// them they are dropped, counted (zhicheng_notifications_dropped_total) and logged; when the
+// total or the receiver's share is already full, before they are built, so that a receiver
+// that does not keep up costs the writer thread little. Results arrive
 // on the sender's thread. CRUD and reads run on request threads; completions of writes on the
 // writer thread.
 //
@@ -163,6 +165,12 @@ class SubscriptionManager {
     std::unordered_map<std::string, Entry> by_id;
     SubjectIndex index;  // by seq, from each entry's sub.spec->entities
   };
+  enum class DropReason : uint8_t {
+    kInProgress,     // max_in_flight
+    kBytes,          // max_in_progress_bytes
+    kReceiverShare,  // max_in_progress_per_receiver
+    kLaneFull,       // max_waiting_per_lane (the oldest waiting one)
+  };
   struct Outgoing {
     NotificationRequest request;
     std::string lane;      // tenant, subscription id, entity id and type (see "Order")
@@ -193,7 +201,12 @@ class SubscriptionManager {
   void Finished(size_t bytes, const std::string& receiver);
   // Counts one more in progress to `receiver`, unless its share is full (false).
   bool TakeReceiverShare(const std::string& receiver);
-  void NoteDropped(const std::string& subscription_id, std::string_view why);
+  // Whether Dispatch would find no room for a notification to `receiver` ("" = not known
+  // before it is built): checked before building one, so that a receiver that does not keep
+  // up costs the writer thread nothing for the notifications it would lose anyway.
+  std::optional<DropReason> NoRoomFor(const std::string& receiver) const;
+  void NoteDropped(const std::string& subscription_id, DropReason why,
+                   std::string_view receiver = {});
   void OnResult(const std::string& tenant, const std::string& id, NotificationResult result,
                 std::chrono::steady_clock::time_point started);
   void PersistAsync(std::vector<SubscriptionWrite> writes);
@@ -215,7 +228,7 @@ class SubscriptionManager {
 
   // A lane is present while one of its notifications is with the sender; it holds the
   // ones waiting behind it, oldest first.
-  std::mutex lanes_mu_;
+  mutable std::mutex lanes_mu_;
   std::unordered_map<std::string, std::deque<Outgoing>> lanes_;  // guarded by lanes_mu_
   std::unordered_map<std::string, size_t> per_receiver_;  // in progress; guarded by lanes_mu_
 

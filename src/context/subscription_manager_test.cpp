@@ -315,6 +315,39 @@ TEST_F(ManagerTest, LimitsPerTenantAndInFlight) {
   sender_.Complete({200, {}});
 }
 
+// A receiver whose share of the notifications in progress is full loses the next ones
+// (dropped before they are built, counted as sent as any dropped one is), and the other
+// receivers' go on. A receiver named through a macro is held to its share as well.
+TEST_F(ManagerTest, AReceiverWithoutRoomLosesItsNotificationsAndTheOthersGoOn) {
+  SubscriptionManagerOptions options;
+  options.max_in_progress_per_receiver = 2;
+  Reset(options);
+  const std::string full = Create(R"({"subject":{"entities":[{"idPattern":"^Room"}]},
+      "notification":{"http":{"url":"http://full.example/n"}}})");
+  Create(R"({"subject":{"entities":[{"id":"Room1"},{"id":"Room5"}]},
+      "notification":{"http":{"url":"http://other.example/n"}}})");
+  const std::string templated = Create(R"({"subject":{"entities":[{"id":"Room3"}]},
+      "notification":{"httpCustom":{"url":"http://${type}.example/n"}}})");
+  for (int room = 1; room <= 5; ++room) {
+    manager_->OnChange(Change("", "Room" + std::to_string(room), 1, 2));
+  }
+  manager_->OnChange(Change("", "Room3", 2, 3));  // its lane: waits, the share is then full
+  manager_->OnChange(Change("", "Room3", 3, 4));
+  std::map<std::string, int> sent;
+  for (const auto& request : sender_.sent) ++sent[request.receiver];
+  EXPECT_EQ(sent, (std::map<std::string, int>{{"http://full.example:80", 2},
+                                              {"http://other.example:80", 2},
+                                              {"http://room.example:80", 1}}));
+  // full: Room3..5 and twice Room3 again; templated: the third change of Room3.
+  EXPECT_NE(metrics_.Render().find("zhicheng_notifications_dropped_total 6"), std::string::npos);
+  EXPECT_EQ(Get(full).at("notification").at("timesSent"), 7);
+  EXPECT_EQ(Get(templated).at("notification").at("timesSent"), 3);
+  for (int i = 0; i < 6; ++i) sender_.Complete({200, {}});  // and Room3's waiting one
+  ASSERT_EQ(sender_.sent.size(), 6u);
+  manager_->OnChange(Change("", "Room4", 2, 3));  // room again
+  EXPECT_EQ(sender_.sent.back().receiver, "http://full.example:80");
+}
+
 TEST_F(ManagerTest, AnEntitysNotificationsGoOutOneAfterTheOtherInOrder) {
   const std::string id = Create(R"({"subject":{"entities":[{"idPattern":"^Room"}]},
       "notification":{"http":{"url":"http://localhost:1/n"},"attrsFormat":"keyValues"}})");
