@@ -113,8 +113,9 @@ Status ReadHttp(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(
           t, "http",
           {"max_body_bytes", "max_response_bytes", "max_header_bytes", "read_timeout_seconds",
-           "idle_timeout_seconds", "drain_timeout_seconds", "max_connections", "access_log",
-           "max_long_queries", "max_pending_response_bytes"});
+           "idle_timeout_seconds", "drain_timeout_seconds", "max_connections",
+           "max_connections_per_address", "access_log", "max_long_queries",
+           "max_pending_response_bytes", "max_pending_request_bytes"});
       !s) {
     return s;
   }
@@ -126,8 +127,10 @@ Status ReadHttp(const toml::table& t, Config& c) {
                  ReadNumber(t, "idle_timeout_seconds", c.idle_timeout_seconds),
                  ReadNumber(t, "drain_timeout_seconds", c.drain_timeout_seconds),
                  ReadNumber(t, "max_connections", c.max_connections),
+                 ReadNumber(t, "max_connections_per_address", c.max_connections_per_address),
                  ReadAtLeast(t, "http", "max_long_queries", c.max_long_queries),
-                 ReadNumber(t, "max_pending_response_bytes", c.max_pending_response_bytes)}) {
+                 ReadNumber(t, "max_pending_response_bytes", c.max_pending_response_bytes),
+                 ReadNumber(t, "max_pending_request_bytes", c.max_pending_request_bytes)}) {
     if (!s) return s;
   }
   if (c.max_response_bytes < c.max_body_bytes) {  // what one request wrote must read back
@@ -138,6 +141,11 @@ Status ReadHttp(const toml::table& t, Config& c) {
     return Fail(Error::BadRequest(
         fmt::format("[http] max_pending_response_bytes must be at least max_response_bytes ({})",
                     c.max_response_bytes)));
+  }
+  if (c.max_pending_request_bytes < c.max_body_bytes) {  // one largest request fits
+    return Fail(Error::BadRequest(
+        fmt::format("[http] max_pending_request_bytes must be at least max_body_bytes ({})",
+                    c.max_body_bytes)));
   }
   return Ok();
 }

@@ -27,12 +27,14 @@ struct Config {
   size_t max_body_bytes = size_t{1024} * 1024;
   size_t max_response_bytes = size_t{32} * 1024 * 1024;
   size_t max_pending_response_bytes = size_t{1} << 30;  // bodies being written, in all
+  size_t max_pending_request_bytes = size_t{1} << 30;   // large bodies being read, in all
   size_t max_long_queries = 256;  // reads on the entity query pool, queued or running
   size_t max_header_bytes = size_t{8} * 1024;
   unsigned read_timeout_seconds = 30;
   unsigned idle_timeout_seconds = 60;
   unsigned drain_timeout_seconds = 10;
   size_t max_connections = 10000;
+  size_t max_connections_per_address = 1000;  // 0 = no limit
   bool access_log = true;
   // [context]
   size_t max_batch_entities = 1000;

@@ -52,10 +52,12 @@ http::ServerOptions ServerOptionsOf(const Config& c) {
   o.max_body_bytes = c.max_body_bytes;
   o.max_response_bytes = c.max_response_bytes;
   o.max_pending_response_bytes = c.max_pending_response_bytes;
+  o.max_pending_request_bytes = c.max_pending_request_bytes;
   o.read_timeout = std::chrono::seconds(c.read_timeout_seconds);
   o.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   o.drain_timeout = std::chrono::seconds(c.drain_timeout_seconds);
   o.max_connections = c.max_connections;
+  o.max_connections_per_address = c.max_connections_per_address;
   o.access_log = c.access_log;
   o.tls_cert_file = c.tls_cert_file;
   o.tls_key_file = c.tls_key_file;

@@ -105,6 +105,12 @@ constexpr std::string_view kUnmatchedRoute = "unmatched";
 // A response body this large or larger may be refused when max_pending_response_bytes are
 // being written; smaller ones are always written (a socket usually takes them at once).
 constexpr size_t kLargeResponse = size_t{64} * 1024;
+// A request body this large or larger counts against max_pending_request_bytes and may be
+// refused; smaller ones (a PATCH's few hundred bytes) are neither counted nor refused, so
+// they hold at most this much per connection.
+constexpr size_t kLargeRequest = size_t{64} * 1024;
+// ReadRequest's error for a request refused by AdmitRequestBody (answered 503).
+const beast::error_code kNoRoomForBody = asio::error::no_buffer_space;
 
 constexpr std::string_view kHsts = "max-age=31536000";
 constexpr std::string_view kBearerChallenge = R"(Bearer realm="zhicheng")";
@@ -295,14 +301,22 @@ class ServerCore {
   // which is counted instead.
   size_t AdmitResponse(std::string_view path, Response& response);
   void ReleaseResponse(size_t bytes);
-  void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak);
+  // Counts a large request body (kLargeRequest bytes or more) as pending unless it would
+  // take the bodies pending past max_pending_request_bytes (false: not counted).
+  bool AdmitRequestBody(size_t bytes);
+  void ReleaseRequestBody(size_t bytes);
+  void SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak,
+                      const asio::ip::address& address);
   void SessionFinished();  // the session's coroutine ended (on its thread)
   void SessionDestroyed(SessionBase* session);
 
  private:
   Status LoadTls();
   asio::awaitable<void> AcceptLoop();
-  void StartSession(tcp::socket socket);
+  // Whether `address` has fewer than max_connections_per_address connections (else the
+  // refusal is counted and logged).
+  bool AddressHasRoom(const asio::ip::address& address);
+  void StartSession(tcp::socket socket, const tcp::endpoint& remote);
   void BeginDrain();  // on the control thread
   void PrepareMetrics();
 
@@ -313,8 +327,13 @@ class ServerCore {
   metrics::Gauge& connections_gauge_;
   metrics::Counter& accept_failures_;       // accept() failed (e.g. out of file descriptors)
   metrics::Counter& connections_refused_;   // closed at once: max_connections were open
+  metrics::Counter& address_refused_;       // closed at once: max_connections_per_address were open
   metrics::Gauge& pending_response_gauge_;  // pending_response_bytes_, exported
+  metrics::Gauge& pending_request_gauge_;   // pending_request_bytes_, exported
   FailureLog accept_log_{"http: accepting connections"};  // used by AcceptLoop only
+  // Refusals for max_connections_per_address: one line per 10 s while they go on (no end
+  // line: other addresses' connections are accepted meanwhile). Used by AcceptLoop only.
+  FailureLog address_log_{"http: accepting connections from one address"};
   const CorsPolicy cors_;
   Authorizer authorizer_;
   RequestObserver observer_;
@@ -334,10 +353,16 @@ class ServerCore {
   std::atomic<size_t> connections_{0};  // sessions alive (for max_connections)
   std::atomic<size_t> running_{0};      // session coroutines not yet finished (for drain)
   std::atomic<size_t> pending_response_bytes_{0};  // bodies being written (AdmitResponse)
+  std::atomic<size_t> pending_request_bytes_{0};   // bodies being read (AdmitRequestBody)
 
+  struct LiveSession {
+    std::weak_ptr<SessionBase> session;
+    asio::ip::address address;  // the client's (max_connections_per_address)
+  };
   std::mutex sessions_mu_;
   // guarded by sessions_mu_
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
+  std::unordered_map<SessionBase*, LiveSession> sessions_;
+  std::unordered_map<asio::ip::address, size_t> per_address_;  // sessions alive, by address
 
   // I/O objects; destroyed explicitly, in order, before ios_ (see ~ServerCore).
   // One io_context per I/O thread, each run by its thread alone: a connection lives on one
@@ -508,7 +533,17 @@ class Session final : public SessionBase {
   asio::awaitable<bool> Handshake();
   asio::awaitable<bool> AwaitRequestStart();
   asio::awaitable<bool> ServeOne();
-  asio::awaitable<beast::error_code> ReadRequest(RequestParser& parser);
+  // What a request's body holds against max_pending_request_bytes, from its head on until
+  // its exchange is done (released when this goes).
+  struct BodyHold {
+    ServerCore& core;
+    bool decided = false;
+    size_t bytes = 0;
+    ~BodyHold() { core.ReleaseRequestBody(bytes); }
+  };
+  asio::awaitable<beast::error_code> ReadRequest(RequestParser& parser, BodyHold& hold);
+  // Once the head is parsed: counts the body the head announces (false: no room for it).
+  bool HoldBody(const RequestParser& parser, BodyHold& hold) const;
   void ParseBuffered(RequestParser& parser, beast::error_code& ec);
   asio::awaitable<beast::error_code> ReadMore(RequestParser& parser);
   asio::awaitable<void> AnswerReadError(beast::error_code ec, const BeastRequest& partial,
@@ -584,7 +619,8 @@ asio::awaitable<bool> Session<Stream>::ServeOne() {
   RequestParser parser;
   parser.header_limit(static_cast<uint32_t>(core_.options().max_header_bytes));
   parser.body_limit(core_.options().max_body_bytes);
-  if (beast::error_code ec = co_await ReadRequest(parser)) {
+  BodyHold hold{core_};
+  if (beast::error_code ec = co_await ReadRequest(parser, hold)) {
     co_await AnswerReadError(ec, parser.get(), started);
     co_return false;
   }
@@ -601,12 +637,16 @@ asio::awaitable<bool> Session<Stream>::ServeOne() {
 // Parses what is already buffered first: a request that arrived in one segment (the usual
 // case) is parsed without another read, timer or trip through the scheduler.
 template <class Stream>
-asio::awaitable<beast::error_code> Session<Stream>::ReadRequest(RequestParser& parser) {
+asio::awaitable<beast::error_code> Session<Stream>::ReadRequest(RequestParser& parser,
+                                                                BodyHold& hold) {
   bool timer_set = false;
   bool continue_sent = false;
   beast::error_code ec;
   while (!parser.is_done()) {
     ParseBuffered(parser, ec);
+    if (!ec || ec == beast_http::error::need_more) {
+      if (!HoldBody(parser, hold)) co_return kNoRoomForBody;
+    }
     if (ec != beast_http::error::need_more) break;
     ec = {};
     if (!timer_set) {
@@ -624,6 +664,22 @@ asio::awaitable<beast::error_code> Session<Stream>::ReadRequest(RequestParser& p
   }
   NoteStreamError(ec);
   co_return ec;
+}
+
+template <class Stream>
+bool Session<Stream>::HoldBody(const RequestParser& parser, BodyHold& hold) const {
+  if (hold.decided || !parser.is_header_done()) return true;
+  hold.decided = true;
+  size_t bytes = 0;
+  if (auto length = parser.content_length()) {
+    bytes = static_cast<size_t>(*length);
+  } else if (parser.chunked()) {
+    bytes = core_.options().max_body_bytes;  // the most it may grow to
+  }
+  if (bytes < kLargeRequest) return true;
+  if (!core_.AdmitRequestBody(bytes)) return false;
+  hold.bytes = bytes;
+  return true;
 }
 
 // Feeds the buffered bytes to the parser; need_more when they end before the request does.
@@ -674,6 +730,12 @@ asio::awaitable<void> Session<Stream>::AnswerReadError(beast::error_code ec,
     response = Response::Json(
         431,
         R"({"error":"RequestHeaderFieldsTooLarge","description":"request headers too large"})");
+  } else if (ec == kNoRoomForBody) {
+    response = core_.router().RenderError(
+        path, Error::Unavailable(fmt::format(
+                  "request bodies of {} bytes in all are being received or handled, the most "
+                  "allowed ([http] max_pending_request_bytes): retry later",
+                  core_.options().max_pending_request_bytes)));
   } else if (ec == beast_http::error::body_limit) {
     response = core_.router().RenderError(
         path, Error::PayloadTooLarge(
@@ -794,9 +856,17 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
       connections_refused_(
           metrics.GetCounter("zhicheng_http_connections_refused_total",
                              "Connections closed at once because max_connections were open.")),
+      address_refused_(
+          metrics.GetCounter("zhicheng_http_connections_refused_per_address_total",
+                             "Connections closed at once because their client address had "
+                             "max_connections_per_address open.")),
       pending_response_gauge_(metrics.GetGauge(
           "zhicheng_http_response_bytes_pending",
           "Bytes of response bodies being written to their clients (max_pending_response_bytes).")),
+      pending_request_gauge_(
+          metrics.GetGauge("zhicheng_http_request_bytes_pending",
+                           "Bytes of request bodies being received or handled, as announced "
+                           "(max_pending_request_bytes).")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
       ios_(MakeIoContexts(options_.threads)) {}
@@ -927,6 +997,22 @@ void ServerCore::ReleaseResponse(size_t bytes) {
   pending_response_gauge_.Add(-static_cast<double>(bytes));
 }
 
+bool ServerCore::AdmitRequestBody(size_t bytes) {
+  const size_t before = pending_request_bytes_.fetch_add(bytes);
+  if (before + bytes > options_.max_pending_request_bytes) {
+    pending_request_bytes_.fetch_sub(bytes);
+    return false;
+  }
+  pending_request_gauge_.Add(static_cast<double>(bytes));
+  return true;
+}
+
+void ServerCore::ReleaseRequestBody(size_t bytes) {
+  if (bytes == 0) return;
+  pending_request_bytes_.fetch_sub(bytes);
+  pending_request_gauge_.Add(-static_cast<double>(bytes));
+}
+
 void ServerCore::PrepareMetrics() {
   const char* help = "HTTP request latency from the first byte to the response written.";
   latency_.clear();
@@ -962,36 +1048,57 @@ asio::awaitable<void> ServerCore::AcceptLoop() {
       continue;
     }
     accept_log_.Succeeded();
-    StartSession(std::move(socket));
+    beast::error_code gone;  // the client reset the connection already
+    const tcp::endpoint remote = socket.remote_endpoint(gone);
+    if (gone || !AddressHasRoom(remote.address())) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    StartSession(std::move(socket), remote);
   }
 }
 
+bool ServerCore::AddressHasRoom(const asio::ip::address& address) {
+  const size_t limit = options_.max_connections_per_address;
+  if (limit == 0) return true;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto it = per_address_.find(address);
+    if (it == per_address_.end() || it->second < limit) return true;
+  }
+  address_refused_.Add();
+  address_log_.Failed(
+      fmt::format("{} has {} connections open ([http] max_connections_per_address): closed",
+                  address.to_string(), limit));
+  return false;
+}
+
 template <class Stream>
-void SpawnSession(ServerCore& core, tcp::socket socket, std::string client) {
+void SpawnSession(ServerCore& core, tcp::socket socket, const tcp::endpoint& remote) {
+  std::string client = fmt::format("{}:{}", remote.address().to_string(), remote.port());
   auto session = std::make_shared<Session<Stream>>(core, std::move(socket), std::move(client));
-  core.SessionStarted(session.get(), session);
+  core.SessionStarted(session.get(), session, remote.address());
   asio::co_spawn(session->executor(), session->Run(session),
                  [](std::exception_ptr e) { LogException(e, "session"); });
 }
 
-void ServerCore::StartSession(tcp::socket socket) {
-  beast::error_code ec;
-  const tcp::endpoint remote = socket.remote_endpoint(ec);
-  std::string client =
-      ec ? "unknown" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+void ServerCore::StartSession(tcp::socket socket, const tcp::endpoint& remote) {
   if (tls_) {
-    SpawnSession<TlsStream>(*this, std::move(socket), std::move(client));
+    SpawnSession<TlsStream>(*this, std::move(socket), remote);
   } else {
-    SpawnSession<PlainStream>(*this, std::move(socket), std::move(client));
+    SpawnSession<PlainStream>(*this, std::move(socket), remote);
   }
 }
 
-void ServerCore::SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak) {
+void ServerCore::SessionStarted(SessionBase* session, std::weak_ptr<SessionBase> weak,
+                                const asio::ip::address& address) {
   connections_.fetch_add(1);
   running_.fetch_add(1);
   connections_gauge_.Add(1);
   std::lock_guard lock(sessions_mu_);
-  sessions_.emplace(session, std::move(weak));
+  sessions_.emplace(session, LiveSession{std::move(weak), address});
+  ++per_address_[address];
 }
 
 void ServerCore::SessionFinished() {
@@ -1008,7 +1115,12 @@ void ServerCore::SessionDestroyed(SessionBase* session) {
   connections_.fetch_sub(1);
   connections_gauge_.Add(-1);
   std::lock_guard lock(sessions_mu_);
-  sessions_.erase(session);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  if (auto count = per_address_.find(it->second.address); --count->second == 0) {
+    per_address_.erase(count);
+  }
+  sessions_.erase(it);
 }
 
 void ServerCore::Stop() {
@@ -1025,8 +1137,8 @@ void ServerCore::BeginDrain() {
   std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard lock(sessions_mu_);
-    for (auto& [raw, weak] : sessions_) {
-      if (auto session = weak.lock()) live.push_back(std::move(session));
+    for (auto& [raw, live_session] : sessions_) {
+      if (auto session = live_session.session.lock()) live.push_back(std::move(session));
     }
   }
   for (auto& session : live) {

@@ -46,10 +46,19 @@ struct ServerOptions {
   // and do not read them would otherwise hold them all in memory. At least
   // max_response_bytes.
   size_t max_pending_response_bytes = size_t{1} << 30;
+  // The request bodies of 64 KiB or more being received or handled, all connections
+  // together, as their Content-Length announces them (a chunked one counts as
+  // max_body_bytes): a request that would go past it is answered 503 before its body is
+  // read, and its connection closed. Clients that send large bodies slowly would otherwise
+  // hold them all in memory. At least max_body_bytes.
+  size_t max_pending_request_bytes = size_t{1} << 30;
   std::chrono::seconds read_timeout{30};   // to receive a whole request once it started
   std::chrono::seconds idle_timeout{60};   // keep-alive connection without a request
   std::chrono::seconds drain_timeout{10};  // on Stop(), wait this long for in-flight work
   size_t max_connections = 10000;          // further connections are closed at accept
+  // Connections from one client address (the TCP peer) open at once; further ones from it
+  // are closed at accept, so that one host cannot take every connection. 0 = no limit.
+  size_t max_connections_per_address = 1000;
   bool access_log = true;
   // HTTPS: when both are set the server speaks TLS only. PEM files: the certificate chain
   // (leaf first) and its private key. Listen() fails if they cannot be loaded or only one

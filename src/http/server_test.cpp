@@ -35,7 +35,12 @@ constexpr auto kDeadline = 5s;  // upper bound for anything a test waits on
 // A client connection driven synchronously by the test, every wait bounded by a deadline.
 class RawConnection {
  public:
-  explicit RawConnection(uint16_t port) : socket_(io_) {
+  // From `source` (another loopback address is another client) when given.
+  explicit RawConnection(uint16_t port, std::string_view source = {}) : socket_(io_) {
+    if (!source.empty()) {
+      socket_.open(asio::ip::tcp::v4());
+      socket_.bind({asio::ip::make_address(source), 0});
+    }
     socket_.connect({asio::ip::make_address("127.0.0.1"), port});
   }
   void Write(std::string_view bytes) {
@@ -628,6 +633,79 @@ TEST_F(ServerTest, ConnectionsOverTheLimitAreClosed) {
   ASSERT_TRUE(first.Read());  // the first connection is established and served
   RawConnection second(Port());
   EXPECT_TRUE(second.WaitForClose());
+}
+
+TEST_F(ServerTest, ConnectionsOverTheLimitOfOneAddressAreClosed) {
+  ServerOptions options;
+  options.max_connections_per_address = 2;
+  StartServer(options);
+  const auto served = [](RawConnection& connection) {
+    connection.Write(Get("/items/1"));
+    return connection.Read().has_value();
+  };
+  auto first = std::make_unique<RawConnection>(Port());
+  RawConnection second(Port());
+  ASSERT_TRUE(served(*first));
+  ASSERT_TRUE(served(second));
+  RawConnection third(Port());
+  EXPECT_TRUE(third.WaitForClose());
+  RawConnection other_client(Port(), "127.0.0.2");
+  EXPECT_TRUE(served(other_client));
+  EXPECT_NE(registry_.Render().find("zhicheng_http_connections_refused_per_address_total 1"),
+            std::string::npos);
+  first.reset();  // its place comes back once the server has seen it close
+  bool again = false;
+  for (int attempt = 0; attempt < 500 && !again; ++attempt) {
+    RawConnection next(Port());
+    again = served(next);
+  }
+  EXPECT_TRUE(again);
+}
+
+TEST_F(ServerTest, LargeRequestBodiesBeingReceivedAreBoundedInAll) {
+  ServerOptions options;
+  options.max_pending_request_bytes = 150 * 1024;
+  StartServer(options);
+  const auto post_head = [](size_t length) {
+    return fmt::format("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", length);
+  };
+  const auto pending = [this] {
+    const std::string text = registry_.Render();
+    const std::string name = "\nzhicheng_http_request_bytes_pending ";
+    return std::stoul(text.substr(text.find(name) + name.size()));
+  };
+  // A client that announces 100 KiB and sends part of it holds the 100 KiB.
+  RawConnection slow(Port());
+  slow.Write(post_head(100 * 1024) + std::string(1000, 'a'));
+  const auto until = std::chrono::steady_clock::now() + 10s;  // its head reaches the server
+  while (pending() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  ASSERT_EQ(pending(), 100u * 1024);
+  // Another 100 KiB would pass 150 KiB: 503 before its body is read, then closed.
+  RawConnection refused(Port());
+  refused.Write(post_head(100 * 1024));
+  auto answer = refused.Read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result_int(), 503);
+  EXPECT_EQ((*answer)["Retry-After"], "1");
+  EXPECT_NE(answer->body().find("max_pending_request_bytes"), std::string::npos);
+  EXPECT_TRUE(refused.WaitForClose());
+  // Small bodies are neither counted nor refused.
+  RawConnection small(Port());
+  small.Write(post_head(1000) + std::string(1000, 'b'));
+  answer = small.Read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result_int(), 201);
+  // The slow one is served once it has sent its body, and its bytes are released.
+  slow.Write(std::string(100 * 1024 - 1000, 'a'));
+  answer = slow.Read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result_int(), 201);
+  EXPECT_EQ(answer->body().size(), 100u * 1024);
+  RawConnection again(Port());
+  again.Write(post_head(100 * 1024) + std::string(100 * 1024, 'c'));
+  answer = again.Read();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->result_int(), 201);
 }
 
 TEST_F(ServerTest, StopDeliversTheResponseInFlightThenRunReturns) {

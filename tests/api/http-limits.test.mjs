@@ -271,3 +271,71 @@ test('answers waiting for clients that do not read them are bounded: past [http]
     await own.close();
   }
 });
+
+test('one client address holds at most [http] max_connections_per_address connections; other clients are served', async () => {
+  const own = await startServer({ config: '[http]\nmax_connections_per_address = 5\n' });
+  const socks = [];
+  // The hog connects from 127.0.0.2 (another loopback address); the harness's own requests
+  // come from 127.0.0.1.
+  const open = async () => {
+    const sock = net.connect({ port: own.port, host: own.host, localAddress: '127.0.0.2' });
+    sock.on('error', () => {});
+    socks.push(sock);
+    await once(sock, 'connect');
+    return sock;
+  };
+  const served = async (sock) => {
+    let data = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { data += d; });
+    sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await Promise.race([once(sock, 'close'), eventually(() => /HTTP\/1\.1 200/.test(data), 5000, 'an answer')]);
+    return /HTTP\/1\.1 200/.test(data);
+  };
+  try {
+    const hog = [];
+    for (let i = 0; i < 5; i++) hog.push(await open());  // idle: they send nothing
+    const sixth = await open();
+    await deadline(once(sixth, 'close'), 5000, 'the sixth connection of one address was not closed');
+    assert.equal((await own.get('/v2/entities')).status, 200);  // 127.0.0.1 is served
+    assert.equal(await metric(own, 'zhicheng_http_connections_refused_per_address_total'), 1);
+    assert.match(own.stdout + own.stderr, /127\.0\.0\.2 has 5 connections open \(\[http\] max_connections_per_address\): closed/);
+    // Once one of them is closed, the address gets a connection again.
+    hog[0].destroy();
+    await eventually(async () => served(await open()), 10_000, 'a connection of 127.0.0.2 served again');
+  } finally {
+    for (const s of socks) s.destroy();
+    await own.close();
+  }
+});
+
+test('request bodies being received are bounded: past [http] max_pending_request_bytes a large one is 503 before its body is read', async () => {
+  const own = await startServer({ config: '[http]\nmax_pending_request_bytes = 1048576\n' });
+  const pending = () => metric(own, 'zhicheng_http_request_bytes_pending');
+  const batch = (n) => ({ actionType: 'append', entities: Array.from({ length: n }, (_, i) => ({ id: `Body-${i}`, type: 'Body', t: { type: 'Text', value: 'x'.repeat(1000) } })) });
+  const slow = net.connect(own.port, own.host);
+  slow.on('error', () => {});
+  try {
+    await once(slow, 'connect');
+    // A client announces a 1 MiB body and sends a little of it: it holds the whole budget.
+    slow.write(`POST /v2/op/update HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${own.adminToken}\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{"actionType":`);
+    await eventually(async () => (await pending()) === 1048576, 10_000, 'the announced body counted');
+    // The next large body (about 100 KB) is refused in NGSI's format, and nothing is written.
+    const r = await own.post('/v2/op/update', batch(100));
+    assert.equal(r.status, 503, r.text.slice(0, 300));
+    assert.equal(r.json.error, 'ServiceUnavailable');
+    assert.match(r.json.description, /max_pending_request_bytes/);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.equal((await own.get('/v2/entities?type=Body&limit=1')).json.length, 0);
+    // Small bodies go on.
+    assert.equal((await own.post('/v2/entities', { id: 'Small', type: 'Body' })).status, 201);
+    // Once the slow client is gone, large bodies are received again.
+    slow.destroy();
+    await eventually(async () => (await pending()) === 0, 10_000, 'nothing pending');
+    assert.equal((await own.post('/v2/op/update', batch(100))).status, 204);
+    assert.equal((await own.get('/v2/entities?type=Body&options=count&limit=1')).headers.get('fiware-total-count'), '101');
+  } finally {
+    slow.destroy();
+    await own.close();
+  }
+});

@@ -2,7 +2,8 @@
 // limit (1024) is far below [http] max_connections. The server raises its soft limit at
 // start; when the hard limit is too low, it accepts fewer connections and closes the others
 // at once rather than leaving them in the kernel's backlog. The limits are set with
-// prlimit(1) on the server process alone.
+// prlimit(1) on the server process alone. All connections come from 127.0.0.1, so the
+// per-address limit is off ([http] max_connections_per_address = 0).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -47,7 +48,7 @@ async function openMany(srv, n) {
 test('with a soft limit of 1024 the server raises it and serves 1500 connections at once', async (t) => {
   if (hardLimit() < 2500) return t.skip(`the hard limit on open files is ${hardLimit()}`);
   // Idle connections stay open for the whole test, so no descriptor is freed on the way.
-  const srv = await startServer({ prefix: ['prlimit', '--nofile=1024:', '--'], config: '[http]\nidle_timeout_seconds = 600\naccess_log = false\n' });
+  const srv = await startServer({ prefix: ['prlimit', '--nofile=1024:', '--'], config: '[http]\nidle_timeout_seconds = 600\naccess_log = false\nmax_connections_per_address = 0\n' });
   try {
     assert.match(srv.stderr, /open-file limit raised from 1024 to \d+/);
     const many = await deadline(openMany(srv, 1500), 60_000, 'connections beyond the limit were left waiting');
@@ -60,7 +61,7 @@ test('with a soft limit of 1024 the server raises it and serves 1500 connections
 });
 
 test('with a hard limit of 600 the server accepts fewer connections, closes the others at once and says so', async () => {
-  const srv = await startServer({ prefix: ['prlimit', '--nofile=600:600', '--'], config: '[http]\nidle_timeout_seconds = 600\naccess_log = false\n' });
+  const srv = await startServer({ prefix: ['prlimit', '--nofile=600:600', '--'], config: '[http]\nidle_timeout_seconds = 600\naccess_log = false\nmax_connections_per_address = 0\n' });
   try {
     // 600 - 256 (reserve) = 344 descriptors; three quarters go to connections.
     assert.match(srv.stderr, /open-file limit is 600 \(hard limit 600\).*accepting at most 258 connections/);

@@ -109,6 +109,8 @@ test('a configuration value of the wrong type refuses the start and names the ke
     ['[http]\nmax_body_bytes = 2000000\nmax_response_bytes = 1048576\n', '[http] max_response_bytes must be at least max_body_bytes (2000000)'],
     ['[http]\nmax_long_queries = 0\n', '[http] max_long_queries must be at least 1'],
     ['[http]\nmax_pending_response_bytes = 1048576\n', '[http] max_pending_response_bytes must be at least max_response_bytes (33554432)'],
+    ['[http]\nmax_pending_request_bytes = 65536\n', '[http] max_pending_request_bytes must be at least max_body_bytes (1048576)'],
+    ['[http]\nmax_connections_per_address = -1\n', 'max_connections_per_address must be a non-negative integer'],
     ['[context]\nmax_attributes_per_entity = 0\n', '[context] max_attributes_per_entity must be at least 1'],
     ['[context]\nmax_entity_bytes = 1000\n', '[context] max_entity_bytes must be at least 1024'],
     ['[notifications]\nmax_waiting_per_entity = 0\n', '[notifications] max_waiting_per_entity must be at least 1'],
