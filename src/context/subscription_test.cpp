@@ -638,7 +638,7 @@ TEST(ReceiverOfTest, SchemeHostAndPortInLowerCaseWithTheDefaultPort) {
 // The receiver is worked out once, at parsing, unless a macro in the URL's host makes it
 // depend on the entity; either way the notification names it.
 TEST(ReceiverOfTest, ASubscriptionKnowsItsReceiverUnlessTheHostIsATemplate) {
-  const auto receiver_of = [](std::string_view notification) {
+  const auto subscription_with = [](std::string_view notification) {
     return Make(R"({"subject":{"entities":[{"id":"Room1"}]},"notification":)" +
                 std::string(notification) + "}");
   };
@@ -646,14 +646,14 @@ TEST(ReceiverOfTest, ASubscriptionKnowsItsReceiverUnlessTheHostIsATemplate) {
   const auto built = [&](const Subscription& sub) {
     return BuildNotification(sub, change, 1, std::chrono::milliseconds(5000)).receiver;
   };
-  Subscription plain = receiver_of(R"({"http":{"url":"http://Rx.example:9/n"}})");
+  Subscription plain = subscription_with(R"({"http":{"url":"http://Rx.example:9/n"}})");
   EXPECT_EQ(plain.spec->http.receiver, "http://rx.example:9");
   EXPECT_EQ(built(plain), "http://rx.example:9");
-  Subscription path = receiver_of(R"({"httpCustom":{"url":"http://rx/${type}/${id}",
+  Subscription path = subscription_with(R"({"httpCustom":{"url":"http://rx/${type}/${id}",
       "qs":{"t":"${temperature}"}}})");
   EXPECT_EQ(path.spec->http.receiver, "http://rx:80");
   EXPECT_EQ(built(path), "http://rx:80");
-  Subscription host = receiver_of(R"({"httpCustom":{"url":"http://${name}.example:9/n"}})");
+  Subscription host = subscription_with(R"({"httpCustom":{"url":"http://${name}.example:9/n"}})");
   EXPECT_EQ(host.spec->http.receiver, "");
   EXPECT_EQ(built(host), "http://kitchen.example:9");
 }

@@ -112,6 +112,34 @@ constexpr size_t kLargeRequest = size_t{64} * 1024;
 // ReadRequest's error for a request refused by AdmitRequestBody (answered 503).
 const beast::error_code kNoRoomForBody = asio::error::no_buffer_space;
 
+// Bytes held by requests or answers in progress, all connections together, against a
+// limit; exported as a gauge. Thread-safe.
+class PendingBytes {
+ public:
+  PendingBytes(size_t limit, metrics::Gauge& gauge) : limit_(limit), gauge_(gauge) {}
+  // Counts `bytes`, unless `may_refuse` and they would take the count past the limit
+  // (false: nothing counted).
+  bool Take(size_t bytes, bool may_refuse) {
+    const size_t before = held_.fetch_add(bytes);
+    if (may_refuse && before + bytes > limit_) {
+      held_.fetch_sub(bytes);
+      return false;
+    }
+    gauge_.Add(static_cast<double>(bytes));
+    return true;
+  }
+  void Give(size_t bytes) {
+    if (bytes == 0) return;
+    held_.fetch_sub(bytes);
+    gauge_.Add(-static_cast<double>(bytes));
+  }
+
+ private:
+  const size_t limit_;
+  metrics::Gauge& gauge_;
+  std::atomic<size_t> held_{0};
+};
+
 constexpr std::string_view kHsts = "max-age=31536000";
 constexpr std::string_view kBearerChallenge = R"(Bearer realm="zhicheng")";
 constexpr std::string_view kCorsExposeHeaders =
@@ -325,11 +353,11 @@ class ServerCore {
   const Router& router_;
   metrics::Registry& metrics_;
   metrics::Gauge& connections_gauge_;
-  metrics::Counter& accept_failures_;       // accept() failed (e.g. out of file descriptors)
-  metrics::Counter& connections_refused_;   // closed at once: max_connections were open
-  metrics::Counter& address_refused_;       // closed at once: max_connections_per_address were open
-  metrics::Gauge& pending_response_gauge_;  // pending_response_bytes_, exported
-  metrics::Gauge& pending_request_gauge_;   // pending_request_bytes_, exported
+  metrics::Counter& accept_failures_;      // accept() failed (e.g. out of file descriptors)
+  metrics::Counter& connections_refused_;  // closed at once: max_connections were open
+  metrics::Counter& address_refused_;      // closed at once: max_connections_per_address were open
+  PendingBytes pending_responses_;         // bodies being written (AdmitResponse)
+  PendingBytes pending_requests_;          // large bodies being read or handled (AdmitRequestBody)
   FailureLog accept_log_{"http: accepting connections"};  // used by AcceptLoop only
   // Refusals for max_connections_per_address: one line per 10 s while they go on (no end
   // line: other addresses' connections are accepted meanwhile). Used by AcceptLoop only.
@@ -352,8 +380,6 @@ class ServerCore {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> connections_{0};  // sessions alive (for max_connections)
   std::atomic<size_t> running_{0};      // session coroutines not yet finished (for drain)
-  std::atomic<size_t> pending_response_bytes_{0};  // bodies being written (AdmitResponse)
-  std::atomic<size_t> pending_request_bytes_{0};   // bodies being read (AdmitRequestBody)
 
   struct LiveSession {
     std::weak_ptr<SessionBase> session;
@@ -860,13 +886,14 @@ ServerCore::ServerCore(ServerOptions options, const Router& router, metrics::Reg
           metrics.GetCounter("zhicheng_http_connections_refused_per_address_total",
                              "Connections closed at once because their client address had "
                              "max_connections_per_address open.")),
-      pending_response_gauge_(metrics.GetGauge(
-          "zhicheng_http_response_bytes_pending",
-          "Bytes of response bodies being written to their clients (max_pending_response_bytes).")),
-      pending_request_gauge_(
-          metrics.GetGauge("zhicheng_http_request_bytes_pending",
-                           "Bytes of request bodies being received or handled, as announced "
-                           "(max_pending_request_bytes).")),
+      pending_responses_(options_.max_pending_response_bytes,
+                         metrics.GetGauge("zhicheng_http_response_bytes_pending",
+                                          "Bytes of response bodies being written to their clients "
+                                          "(max_pending_response_bytes).")),
+      pending_requests_(options_.max_pending_request_bytes,
+                        metrics.GetGauge("zhicheng_http_request_bytes_pending",
+                                         "Bytes of request bodies being received or handled, as "
+                                         "announced (max_pending_request_bytes).")),
       cors_(options_.cors_allowed_origins),
       id_seed_(std::random_device{}() * 0x100000000ULL ^ std::random_device{}()),
       ios_(MakeIoContexts(options_.threads)) {}
@@ -977,9 +1004,7 @@ void ServerCore::Run() {
 size_t ServerCore::AdmitResponse(std::string_view path, Response& response) {
   const size_t bytes = response.body.size();
   if (bytes == 0) return 0;  // most writes' 204
-  const size_t before = pending_response_bytes_.fetch_add(bytes);
-  if (bytes >= kLargeResponse && before + bytes > options_.max_pending_response_bytes) {
-    pending_response_bytes_.fetch_sub(bytes);
+  if (!pending_responses_.Take(bytes, bytes >= kLargeResponse)) {
     response = router_.RenderError(
         path, Error::Unavailable(fmt::format(
                   "answers of {} bytes in all are waiting for their clients to read them, the "
@@ -987,30 +1012,19 @@ size_t ServerCore::AdmitResponse(std::string_view path, Response& response) {
                   options_.max_pending_response_bytes)));
     return AdmitResponse(path, response);  // small: counted, never refused
   }
-  pending_response_gauge_.Add(static_cast<double>(bytes));
   return bytes;
 }
 
 void ServerCore::ReleaseResponse(size_t bytes) {
-  if (bytes == 0) return;
-  pending_response_bytes_.fetch_sub(bytes);
-  pending_response_gauge_.Add(-static_cast<double>(bytes));
+  pending_responses_.Give(bytes);
 }
 
 bool ServerCore::AdmitRequestBody(size_t bytes) {
-  const size_t before = pending_request_bytes_.fetch_add(bytes);
-  if (before + bytes > options_.max_pending_request_bytes) {
-    pending_request_bytes_.fetch_sub(bytes);
-    return false;
-  }
-  pending_request_gauge_.Add(static_cast<double>(bytes));
-  return true;
+  return pending_requests_.Take(bytes, true);
 }
 
 void ServerCore::ReleaseRequestBody(size_t bytes) {
-  if (bytes == 0) return;
-  pending_request_bytes_.fetch_sub(bytes);
-  pending_request_gauge_.Add(-static_cast<double>(bytes));
+  pending_requests_.Give(bytes);
 }
 
 void ServerCore::PrepareMetrics() {
