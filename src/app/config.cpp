@@ -259,12 +259,20 @@ Status ReadCors(const toml::table& t, Config& c) {
 }
 
 Status ReadAudit(const toml::table& t, Config& c) {
-  if (auto s = CheckKeys(
-          t, "audit",
-          {"checkpoint_entries", "checkpoint_seconds", "group_delay_ms", "device_window_seconds"});
+  if (auto s = CheckKeys(t, "audit",
+                         {"checkpoint_entries", "checkpoint_seconds", "group_delay_ms",
+                          "device_window_seconds", "retention_days", "archive_dir"});
       !s) {
     return s;
   }
+  if (auto s = ReadNumber(t, "retention_days", c.audit_retention_days); !s) return s;
+  if (c.audit_retention_days > 0 && c.audit_retention_days < kMinAuditRetentionDays) {
+    return Fail(Error::BadRequest(
+        fmt::format("[audit] retention_days must be 0 (keep every entry in the live log) or at "
+                    "least {} (six months, as the Cybersecurity Law asks of network logs)",
+                    kMinAuditRetentionDays)));
+  }
+  if (auto s = ReadTyped(t, "audit", "archive_dir", c.audit_archive_dir); !s) return s;
   if (auto s = ReadNumber(t, "checkpoint_entries", c.audit_checkpoint_entries); !s) return s;
   if (auto s = ReadNumber(t, "device_window_seconds", c.audit_device_window_seconds); !s) {
     return s;
@@ -329,6 +337,11 @@ Status LoadConfigFile(const std::filesystem::path& file, Config& config) {
     if (auto s = section.read(*t, config); !s) return s;
   }
   return Ok();
+}
+
+std::filesystem::path AuditArchiveDir(const Config& config) {
+  if (!config.audit_archive_dir.empty()) return config.audit_archive_dir;
+  return config.data_dir / "audit-archive";
 }
 
 }  // namespace zc::app

@@ -76,7 +76,16 @@ struct Config {
   unsigned audit_checkpoint_seconds = 60;      // ... or after this long with new entries
   unsigned audit_group_delay_ms = 10;          // entries gather this long before one commit
   unsigned audit_device_window_seconds = 300;  // a device's requests tallied per window; 0 = each
+  unsigned audit_retention_days = 0;  // older entries move to archive files; 0: all stay live
+  std::string audit_archive_dir;      // where archive files go; empty: DATA/audit-archive
 };
+
+// The minimum of [audit] retention_days when set: six months, the network logs the
+// Cybersecurity Law (Art. 21) asks to keep, stay in the log the auditor's API reads.
+inline constexpr unsigned kMinAuditRetentionDays = 180;
+
+// config.audit_archive_dir, or DATA/audit-archive.
+std::filesystem::path AuditArchiveDir(const Config& config);
 
 // Reads `file` into `config` (keys present in the file override the defaults).
 Status LoadConfigFile(const std::filesystem::path& file, Config& config);

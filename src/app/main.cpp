@@ -63,12 +63,24 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   zc::app::AdminFlags admin_flags;
   zc::app::AddAdminCommands(app, admin_flags, exit_code);
-  std::string audit_data = "./var/data";
+  std::string audit_data = "./var/data", audit_archive, audit_before;
   auto* audit = app.add_subcommand("audit", "The audit log")->require_subcommand(1);
-  auto* verify =
-      audit->add_subcommand("verify", "Verify the audit log's hash chain and signatures");
+  auto* verify = audit->add_subcommand(
+      "verify", "Verify the audit log's and its archive files' hash chains and signatures");
   verify->add_option("--data", audit_data, "Data directory (default ./var/data)");
-  verify->callback([&] { exit_code = zc::app::AuditVerifyCommand(audit_data); });
+  verify->add_option("--archive", audit_archive, "Archive directory (default DATA/audit-archive)");
+  const auto archive_dir = [&] {
+    return audit_archive.empty() ? std::filesystem::path(audit_data) / "audit-archive"
+                                 : std::filesystem::path(audit_archive);
+  };
+  verify->callback([&] { exit_code = zc::app::AuditVerifyCommand(audit_data, archive_dir()); });
+  auto* archive = audit->add_subcommand(
+      "archive", "Move the entries signed before a time into archive files (server stopped)");
+  archive->add_option("--data", audit_data, "Data directory (default ./var/data)");
+  archive->add_option("--before", audit_before, "ISO 8601 time, e.g. 2026-06-01")->required();
+  archive->add_option("--archive", audit_archive, "Archive directory (default DATA/audit-archive)");
+  archive->callback(
+      [&] { exit_code = zc::app::AuditArchiveCommand(audit_data, audit_before, archive_dir()); });
   std::string backup_data = "./var/data", backup_to;
   auto* backup = app.add_subcommand(
       "backup", "Copy a data directory, also while the server runs, into a new directory");

@@ -26,6 +26,7 @@
 #include "api/ngsi/routes.h"
 #include "api/ngsi/subscription_routes.h"
 #include "api/ql/routes.h"
+#include "app/audit_command.h"
 #include "app/maintenance.h"
 #include "app/open_files.h"
 #include "app/ops_routes.h"
@@ -89,7 +90,7 @@ void FlushCountersAndWait(context::SubscriptionManager& manager) {
 std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::ContextStore& store,
                                                 context::ContextService& service,
                                                 context::SubscriptionManager& manager,
-                                                identity::Directory& directory) {
+                                                Security& security) {
   std::vector<Maintenance::Task> tasks;
   tasks.push_back({"purge expired entities", std::chrono::seconds(10), [&service] {
                      std::promise<size_t> purged;
@@ -100,8 +101,8 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
                    }});
   tasks.push_back({"flush subscription statistics", std::chrono::seconds(60),
                    [&manager] { FlushCountersAndWait(manager); }});
-  tasks.push_back({"purge expired tokens", std::chrono::seconds(3600), [&directory] {
-                     auto n = directory.PurgeTokens(NowMs());
+  tasks.push_back({"purge expired tokens", std::chrono::seconds(3600), [&security] {
+                     auto n = security.directory->PurgeTokens(NowMs());
                      if (n && *n > 0) spdlog::info("purged {} expired or revoked tokens", *n);
                    }});
   if (config.history_retention_days > 0) {
@@ -109,6 +110,15 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
     tasks.push_back({"prune history", std::chrono::seconds(3600), [&store, keep] {
                        auto removed = store.PruneHistory(NowMs() - keep);
                        if (removed) spdlog::info("pruned {} history rows", *removed);
+                     }});
+  }
+  if (config.audit_retention_days > 0) {
+    const TimeMs keep = TimeMs{config.audit_retention_days} * 86400000;
+    tasks.push_back({"archive the audit log", std::chrono::seconds(3600),
+                     [&security, keep, dir = AuditArchiveDir(config)] {
+                       auto files = ArchiveAudit(*security.audit_store, *security.audit, dir,
+                                                 NowMs() - keep, "system");
+                       if (!files) spdlog::error("audit archive: {}", files.error().message);
                      }});
   }
   return tasks;
@@ -332,8 +342,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
     return 1;
   }
   PrintReadyLine(config, server.Port());
-  Maintenance maintenance(
-      MaintenanceTasks(config, *dir.store, service, subscriptions, *security.directory));
+  Maintenance maintenance(MaintenanceTasks(config, *dir.store, service, subscriptions, security));
   RunUntilSignal(server, signals);
   maintenance.Stop();
   FlushCountersAndWait(subscriptions);

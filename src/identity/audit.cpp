@@ -435,6 +435,36 @@ void AuditLog::Complete(const Work& work, const Status& status) {
   done_.notify_all();
 }
 
+std::vector<AuditCheckpoint> ArchivePlan(const std::vector<AuditCheckpoint>& checkpoints,
+                                         int64_t first_seq, int64_t last_seq, TimeMs cutoff,
+                                         int64_t max_entries) {
+  const AuditCheckpoint* through = nullptr;
+  for (const AuditCheckpoint& cp : checkpoints) {
+    if (cp.time < cutoff && cp.seq >= first_seq && cp.seq < last_seq) through = &cp;
+  }
+  std::vector<AuditCheckpoint> ends;
+  if (through == nullptr) return ends;
+  int64_t start = first_seq;
+  const AuditCheckpoint* fits = nullptr;  // the furthest end within max_entries of start
+  for (const AuditCheckpoint& cp : checkpoints) {
+    if (cp.seq < start) continue;
+    if (cp.seq > through->seq) break;
+    if (fits != nullptr && cp.seq - start + 1 > max_entries) {
+      ends.push_back(*fits);
+      start = fits->seq + 1;
+      fits = nullptr;
+    }
+    if (cp.seq - start + 1 > max_entries) {  // no checkpoint within max_entries: run on to cp
+      ends.push_back(cp);
+      start = cp.seq + 1;
+      continue;
+    }
+    fits = &cp;
+  }
+  if (fits != nullptr) ends.push_back(*fits);
+  return ends;
+}
+
 namespace {
 
 // One pass over the entries in seq order, with the checkpoints (sorted by seq) merged in.
@@ -449,7 +479,11 @@ class Verifier {
   }
 
   void Visit(const AuditEntry& e) {
-    ++report_.entries;
+    if (report_.entries++ == 0) {
+      report_.first_seq = e.seq;
+      if (e.seq > 1) StartAtAnchor(e);
+    }
+    report_.last_seq = e.seq;
     CheckLink(e);
     while (next_ < checkpoints_.size() && checkpoints_[next_].seq <= e.seq) {
       CheckCheckpoint(checkpoints_[next_++], e);
@@ -479,6 +513,25 @@ class Verifier {
     report_.ok = false;
     report_.first_bad_seq = seq;
     report_.problem = std::move(what);
+  }
+
+  // A log whose older entries were archived starts after the oldest checkpoint, which
+  // signs the hash that its first entry's prev_hash names. Without that anchor CheckLink
+  // reports the entries before the first as missing.
+  void StartAtAnchor(const AuditEntry& first) {
+    if (next_ >= checkpoints_.size() || checkpoints_[next_].seq != first.seq - 1) return;
+    const AuditCheckpoint& anchor = checkpoints_[next_++];
+    if (!SignatureOk(anchor)) return;
+    if (anchor.hash != first.prev_hash) {
+      Problem(first.seq, "entry " + std::to_string(first.seq) +
+                             ": prev_hash is not the hash that the archive anchor (the "
+                             "checkpoint at entry " +
+                             std::to_string(anchor.seq) + ") signs");
+      return;
+    }
+    last_seq_ = anchor.seq;
+    last_hash_ = anchor.hash;
+    report_.archived_through = anchor.seq;
   }
 
   void CheckLink(const AuditEntry& e) {

@@ -117,9 +117,30 @@ class AuditStore {
   // Calls `visit` on every entry in seq order; stops at and returns the first error of visit.
   // `visit` must not call back into the store.
   virtual Status Scan(const std::function<Status(const AuditEntry&)>& visit) = 0;
+  // Calls `visit` on the entries with after_seq < seq <= through_seq, in seq order; stops
+  // at and returns the first error of visit. `visit` must not call back into the store.
+  virtual Status ScanRange(int64_t after_seq, int64_t through_seq,
+                           const std::function<Status(const AuditEntry&)>& visit) = 0;
   // Every checkpoint, in seq order.
   virtual Result<std::vector<AuditCheckpoint>> Checkpoints() = 0;
+  // Deletes, in one durable transaction, the entries up to and including `through_seq` and
+  // the checkpoints before it. The checkpoint at `through_seq` stays: it is the signed
+  // anchor of the entries that remain (the next entry's prev_hash is its hash). Archiving
+  // (ArchivePlan) copies the entries elsewhere first. Errors: Unprocessable when there
+  // is no checkpoint at through_seq or no entry after it (the newest entry always stays,
+  // so that the chain goes on from it); the store's.
+  virtual Status PruneThrough(int64_t through_seq) = 0;
 };
+
+// Which entries an archiving run moves out of the live log, as the checkpoints that end
+// each archive file: the entries up to the newest checkpoint signed before `cutoff`, never
+// the newest entry, cut at checkpoints into files of at most about `max_entries` (a file
+// runs on to the next checkpoint when none falls within max_entries). `first_seq` is the
+// oldest entry in the log and `last_seq` the newest; `checkpoints` in seq order. Empty when
+// nothing is due.
+std::vector<AuditCheckpoint> ArchivePlan(const std::vector<AuditCheckpoint>& checkpoints,
+                                         int64_t first_seq, int64_t last_seq, TimeMs cutoff,
+                                         int64_t max_entries);
 
 struct AuditLogOptions {
   size_t checkpoint_entries = 1000;              // sign after this many new entries
@@ -234,11 +255,18 @@ struct VerifyReport {
   bool ok = true;
   int64_t entries = 0;
   int64_t checkpoints = 0;
+  int64_t first_seq = 0;  // the oldest entry (1 unless archived; 0 when the log is empty)
+  int64_t last_seq = 0;   // the newest entry
+  // The entries before first_seq were archived: the oldest checkpoint, at first_seq - 1,
+  // signs the hash the first entry's prev_hash names. 0 when the log starts at entry 1.
+  int64_t archived_through = 0;
   int64_t first_bad_seq = 0;  // 0 when ok
   std::string problem;        // the first problem in words; empty when ok
 };
 
 // Recomputes the chain over store.Scan() and checks every checkpoint's signature and hash.
+// A log whose older entries were archived (PruneThrough) starts at its anchor: a signed
+// checkpoint at the entry before its first, whose hash the first entry's prev_hash names.
 // A broken log is a report with ok = false, not an error; errors are the store's.
 Result<VerifyReport> VerifyAudit(AuditStore& store, const SigningKey& key);
 

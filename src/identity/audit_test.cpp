@@ -70,9 +70,22 @@ class MemoryAuditStore : public AuditStore {
     }
     return Ok();
   }
+  Status ScanRange(int64_t after_seq, int64_t through_seq,
+                   const std::function<Status(const AuditEntry&)>& visit) override {
+    return Scan([&](const AuditEntry& e) {
+      return e.seq > after_seq && e.seq <= through_seq ? visit(e) : Ok();
+    });
+  }
   Result<std::vector<AuditCheckpoint>> Checkpoints() override {
     std::lock_guard lock(mu_);
     return checkpoints;
+  }
+  // Without the checks of the SQLite store's: the tests here prune as an archiver would.
+  Status PruneThrough(int64_t through_seq) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(entries, [&](const AuditEntry& e) { return e.seq <= through_seq; });
+    std::erase_if(checkpoints, [&](const AuditCheckpoint& cp) { return cp.seq < through_seq; });
+    return Ok();
   }
 
   // Makes Append wait until OpenGate(); WaitInAppend() returns once the log is waiting there.
@@ -603,6 +616,86 @@ TEST_F(AuditTest, ForgedCheckpointIsCaught) {
   report = Verify();
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.first_bad_seq, 15);
+}
+
+std::vector<AuditCheckpoint> Checkpoints(std::initializer_list<std::pair<int64_t, TimeMs>> at) {
+  std::vector<AuditCheckpoint> out;
+  for (auto [seq, time] : at) out.push_back({seq, "h" + std::to_string(seq), time, "sig"});
+  return out;
+}
+
+std::vector<int64_t> Ends(const std::vector<AuditCheckpoint>& plan) {
+  std::vector<int64_t> out;
+  for (const AuditCheckpoint& cp : plan) out.push_back(cp.seq);
+  return out;
+}
+
+TEST(ArchivePlanTest, EndsAtTheNewestCheckpointBeforeTheCutoffInFilesCutAtCheckpoints) {
+  const auto cps = Checkpoints({{10, 100}, {20, 200}, {30, 300}, {40, 400}, {50, 500}});
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 60, 350, 1000)), (std::vector<int64_t>{30}));
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 60, 350, 20)), (std::vector<int64_t>{20, 30}));
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 60, 1000, 10)), (std::vector<int64_t>{10, 20, 30, 40, 50}));
+  // No checkpoint within max_entries of the start: the file runs on to the next one.
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 60, 1000, 5)), (std::vector<int64_t>{10, 20, 30, 40, 50}));
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 60, 1000, 25)), (std::vector<int64_t>{20, 40, 50}));
+  // Entries already archived: the plan starts at the oldest entry left, after the anchor.
+  EXPECT_EQ(Ends(ArchivePlan(cps, 21, 60, 1000, 15)), (std::vector<int64_t>{30, 40, 50}));
+}
+
+TEST(ArchivePlanTest, NothingWhenNoCheckpointIsOldEnoughAndNeverTheNewestEntry) {
+  const auto cps = Checkpoints({{10, 100}, {20, 200}});
+  EXPECT_TRUE(ArchivePlan(cps, 1, 20, 100, 1000).empty());  // signed at the cutoff: kept
+  EXPECT_TRUE(ArchivePlan({}, 1, 20, 1000, 1000).empty());
+  // The checkpoint of the newest entry is old enough, but the newest entry always stays.
+  EXPECT_EQ(Ends(ArchivePlan(cps, 1, 20, 1000, 1000)), (std::vector<int64_t>{10}));
+  EXPECT_TRUE(ArchivePlan(cps, 11, 20, 1000, 1000).empty());
+}
+
+TEST_F(AuditTest, VerifyAcceptsALogPrunedBehindASignedAnchor) {
+  Fill(25, 10);  // checkpoints at 10 and 20, and 25 at shutdown
+  ASSERT_TRUE(store_.PruneThrough(10));
+  VerifyReport report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.entries, 15);
+  EXPECT_EQ(report.first_seq, 11);
+  EXPECT_EQ(report.last_seq, 25);
+  EXPECT_EQ(report.archived_through, 10);
+
+  // The chain goes on from the newest entry after a restart.
+  Fill(3, 10);
+  report = Verify();
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.last_seq, 28);
+  EXPECT_EQ(report.archived_through, 10);
+}
+
+TEST_F(AuditTest, VerifyRejectsAPrunedLogWithoutItsAnchor) {
+  Fill(25, 10);
+  ASSERT_TRUE(store_.PruneThrough(10));
+  const AuditCheckpoint anchor = store_.checkpoints.front();
+  ASSERT_EQ(anchor.seq, 10);
+
+  store_.checkpoints.erase(store_.checkpoints.begin());  // the anchor deleted
+  VerifyReport report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 1);
+  EXPECT_NE(report.problem.find("entries 1 to 10 missing"), std::string::npos) << report.problem;
+
+  AuditCheckpoint forged = anchor;  // an anchor for another chain, signed by the right key
+  forged.hash = std::string(64, 'a');
+  forged.signature = Key().Sign(CheckpointMessage(forged.seq, forged.hash, forged.time));
+  store_.checkpoints.insert(store_.checkpoints.begin(), forged);
+  report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 11);
+  EXPECT_NE(report.problem.find("archive anchor"), std::string::npos) << report.problem;
+
+  store_.checkpoints.front() = anchor;
+  store_.checkpoints.front().signature = forged.signature;  // a signature that does not match
+  report = Verify();
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 10);
+  EXPECT_NE(report.problem.find("bad signature"), std::string::npos) << report.problem;
 }
 
 TEST_F(AuditTest, VerifyReportsStoreErrors) {

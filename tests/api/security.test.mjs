@@ -861,6 +861,86 @@ test('audit: one chained entry per state-changing request; filters, export, and 
   }
 });
 
+test('audit archive: older entries move into files that verify and link to the log, which goes on; gaps and edits are caught', async () => {
+  const s = await startServer({ config: '[audit]\ncheckpoint_entries = 5\n' });
+  try {
+    const auditor = await userWithToken(s, 'auditor-archive', ['security_auditor']);
+    for (let i = 0; i < 30; i++) {
+      assert.equal((await s.post('/v2/entities', { id: `Archived-${i}`, type: 'Probe' })).status, 201);
+    }
+    const before = (await s.get('/api/audit?limit=1000', { auth: auditor })).json;
+    assert.ok(before.length >= 33, `${before.length} entries`);
+    // Refused while the server holds the data directory.
+    const busy = run(['audit', 'archive', '--data', s.dataDir, '--before', '2100-01-01']);
+    assert.equal(busy.status, 2, `${busy.stdout}${busy.stderr}`);
+    assert.match(busy.stderr, /stop the server first/);
+    assert.equal(fs.existsSync(path.join(s.dataDir, 'audit-archive')), false);
+    assert.equal((await s.stop()).code, 0);
+
+    assert.equal(run(['audit', 'archive', '--data', s.dataDir, '--before', 'yesterday']).status, 2);
+    // Through the newest checkpoint before the newest entry, which always stays.
+    const through = Number(sqlite(path.join(s.dataDir, 'audit.db'),
+      'SELECT max(seq) FROM audit_checkpoint WHERE seq < (SELECT max(seq) FROM audit_log)').trim());
+    assert.ok(through > 1, `newest checkpoint but the last: ${through}`);
+    const archived = run(['audit', 'archive', '--data', s.dataDir, '--before', '2100-01-01']);
+    assert.equal(archived.status, 0, `${archived.stdout}${archived.stderr}`);
+    const files = fs.readdirSync(path.join(s.dataDir, 'audit-archive')).sort();
+    assert.equal(files.length, 1, files.join(' '));
+    const [, first, last] = /^audit-(\d{12})-(\d{12})\.db$/.exec(files[0]).map(Number);
+    assert.equal(first, 1);
+    assert.equal(last, through);
+    assert.match(archived.stdout, new RegExp(`entries 1 to ${last}\\b`));
+    assert.equal(sqlite(path.join(s.dataDir, 'audit-archive', files[0]), 'SELECT count(*) FROM audit_log').trim(), String(last));
+
+    const verified = run(['audit', 'verify', '--data', s.dataDir]);
+    assert.equal(verified.status, 0, `${verified.stdout}${verified.stderr}`);
+    assert.match(verified.stdout, new RegExp(`entries 1 to ${last} archived`));
+    assert.match(verified.stdout, new RegExp(`archive verified: 1 file in .*, entries 1 to ${last}, chains intact and linked to the log`));
+
+    // The server goes on from the newest entry; the API reads the live log, which records
+    // the archiving; a second archive links to the first.
+    await s.start();
+    assert.equal((await s.post('/v2/entities', { id: 'After-archive', type: 'Probe' })).status, 201);
+    const token = await loginToken(s, 'auditor-archive');
+    const live = (await s.get('/api/audit?limit=1000', { auth: token })).json;
+    assert.equal(live[0].seq, last + 1);
+    assert.equal(live[0].prevHash, before.find((e) => e.seq === last).hash);
+    const record = live.find((e) => e.action === 'audit.archive');
+    assert.ok(record, JSON.stringify(live.map((e) => e.action)));
+    assert.match(record.actor, /^cli:/);
+    assert.match(record.detail, new RegExp(`entries 1 to ${last} in 1 file`));
+    assert.equal((await s.stop()).code, 0);
+    const again = run(['audit', 'archive', '--data', s.dataDir, '--before', '2100-01-01']);
+    assert.equal(again.status, 0, `${again.stdout}${again.stderr}`);
+    assert.match(again.stdout, new RegExp(`audit-${String(last + 1).padStart(12, '0')}-`));
+    const twice = run(['audit', 'verify', '--data', s.dataDir]);
+    assert.equal(twice.status, 0, `${twice.stdout}${twice.stderr}`);
+    assert.match(twice.stdout, /archive verified: 2 files/);
+    const pristine = copyDataDir(s.dataDir);
+
+    // The oldest file moved elsewhere (cold storage) is said, not failed; a missing middle
+    // file is a gap; an edited entry in a file breaks its chain.
+    const moved = copyDataDir(pristine);
+    fs.rmSync(path.join(moved, 'audit-archive', files[0]));
+    const cold = run(['audit', 'verify', '--data', moved]);
+    assert.equal(cold.status, 0, `${cold.stdout}${cold.stderr}`);
+    assert.match(cold.stdout, new RegExp(`entries 1 to ${last} in no archive file here`));
+    const gap = copyDataDir(pristine);
+    const newest = fs.readdirSync(path.join(gap, 'audit-archive')).sort()[1];
+    fs.rmSync(path.join(gap, 'audit-archive', newest));
+    const gapped = run(['audit', 'verify', '--data', gap]);
+    assert.equal(gapped.status, 1, `${gapped.stdout}${gapped.stderr}`);
+    assert.match(gapped.stdout, /audit archive BROKEN: entries \d+ to \d+ in no archive file \(before the log\)/);
+    const edited = copyDataDir(pristine);
+    sqlite(path.join(edited, 'audit-archive', files[0]), "UPDATE audit_log SET outcome='500' WHERE seq=7");
+    const broken = run(['audit', 'verify', '--data', edited]);
+    assert.equal(broken.status, 1, `${broken.stdout}${broken.stderr}`);
+    assert.match(broken.stdout, /audit archive BROKEN: audit-000000000001-\d+\.db at entry 7: .*hash does not match/);
+  } finally {
+    await s.close();
+  }
+});
+
 test('audit: a device\'s telemetry is one entry per address and window, users\' writes one per request', async () => {
   const s = await startServer();
   try {

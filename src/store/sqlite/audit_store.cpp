@@ -3,9 +3,12 @@
 // Layout (PRAGMA user_version = 1):
 //   audit_log(seq INTEGER PK, time, actor, actor_kind, department, client_address, action,
 //       target, outcome, request_id, detail, prev_hash, hash)  one row per entry, never
-//       updated or deleted by the platform; indexes (actor, seq), (action, seq), (time) serve
-//       the auditor's filters with results in seq order.
-//   audit_checkpoint(seq INTEGER PK, hash, time, signature)  signed checkpoints.
+//       updated; deleted only by PruneThrough, oldest first, once archived; indexes
+//       (actor, seq), (action, seq), (time) serve the auditor's filters in seq order.
+//   audit_checkpoint(seq INTEGER PK, hash, time, signature)  signed checkpoints; after a
+//       PruneThrough the oldest is the anchor of the oldest entry left.
+// An archive file (audit_archive.h) is a database of the same layout holding a run of
+// entries, its checkpoints, and the anchor before them.
 // Append is one BEGIN IMMEDIATE ... COMMIT with statements prepared once, so a group of
 // entries costs one fsync of the WAL; a duplicate seq fails the whole group (plain INSERT:
 // the chain is never overwritten).
@@ -112,7 +115,11 @@ Result<std::unique_ptr<SqliteAuditStore>> SqliteAuditStore::Open(
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Fail(Error::Internal("create " + data_dir.string() + ": " + ec.message()));
-  const auto file = data_dir / kFileName;
+  return OpenFile(data_dir / kFileName);
+}
+
+Result<std::unique_ptr<SqliteAuditStore>> SqliteAuditStore::OpenFile(
+    const std::filesystem::path& file) {
   // synchronous=FULL, as the WAL-batching VFS requires.
   auto db = OpenDb(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                    kBusyTimeoutMs, WalBatchVfs());
@@ -214,11 +221,18 @@ Result<std::vector<AuditEntry>> SqliteAuditStore::Query(const identity::AuditQue
 }
 
 Status SqliteAuditStore::Scan(const std::function<Status(const AuditEntry&)>& visit) {
+  return ScanRange(0, std::numeric_limits<int64_t>::max(), visit);
+}
+
+Status SqliteAuditStore::ScanRange(int64_t after_seq, int64_t through_seq,
+                                   const std::function<Status(const AuditEntry&)>& visit) {
   auto db = OpenReader();
   if (!db) return Fail(db.error());
-  auto st =
-      Prepare(db->get(), std::string("SELECT ") + kEntryColumns + " FROM audit_log ORDER BY seq");
+  auto st = Prepare(db->get(), std::string("SELECT ") + kEntryColumns +
+                                   " FROM audit_log WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
   if (!st) return Fail(st.error());
+  sqlite3_bind_int64(st->get(), 1, after_seq);
+  sqlite3_bind_int64(st->get(), 2, through_seq);
   int rc;
   while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     if (auto s = visit(ReadEntry(st->get())); !s) return s;
@@ -241,6 +255,43 @@ Result<std::vector<AuditCheckpoint>> SqliteAuditStore::Checkpoints() {
   }
   if (rc != SQLITE_DONE) return Fail(SqlError(db->get(), "audit checkpoints"));
   return out;
+}
+
+Status SqliteAuditStore::PruneThrough(int64_t through_seq) {
+  std::lock_guard lock(write_mu_);
+  return InTransaction(writer_.get(), [&]() -> Status {
+    if (auto s = CheckPrunable(through_seq); !s) return s;
+    auto entries = Prepare(writer_.get(), "DELETE FROM audit_log WHERE seq <= ?1");
+    if (!entries) return Fail(entries.error());
+    sqlite3_bind_int64(entries->get(), 1, through_seq);
+    if (auto s = StepDone(writer_.get(), entries->get(), "prune audit entries"); !s) return s;
+    auto checkpoints = Prepare(writer_.get(), "DELETE FROM audit_checkpoint WHERE seq < ?1");
+    if (!checkpoints) return Fail(checkpoints.error());
+    sqlite3_bind_int64(checkpoints->get(), 1, through_seq);
+    return StepDone(writer_.get(), checkpoints->get(), "prune audit checkpoints");
+  });
+}
+
+// Inside PruneThrough's transaction: a checkpoint at through_seq and an entry after it.
+Status SqliteAuditStore::CheckPrunable(int64_t through_seq) {
+  auto st = Prepare(writer_.get(),
+                    "SELECT (SELECT count(*) FROM audit_checkpoint WHERE seq = ?1), "
+                    "(SELECT count(*) FROM audit_log WHERE seq > ?1)");
+  if (!st) return Fail(st.error());
+  sqlite3_bind_int64(st->get(), 1, through_seq);
+  if (sqlite3_step(st->get()) != SQLITE_ROW) {
+    return Fail(SqlError(writer_.get(), "check the audit prune"));
+  }
+  const std::string seq = std::to_string(through_seq);
+  if (sqlite3_column_int64(st->get(), 0) == 0) {
+    return Fail(Error::Unprocessable("no audit checkpoint at entry " + seq +
+                                     " to anchor the entries after it"));
+  }
+  if (sqlite3_column_int64(st->get(), 1) == 0) {
+    return Fail(Error::Unprocessable("entry " + seq +
+                                     " is the newest audit entry: the newest always stays"));
+  }
+  return Ok();
 }
 
 }  // namespace zc::store

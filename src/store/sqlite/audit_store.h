@@ -31,6 +31,8 @@ class SqliteAuditStore final : public identity::AuditStore {
   // Opens or creates DIR/audit.db (creating DIR) and its tables. Errors: Internal (I/O, not
   // a database, a newer audit schema).
   static Result<std::unique_ptr<SqliteAuditStore>> Open(const std::filesystem::path& data_dir);
+  // Opens or creates the audit database `file` itself (an archive file, audit_archive.h).
+  static Result<std::unique_ptr<SqliteAuditStore>> OpenFile(const std::filesystem::path& file);
   SqliteAuditStore(Passkey, std::filesystem::path file, DbPtr writer);
   ~SqliteAuditStore() override;
 
@@ -39,7 +41,10 @@ class SqliteAuditStore final : public identity::AuditStore {
   Result<std::optional<identity::AuditEntry>> Last() override;
   Result<std::vector<identity::AuditEntry>> Query(const identity::AuditQuery& q) override;
   Status Scan(const std::function<Status(const identity::AuditEntry&)>& visit) override;
+  Status ScanRange(int64_t after_seq, int64_t through_seq,
+                   const std::function<Status(const identity::AuditEntry&)>& visit) override;
   Result<std::vector<identity::AuditCheckpoint>> Checkpoints() override;
+  Status PruneThrough(int64_t through_seq) override;
 
   const std::filesystem::path& File() const { return file_; }
 
@@ -47,6 +52,7 @@ class SqliteAuditStore final : public identity::AuditStore {
   Status Init();
   Status WriteEntries(const std::vector<identity::AuditEntry>& entries);
   Status WriteCheckpoint(const identity::AuditCheckpoint& checkpoint);
+  Status CheckPrunable(int64_t through_seq);
   Result<DbPtr> OpenReader() const;
 
   // Constant after construction.
