@@ -11,6 +11,10 @@
 // truncation that also deletes the checkpoints behind it, are only detectable by comparing
 // with a checkpoint kept elsewhere (its signature verifies with PublicKeyHex()).
 //
+// Archiving (ArchivePlan, AuditStore::PruneThrough; the files in store/sqlite/audit_archive.h)
+// moves the oldest entries out of the live log up to a checkpoint, which stays behind as the
+// signed anchor of the chain that remains.
+//
 // AuditLog is the writer: Record() is cheap and never blocks on I/O (a queue under a mutex),
 // a background thread chains the entries and writes each group in one store transaction.
 // AuditStore is the storage port; store/sqlite implements it in its own file.

@@ -91,19 +91,42 @@ Status CopyRun(SqliteAuditStore& log, const std::vector<AuditCheckpoint>& checkp
   return Ok();  // `out` closes here: its WAL is checkpointed into the file and removed
 }
 
-// Files of an earlier run that crashed between writing them and pruning their entries.
-void RemoveStaleCopies(const fs::path& dir, int64_t first_seq) {
+// True when the archive file `f` ends with the entry the log holds at its last seq.
+Result<bool> SameChain(SqliteAuditStore& log, const AuditArchiveFile& f) {
+  auto copy = SqliteAuditStore::OpenFile(f.path);
+  if (!copy) return Fail(copy.error());
+  auto copied = (*copy)->Last();
+  if (!copied) return Fail(copied.error());
+  auto held = log.Query({.after_seq = f.last_seq - 1, .limit = 1});
+  if (!held) return Fail(held.error());
+  return *copied && !held->empty() && held->front().seq == f.last_seq &&
+         held->front().hash == (*copied)->hash;
+}
+
+// Removes the files of an earlier run that crashed between writing them and pruning their
+// entries: they start at `first_seq`, which the log still holds. A file that starts there
+// but is not a copy of the log's entries belongs to another log: refused, never removed.
+Status RemoveStaleCopies(SqliteAuditStore& log, const fs::path& dir, int64_t first_seq) {
   auto files = ListAuditArchives(dir);
-  if (!files) return;
+  if (!files) return Fail(files.error());
   for (const AuditArchiveFile& f : *files) {
-    if (f.first_seq == first_seq) RemoveDatabase(f.path);
+    if (f.first_seq != first_seq) continue;
+    auto same = SameChain(log, f);
+    if (!same) return Fail(same.error());
+    if (!*same) {
+      return Fail(Error::Internal(f.path.string() +
+                                  " holds entries of another audit log: give each data "
+                                  "directory its own archive directory"));
+    }
+    RemoveDatabase(f.path);
   }
+  return Ok();
 }
 
 Result<AuditArchiveFile> ArchiveRun(SqliteAuditStore& log, const fs::path& dir,
                                     const std::vector<AuditCheckpoint>& checkpoints,
                                     int64_t first_seq, const AuditCheckpoint& end) {
-  RemoveStaleCopies(dir, first_seq);
+  if (auto s = RemoveStaleCopies(log, dir, first_seq); !s) return Fail(s.error());
   const AuditArchiveFile file{dir / ArchiveName(first_seq, end.seq), first_seq, end.seq};
   const fs::path temporary = file.path.string() + ".tmp";
   RemoveDatabase(temporary);

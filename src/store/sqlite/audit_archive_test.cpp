@@ -169,6 +169,28 @@ TEST_F(AuditArchiveTest, ARunThatCrashedBeforeItsPruneIsRedone) {
   EXPECT_EQ(Verify(*store_).archived_through, 25);
 }
 
+TEST_F(AuditArchiveTest, AFileOfAnotherLogIsNeverReplaced) {
+  Append(25, 10);
+  auto other = ArchiveAuditLog(*store_, dir_.path() / "other-district", NowMs() + 1000, 1000);
+  ASSERT_TRUE(other && other->size() == 1u);
+  store_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(dir_.path() / (std::string("audit.db") + suffix));
+  }
+  Reopen();
+  Append(25, 10);  // a new log, whose first file would have the other's name
+  std::filesystem::create_directories(ArchiveDir());
+  const auto foreign = ArchiveDir() / (*other)[0].path.filename();
+  std::filesystem::copy_file((*other)[0].path, foreign);
+
+  auto files = ArchiveAuditLog(*store_, ArchiveDir(), NowMs() + 1000, 1000);
+  ASSERT_FALSE(files);
+  EXPECT_NE(files.error().message.find("another audit log"), std::string::npos)
+      << files.error().message;
+  EXPECT_TRUE(VerifyFile({foreign, 1, 20}).ok) << "the other log's file is intact";
+  EXPECT_EQ(Verify(*store_).archived_through, 0) << "nothing left the live log";
+}
+
 TEST_F(AuditArchiveTest, ArchivesWhileTheLogIsWritten) {
   Append(100, 10);
   AuditLog log(*store_, Key(), {.checkpoint_entries = 10, .group_delay = {}});
