@@ -312,7 +312,11 @@ bool SubscriptionManager::EligibleLocked(const Entry& e, TimeMs now) const {
   if (!ActiveLocked(e, now)) return false;
   const SubscriptionSpec& spec = *e.sub.spec;
   const TimeMs last = e.sub.counters.last_notification;
-  return spec.throttling_s <= 0 || last == 0 || now - last >= spec.throttling_s * 1000;
+  // A wall clock set back (NTP stepping a drifted clock, a manual fix) puts `last` in the
+  // future: the time since is unknown, so the change notifies rather than being held back
+  // until the clock catches up, possibly for hours.
+  return spec.throttling_s <= 0 || last == 0 || now < last ||
+         now - last >= spec.throttling_s * 1000;
 }
 
 void SubscriptionManager::MatchLocked(const EntityChange& change, std::vector<Outgoing>& out,

@@ -190,6 +190,19 @@ TEST_F(ManagerTest, Throttling) {
   EXPECT_EQ(sender_.sent.size(), 2u);
 }
 
+TEST_F(ManagerTest, ThrottlingDoesNotHoldBackAfterTheClockWasSetBack) {
+  Create(std::string(kRoom1).insert(kRoom1.size() - 1, R"(,"throttling":10)"));
+  manager_->OnChange(Change("", "Room1", 1, 2));
+  sender_.Complete({200, {}});
+  now_ -= 3600 * 1000;  // the wall clock stepped back an hour
+  manager_->OnChange(Change("", "Room1", 2, 3));
+  EXPECT_EQ(sender_.sent.size(), 2u);
+  sender_.Complete({200, {}});
+  now_ += 5000;  // throttled again from the notification just sent
+  manager_->OnChange(Change("", "Room1", 3, 4));
+  EXPECT_EQ(sender_.sent.size(), 2u);
+}
+
 TEST_F(ManagerTest, OneshotBecomesInactiveDurably) {
   const std::string id =
       Create(std::string(kRoom1).insert(kRoom1.size() - 1, R"(,"status":"oneshot")"));
