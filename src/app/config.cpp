@@ -115,7 +115,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
           {"max_body_bytes", "max_response_bytes", "max_header_bytes", "read_timeout_seconds",
            "idle_timeout_seconds", "drain_timeout_seconds", "max_connections",
            "max_connections_per_address", "access_log", "max_long_queries",
-           "max_pending_response_bytes", "max_pending_request_bytes"});
+           "max_pending_response_bytes", "max_pending_request_bytes", "trusted_proxies"});
       !s) {
     return s;
   }
@@ -147,6 +147,12 @@ Status ReadHttp(const toml::table& t, Config& c) {
         fmt::format("[http] max_pending_request_bytes must be at least max_body_bytes ({})",
                     c.max_body_bytes)));
   }
+  std::vector<std::string> proxies;
+  if (auto s = ReadStringList(t, "http", "trusted_proxies", proxies); !s) return s;
+  auto trusted = http::NetworkList::Parse(proxies);
+  if (!trusted)
+    return Fail(Error::BadRequest("[http] trusted_proxies: " + trusted.error().message));
+  c.trusted_proxies = std::move(*trusted);
   return Ok();
 }
 

@@ -35,6 +35,7 @@ struct Config {
   unsigned drain_timeout_seconds = 10;
   size_t max_connections = 10000;
   size_t max_connections_per_address = 1000;  // 0 = no limit
+  http::NetworkList trusted_proxies;          // whose X-Forwarded-For names the client
   bool access_log = true;
   // [context]
   size_t max_batch_entities = 1000;

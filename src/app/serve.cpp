@@ -59,6 +59,7 @@ http::ServerOptions ServerOptionsOf(const Config& c) {
   o.drain_timeout = std::chrono::seconds(c.drain_timeout_seconds);
   o.max_connections = c.max_connections;
   o.max_connections_per_address = c.max_connections_per_address;
+  o.trusted_proxies = c.trusted_proxies;
   o.access_log = c.access_log;
   o.tls_cert_file = c.tls_cert_file;
   o.tls_key_file = c.tls_key_file;

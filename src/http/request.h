@@ -51,7 +51,10 @@ struct RequestContext {
   std::vector<std::pair<std::string, std::string>> query;   // percent-decoded, in order
   std::vector<std::pair<std::string, std::string>> params;  // `{name}` segments of the route
   std::string request_id;                                   // also sent as X-Request-Id
+  // The client: "ip:port" of the TCP peer, or "IP via PROXY_IP:PORT" when a trusted proxy
+  // forwarded it ([http] trusted_proxies); for logs and the audit log.
   std::string client_address;
+  std::string client_ip;  // the client's IP alone: what per-address limits count
   Identity identity;
   // The most a handler may put in this response's body ([http] max_response_bytes). A
   // handler whose answer would be larger fails instead of building it: one large answer

@@ -74,6 +74,7 @@
 
 #include "common/failure_log.h"
 #include "common/thread_name.h"
+#include "http/forwarded.h"
 #include "http/response_head.h"
 #include "http/target_impl.h"
 
@@ -409,8 +410,13 @@ class ServerCore {
 // connection's thread.
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
-  SessionBase(ServerCore& core, asio::any_io_executor executor, std::string client)
-      : core_(core), executor_(executor), client_(std::move(client)), wake_(executor) {}
+  SessionBase(ServerCore& core, asio::any_io_executor executor, const tcp::endpoint& remote)
+      : core_(core),
+        executor_(executor),
+        client_(fmt::format("{}:{}", remote.address().to_string(), remote.port())),
+        peer_ip_(remote.address().to_string()),
+        peer_is_proxy_(core.options().trusted_proxies.Contains(remote.address())),
+        wake_(executor) {}
   virtual ~SessionBase() { core_.SessionDestroyed(this); }
   SessionBase(const SessionBase&) = delete;
   SessionBase& operator=(const SessionBase&) = delete;
@@ -428,13 +434,16 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 
   ServerCore& core_;
   const asio::any_io_executor executor_;
-  const std::string client_;
+  const std::string client_;   // the TCP peer, "ip:port"
+  const std::string peer_ip_;  // its IP
+  const bool peer_is_proxy_;   // in [http] trusted_proxies: X-Forwarded-For names the client
   // All below: only on the connection's thread.
   bool busy_ = false;  // a request is being dispatched or answered
   bool close_after_response_ = false;
 
  private:
   std::optional<Response> Resolve(Exchange& exchange);
+  void IdentifyClient(RequestContext& ctx) const;
   asio::awaitable<Response> RunHandler(std::shared_ptr<Exchange> exchange);
   Respond MakeRespond(std::shared_ptr<Exchange> exchange);
 
@@ -447,7 +456,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
 asio::awaitable<Response> SessionBase::Dispatch(std::shared_ptr<Exchange> exchange) {
   RequestContext& ctx = exchange->ctx;
   ctx.request_id = core_.RequestIdFor(exchange->raw);
-  ctx.client_address = client_;
+  IdentifyClient(ctx);
   ctx.max_response_bytes = core_.options().max_response_bytes;
   if (std::optional<Response> early = Resolve(*exchange)) co_return std::move(*early);
   auto identity = core_.Authorize(ctx, *exchange->route);
@@ -457,6 +466,18 @@ asio::awaitable<Response> SessionBase::Dispatch(std::shared_ptr<Exchange> exchan
   }
   ctx.identity = std::move(*identity);
   co_return co_await RunHandler(std::move(exchange));
+}
+
+// The client is the TCP peer, unless the peer is a trusted proxy that forwarded another
+// address (http/forwarded.h): then that one, and the address says which proxy it came by.
+void SessionBase::IdentifyClient(RequestContext& ctx) const {
+  ctx.client_address = client_;
+  ctx.client_ip = peer_ip_;
+  if (!peer_is_proxy_) return;
+  if (auto forwarded = ForwardedClient(ctx.raw, core_.options().trusted_proxies)) {
+    ctx.client_ip = forwarded->to_string();
+    ctx.client_address = fmt::format("{} via {}", ctx.client_ip, client_);
+  }
 }
 
 // Decodes the target and finds the route. Returns the response when the request ends
@@ -541,8 +562,8 @@ template <class Stream>
 class Session final : public SessionBase {
  public:
   // REQUIRES: for TLS, core.tls() is set.
-  Session(ServerCore& core, tcp::socket socket, std::string client)
-      : SessionBase(core, socket.get_executor(), std::move(client)),
+  Session(ServerCore& core, tcp::socket socket, const tcp::endpoint& remote)
+      : SessionBase(core, socket.get_executor(), remote),
         stream_(MakeStream(core, std::move(socket))) {}
 
   // `self` is this session: the coroutine frame holds it from its creation, before the
@@ -817,7 +838,8 @@ asio::awaitable<bool> Session<Stream>::Write(Exchange& exchange, Response respon
     rest.consume(n);
   }
   NoteStreamError(ec);
-  core_.Record(exchange, status, started, bytes, client_);
+  const std::string& client = exchange.ctx.client_address;
+  core_.Record(exchange, status, started, bytes, client.empty() ? client_ : client);
   co_return !ec;
 }
 
@@ -1090,8 +1112,7 @@ bool ServerCore::AddressHasRoom(const asio::ip::address& address) {
 
 template <class Stream>
 void SpawnSession(ServerCore& core, tcp::socket socket, const tcp::endpoint& remote) {
-  std::string client = fmt::format("{}:{}", remote.address().to_string(), remote.port());
-  auto session = std::make_shared<Session<Stream>>(core, std::move(socket), std::move(client));
+  auto session = std::make_shared<Session<Stream>>(core, std::move(socket), remote);
   core.SessionStarted(session.get(), session, remote.address());
   asio::co_spawn(session->executor(), session->Run(session),
                  [](std::exception_ptr e) { LogException(e, "session"); });

@@ -29,6 +29,7 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "http/networks.h"
 #include "http/router.h"
 
 namespace zc::http {
@@ -59,6 +60,10 @@ struct ServerOptions {
   // Connections from one client address (the TCP peer) open at once; further ones from it
   // are closed at accept, so that one host cannot take every connection. 0 = no limit.
   size_t max_connections_per_address = 1000;
+  // Reverse proxies whose X-Forwarded-For names the client (http/forwarded.h): the address
+  // that rate limits, the audit log and the access log use. Empty: the TCP peer is the
+  // client. max_connections_per_address always counts the TCP peer.
+  NetworkList trusted_proxies;
   bool access_log = true;
   // HTTPS: when both are set the server speaks TLS only. PEM files: the certificate chain
   // (leaf first) and its private key. Listen() fails if they cannot be loaded or only one

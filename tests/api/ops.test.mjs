@@ -118,6 +118,7 @@ test('a configuration value of the wrong type refuses the start and names the ke
     ['[notifications]\nmax_in_progress = 0\n', '[notifications] max_in_progress must be at least 1'],
     ['[notifications]\nmax_in_flight_per_receiver = 0\n', '[notifications] max_in_flight_per_receiver must be at least 1'],
     ['[notifications]\nallowed_networks = ["10.0.0.0/33"]\n', "[notifications] allowed_networks: '10.0.0.0/33' is not an IP address or a network"],
+    ['[http]\ntrusted_proxies = ["10.0.0.0/33"]\n', "[http] trusted_proxies: '10.0.0.0/33' is not an IP address or a network"],
     ['[audit]\nretention_days = 30\n', '[audit] retention_days must be 0 (keep every entry in the live log) or at least 180'],
     ['[audit]\narchive_dir = 5\n', '[audit] archive_dir must be a string'],
   ];

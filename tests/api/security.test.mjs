@@ -743,6 +743,47 @@ test('rate limit per address: unauthenticated /oauth/token attempts are limited 
   }
 });
 
+test('behind a trusted proxy: X-Forwarded-For names the client for per-address limits, the audit log and the access log; from any other peer it is ignored', async () => {
+  const s = await startServer({
+    config: '[http]\ntrusted_proxies = ["127.0.0.1"]\n[security]\nrate_per_address = 0.001\nburst_per_address = 2\n',
+  });
+  const auth = { Authorization: `Bearer ${s.adminToken}` };
+  const via = (address) => ({ headers: { 'X-Forwarded-For': address } });
+  try {
+    // The proxy (127.0.0.1) forwards two clients: each has its own bucket of 2.
+    assert.equal((await s.post('/v2/entities', { id: 'Proxied-1', type: 'Probe' }, via('198.51.100.4'))).status, 201);
+    assert.equal((await s.get('/v2/entities', via('198.51.100.4'))).status, 200);
+    assertTooMany(await s.get('/v2/entities', via('198.51.100.4')), 'the forwarded client over its limit');
+    // A client that wrote its own header: the proxy appended the address it saw.
+    assertTooMany(await s.get('/v2/entities', via('203.0.113.50, 198.51.100.4')), 'a spoofed left entry');
+    assert.equal((await s.get('/v2/entities', via('198.51.100.5'))).status, 200, 'another forwarded client');
+    assert.equal((await s.get('/v2/entities')).status, 200, 'the proxy itself, without the header');
+
+    // From a peer that is not a trusted proxy the header changes nothing.
+    const direct = (method, target, address, body) => requestFrom(s, '127.0.0.2', method, target, {
+      headers: { ...auth, 'X-Forwarded-For': address, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body,
+    });
+    assert.equal((await direct('POST', '/v2/entities', '198.51.100.6', JSON.stringify({ id: 'Direct-1', type: 'Probe' }))).status, 201);
+    assert.equal((await direct('GET', '/v2/entities', '198.51.100.7')).status, 200);
+    assertTooMany(await direct('GET', '/v2/entities', '198.51.100.8'), 'a direct client cannot pick a new address');
+
+    // The access log line is written once the answer is sent: it may come a moment later.
+    for (const line of [/path=\/v2\/entities status=201 .*client=198\.51\.100\.4 via 127\.0\.0\.1:\d+\n/,
+      /path=\/v2\/entities status=201 .*client=127\.0\.0\.2:\d+\n/]) {
+      await eventually(() => line.test(s.stderr), 10_000, `access log ${line}`);
+    }
+    assert.equal((await s.stop()).code, 0);
+    const addresses = sqlite(path.join(s.dataDir, 'audit.db'),
+      "SELECT target || ' ' || client_address FROM audit_log WHERE action = 'POST /v2/entities' ORDER BY seq").trim().split('\n');
+    assert.equal(addresses.length, 2, addresses.join('\n'));
+    assert.match(addresses[0], /^\/v2\/entities .*198\.51\.100\.4 via 127\.0\.0\.1:\d+$/);
+    assert.match(addresses[1], /^\/v2\/entities .*127\.0\.0\.2:\d+$/);
+  } finally {
+    await s.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 9. The audit log: API, chain, export, offline verification and tampering
 // ---------------------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
   return [&audit, sampling, &tallied](const http::RequestContext& ctx, const http::Route* route,
                                       unsigned status) {
     if (route == nullptr) return;
-    if (status == 429 && !sampling->per_address.Take(http::ClientIp(ctx.client_address)).allowed) {
+    if (status == 429 && !sampling->per_address.Take(ctx.client_ip).allowed) {
       sampling->unrecorded.Add();
       return;
     }
@@ -170,7 +170,7 @@ http::RequestObserver AuditObserver(zi::AuditLog& audit, metrics::Registry& metr
     auto entry = AuditOf(ctx, std::move(action), std::move(target), std::to_string(status));
     if (!denied && ctx.identity.kind == "device") {
       // Telemetry: tallied per address, whatever connections it comes on (audit_tally.h).
-      entry.client_address = std::string(http::ClientIp(entry.client_address));
+      entry.client_address = ctx.client_ip;
       if (audit.Count(std::move(entry))) tallied.Add();
     } else {
       audit.Record(std::move(entry));

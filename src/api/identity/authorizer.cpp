@@ -29,7 +29,7 @@ TokenAuthorizer::TokenAuthorizer(const zi::Directory& directory, RateOptions rat
 
 std::expected<http::Identity, http::Denial> TokenAuthorizer::operator()(
     const http::RequestContext& ctx, const http::Route& route) const {
-  if (auto d = by_address_->Take(http::ClientIp(ctx.client_address)); !d.allowed) {
+  if (auto d = by_address_->Take(ctx.client_ip); !d.allowed) {
     return http::Deny(Error::TooManyRequests("too many requests from this address"),
                       d.retry_after_seconds);
   }
