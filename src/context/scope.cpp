@@ -160,6 +160,13 @@ PathScope PathScope::Restrict(const std::vector<std::string>& prefixes) const {
   return out;
 }
 
+bool PathScope::Within(const std::vector<std::string>& prefixes) const {
+  return std::ranges::all_of(items_, [&prefixes](const Item& item) {
+    return std::ranges::any_of(prefixes,
+                               [&item](const std::string& p) { return Under(item.path, p); });
+  });
+}
+
 PathScope PathScope::Subtrees() const {
   PathScope out;
   for (const Item& item : items_) {

@@ -33,6 +33,9 @@ class PathScope {
   // The intersection with the subtrees of `prefixes` (paths such as "/" or "/a/b"): what a
   // caller granted only those prefixes may see of this scope.
   PathScope Restrict(const std::vector<std::string>& prefixes) const;
+  // True when every path this scope covers lies in the subtree of one of `prefixes`: a
+  // caller granted those prefixes may see all of it ("/a/#" within "/a" or "/", not "/a/b").
+  bool Within(const std::vector<std::string>& prefixes) const;
   // Every scope widened to its subtree ("/a" as "/a/#"): how QuantumLeap reads
   // Fiware-ServicePath, as a prefix.
   PathScope Subtrees() const;

@@ -52,6 +52,24 @@ TEST(Scope, SubtreesReadEveryPathAsAPrefix) {
   EXPECT_TRUE(PathScope::Parse("").value().Subtrees().IsAll());
 }
 
+TEST(Scope, WithinGrantedPrefixes) {
+  auto within = [](std::string_view header, const std::vector<std::string>& prefixes) {
+    return PathScope::Parse(header)->Within(prefixes);
+  };
+  EXPECT_TRUE(within("/water", {"/water"}));
+  EXPECT_TRUE(within("/water/#", {"/water"}));
+  EXPECT_TRUE(within("/water/gauges", {"/water"}));
+  EXPECT_TRUE(within("/water,/traffic/#", {"/traffic", "/water"}));
+  EXPECT_TRUE(within("/#", {"/"}));
+  EXPECT_TRUE(within("/water", {"/"}));
+  EXPECT_FALSE(within("/#", {"/water"}));
+  EXPECT_FALSE(within("/", {"/water"}));
+  EXPECT_FALSE(within("/waterworks", {"/water"}));
+  EXPECT_FALSE(within("/water/#", {"/water/gauges"}));
+  EXPECT_FALSE(within("/water,/traffic", {"/water"}));
+  EXPECT_FALSE(within("/water", {}));
+}
+
 TEST(Scope, ReadScopeErrors) {
   EXPECT_FALSE(PathScope::Parse("/a#"));
   EXPECT_FALSE(PathScope::Parse("/a,/b,/c,/d,/e,/f,/g,/h,/i,/j,/k"));

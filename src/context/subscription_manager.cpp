@@ -96,6 +96,12 @@ SubscriptionManager::Entry* SubscriptionManager::FindLocked(const std::string& t
   return e == t->second.by_id.end() ? nullptr : &e->second;
 }
 
+SubscriptionManager::Entry* SubscriptionManager::FindVisibleLocked(
+    const std::string& tenant, const std::vector<std::string>& granted, const std::string& id) {
+  Entry* e = FindLocked(tenant, id);
+  return e != nullptr && !e->deleting && e->scope.Within(granted) ? e : nullptr;
+}
+
 const SubscriptionManager::Entry* SubscriptionManager::FindLocked(const std::string& tenant,
                                                                   const std::string& id) const {
   return const_cast<SubscriptionManager*>(this)->FindLocked(tenant, id);
@@ -177,14 +183,15 @@ void SubscriptionManager::Create(const std::string& tenant, const std::string& s
   });
 }
 
-void SubscriptionManager::Update(const std::string& tenant, const std::string& id,
-                                 const boost::json::value& patch, Done done) {
+void SubscriptionManager::Update(const std::string& tenant, const std::vector<std::string>& granted,
+                                 const std::string& id, const boost::json::value& patch,
+                                 Done done) {
   Subscription updated;
   const bool status_given = patch.is_object() && patch.get_object().contains("status");
   {
     std::lock_guard lock(mu_);
-    const Entry* e = FindLocked(tenant, id);
-    if (e == nullptr || e->deleting) {
+    const Entry* e = FindVisibleLocked(tenant, granted, id);
+    if (e == nullptr) {
       return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
     }
     auto spec = PatchSubscription(*e->sub.spec, patch);
@@ -214,11 +221,12 @@ void SubscriptionManager::Update(const std::string& tenant, const std::string& i
   });
 }
 
-void SubscriptionManager::Delete(const std::string& tenant, const std::string& id, Done done) {
+void SubscriptionManager::Delete(const std::string& tenant, const std::vector<std::string>& granted,
+                                 const std::string& id, Done done) {
   {
     std::lock_guard lock(mu_);
-    Entry* e = FindLocked(tenant, id);
-    if (e == nullptr || e->deleting) {
+    Entry* e = FindVisibleLocked(tenant, granted, id);
+    if (e == nullptr) {
       return done(Fail(Error::NotFound(std::string(kSubscriptionNotFound))));
     }
     e->deleting = true;
@@ -243,15 +251,17 @@ void SubscriptionManager::Delete(const std::string& tenant, const std::string& i
 }
 
 Result<boost::json::object> SubscriptionManager::Get(const std::string& tenant,
+                                                     const std::vector<std::string>& granted,
                                                      const std::string& id) const {
   const TimeMs now = Now();
   std::lock_guard lock(mu_);
-  const Entry* e = FindLocked(tenant, id);
-  if (e == nullptr || e->deleting) return Fail(Error::NotFound(std::string(kSubscriptionNotFound)));
+  const Entry* e = const_cast<SubscriptionManager*>(this)->FindVisibleLocked(tenant, granted, id);
+  if (e == nullptr) return Fail(Error::NotFound(std::string(kSubscriptionNotFound)));
   return RenderSubscription(e->sub, now);
 }
 
 Result<SubscriptionManager::Page> SubscriptionManager::List(const std::string& tenant,
+                                                            const std::vector<std::string>& granted,
                                                             size_t offset, size_t limit,
                                                             size_t max_bytes) const {
   const TimeMs now = Now();
@@ -259,13 +269,11 @@ Result<SubscriptionManager::Page> SubscriptionManager::List(const std::string& t
   Page page;
   std::lock_guard lock(mu_);
   if (auto t = tenants_.find(tenant); t != tenants_.end()) {
-    page.total = t->second.by_id.size();
-    size_t index = 0;
     for (const auto& [seq, id] : t->second.order) {
-      if (items.Count() >= limit) break;
-      if (index++ < offset) continue;
-      const auto& sub = t->second.by_id.at(id).sub;
-      if (auto s = items.Append(json::Dump(RenderSubscription(sub, now))); !s) {
+      const Entry& e = t->second.by_id.at(id);
+      if (!e.scope.Within(granted)) continue;
+      if (page.total++ < offset || items.Count() >= limit) continue;
+      if (auto s = items.Append(json::Dump(RenderSubscription(e.sub, now))); !s) {
         return Fail(s.error());
       }
     }

@@ -128,23 +128,33 @@ class SubscriptionManager {
   // or at once with BadRequest (bad path), Unprocessable (tenant limit) or a write error.
   void Create(const std::string& tenant, const std::string& service_path, SubscriptionSpec spec,
               CreateDone done);
+  // The calls below act on the subscriptions of `tenant` whose service path lies within
+  // `granted`, the service-path prefixes the caller may read there ({"/"}: the whole
+  // tenant; see PathScope::Within). Any other is NotFound to that caller, and is neither
+  // listed nor counted: a department sees and manages only the subscriptions on what it
+  // may read, so that it cannot point another's at its own receiver.
+
   // Applies a PATCH body (PatchSubscription). NotFound, BadRequest, or a write error.
-  void Update(const std::string& tenant, const std::string& id, const boost::json::value& patch,
-              Done done);
+  void Update(const std::string& tenant, const std::vector<std::string>& granted,
+              const std::string& id, const boost::json::value& patch, Done done);
   // Deletes. NotFound or a write error.
-  void Delete(const std::string& tenant, const std::string& id, Done done);
+  void Delete(const std::string& tenant, const std::vector<std::string>& granted,
+              const std::string& id, Done done);
 
   // GET /v2/subscriptions/{id} (RenderSubscription). NotFound.
-  Result<boost::json::object> Get(const std::string& tenant, const std::string& id) const;
+  Result<boost::json::object> Get(const std::string& tenant,
+                                  const std::vector<std::string>& granted,
+                                  const std::string& id) const;
 
   struct Page {
     std::string json;  // the page's subscriptions as a JSON array, in creation order
     size_t count = 0;  // how many are in it
-    size_t total = 0;  // subscriptions of the tenant
+    size_t total = 0;  // subscriptions of the tenant within the grants
   };
   // NoResources as soon as the page's text would pass `max_bytes` (see
   // RenderEntitiesJson: a page must not take the memory of a huge answer).
-  Result<Page> List(const std::string& tenant, size_t offset, size_t limit, size_t max_bytes) const;
+  Result<Page> List(const std::string& tenant, const std::vector<std::string>& granted,
+                    size_t offset, size_t limit, size_t max_bytes) const;
 
   // Writes the statistics of subscriptions that notified since the last flush; `done`
   // once durable (writer thread) or at once when there is nothing to write.
@@ -182,6 +192,9 @@ class SubscriptionManager {
   std::string NewIdLocked();
   Entry* FindLocked(const std::string& tenant, const std::string& id);
   const Entry* FindLocked(const std::string& tenant, const std::string& id) const;
+  // FindLocked, for a caller granted `granted`: nullptr also when being deleted or outside.
+  Entry* FindVisibleLocked(const std::string& tenant, const std::vector<std::string>& granted,
+                           const std::string& id);
   void InsertLocked(const std::string& tenant, Subscription sub, PathScope scope);
   bool ActiveLocked(const Entry& entry, TimeMs now) const;    // neither deleted nor off
   bool EligibleLocked(const Entry& entry, TimeMs now) const;  // and not throttled

@@ -15,6 +15,8 @@
 namespace zc::context {
 namespace {
 
+const std::vector<std::string> kWholeTenant{"/"};  // a caller granted every service path
+
 // Keeps subscription documents; nothing else.
 class MemoryStore : public ContextStore {
  public:
@@ -143,7 +145,7 @@ class ManagerTest : public ::testing::Test {
     p.get_future().get();
   }
   boost::json::object Get(const std::string& id, const std::string& tenant = "") {
-    auto r = manager_->Get(tenant, id);
+    auto r = manager_->Get(tenant, kWholeTenant, id);
     EXPECT_TRUE(r.has_value());
     return r.value_or(boost::json::object{});
   }
@@ -176,6 +178,41 @@ TEST_F(ManagerTest, CreateIsDurableAndNotifiesOnChange) {
   EXPECT_EQ(sub["notification"].at("timesSent").as_int64(), 1);
   EXPECT_EQ(sub["notification"].at("lastSuccessCode").as_uint64(), 200u);
   EXPECT_EQ(sub["status"].as_string(), "active");
+}
+
+TEST_F(ManagerTest, ACallerSeesAndManagesOnlySubscriptionsWithinItsServicePaths) {
+  const std::string water = Create(kRoom1, "gaoming", "/water");
+  const std::string traffic = Create(kRoom1, "gaoming", "/traffic/#");
+  const std::string everything = Create(kRoom1, "gaoming", "/#");
+  const std::vector<std::string> water_only{"/water"};
+  const auto not_found = [](const auto& r) {
+    return !r.has_value() && r.error().code == ErrorCode::kNotFound;
+  };
+
+  EXPECT_TRUE(manager_->Get("gaoming", water_only, water).has_value());
+  EXPECT_TRUE(not_found(manager_->Get("gaoming", water_only, traffic)));
+  EXPECT_TRUE(not_found(manager_->Get("gaoming", water_only, everything)));
+  auto page = manager_->List("gaoming", water_only, 0, 10, 1 << 20);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->count, 1u);
+  EXPECT_EQ(page->total, 1u);
+  EXPECT_NE(page->json.find(water), std::string::npos);
+  EXPECT_EQ(manager_->List("gaoming", water_only, 1, 10, 1 << 20)->count, 0u);
+  EXPECT_EQ(manager_->List("gaoming", kWholeTenant, 0, 10, 1 << 20)->total, 3u);
+  EXPECT_EQ(manager_->List("gaoming", {"/traffic"}, 0, 10, 1 << 20)->total, 1u);
+
+  // Another department's subscription cannot be pointed elsewhere, nor deleted.
+  const auto patch = *json::Parse(R"({"notification":{"http":{"url":"http://localhost:2/x"}}})");
+  EXPECT_TRUE(not_found(
+      Wait([&](auto done) { manager_->Update("gaoming", water_only, traffic, patch, done); })));
+  EXPECT_TRUE(not_found(
+      Wait([&](auto done) { manager_->Delete("gaoming", water_only, everything, done); })));
+  EXPECT_EQ(Get(traffic, "gaoming")["notification"].at("http").at("url").as_string(),
+            "http://localhost:1/n");
+  EXPECT_EQ(manager_->List("gaoming", kWholeTenant, 0, 10, 1 << 20)->total, 3u);
+  ASSERT_TRUE(
+      Wait([&](auto done) { manager_->Update("gaoming", water_only, water, patch, done); }));
+  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("gaoming", water_only, water, done); }));
 }
 
 TEST_F(ManagerTest, Throttling) {
@@ -246,8 +283,9 @@ TEST_F(ManagerTest, FailuresAndMaxFailsLimit) {
   manager_->OnChange(Change("", "Room1", 3, 4));
   EXPECT_EQ(sender_.sent.size(), 2u);
   // Reactivation resets the consecutive failures.
-  ASSERT_TRUE(Wait(
-      [&](auto done) { manager_->Update("", id, *json::Parse(R"({"status":"active"})"), done); }));
+  ASSERT_TRUE(Wait([&](auto done) {
+    manager_->Update("", kWholeTenant, id, *json::Parse(R"({"status":"active"})"), done);
+  }));
   EXPECT_FALSE(Get(id)["notification"].as_object().contains("failsCounter"));
 }
 
@@ -255,32 +293,34 @@ TEST_F(ManagerTest, UpdateDeleteListAndNotFound) {
   const std::string a = Create(kRoom1);
   const std::string b = Create(kRoom1, "", "/x");
   Create(kRoom1, "t2");
-  auto page = manager_->List("", 0, 10, 1 << 20);
+  auto page = manager_->List("", kWholeTenant, 0, 10, 1 << 20);
   ASSERT_TRUE(page);
   EXPECT_EQ(page->total, 2u);
   EXPECT_EQ(page->count, 2u);
   const auto items = json::Parse(page->json).value().as_array();
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].at("id").as_string(), a);
-  EXPECT_EQ(manager_->List("", 1, 10, 1 << 20)->count, 1u);
-  EXPECT_EQ(manager_->List("", 0, 1, 1 << 20)->count, 1u);
-  EXPECT_EQ(manager_->List("nobody", 0, 10, 1 << 20)->json, "[]");
-  auto over = manager_->List("", 0, 10, page->json.size() - 1);
+  EXPECT_EQ(manager_->List("", kWholeTenant, 1, 10, 1 << 20)->count, 1u);
+  EXPECT_EQ(manager_->List("", kWholeTenant, 0, 1, 1 << 20)->count, 1u);
+  EXPECT_EQ(manager_->List("nobody", kWholeTenant, 0, 10, 1 << 20)->json, "[]");
+  auto over = manager_->List("", kWholeTenant, 0, 10, page->json.size() - 1);
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, ErrorCode::kNoResources);
-  EXPECT_EQ(manager_->List("", 0, 10, page->json.size())->json, page->json);
-  ASSERT_TRUE(
-      Wait([&](auto done) { manager_->Update("", a, *json::Parse(R"({"throttling":3})"), done); }));
+  EXPECT_EQ(manager_->List("", kWholeTenant, 0, 10, page->json.size())->json, page->json);
+  ASSERT_TRUE(Wait([&](auto done) {
+    manager_->Update("", kWholeTenant, a, *json::Parse(R"({"throttling":3})"), done);
+  }));
   EXPECT_EQ(Get(a)["throttling"].as_int64(), 3);
-  auto bad =
-      Wait([&](auto done) { manager_->Update("", a, *json::Parse(R"({"status":"nope"})"), done); });
+  auto bad = Wait([&](auto done) {
+    manager_->Update("", kWholeTenant, a, *json::Parse(R"({"status":"nope"})"), done);
+  });
   EXPECT_EQ(bad.error().code, ErrorCode::kBadRequest);
-  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", b, done); }));
+  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", kWholeTenant, b, done); }));
   EXPECT_FALSE(store_.Doc("", b).has_value());
-  auto missing = Wait([&](auto done) { manager_->Delete("", b, done); });
+  auto missing = Wait([&](auto done) { manager_->Delete("", kWholeTenant, b, done); });
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
   EXPECT_EQ(missing.error().message, kSubscriptionNotFound);
-  EXPECT_FALSE(manager_->Get("t2", a).has_value());
+  EXPECT_FALSE(manager_->Get("t2", kWholeTenant, a).has_value());
 }
 
 TEST_F(ManagerTest, ServicePathRestrictsNotifications) {
@@ -413,9 +453,9 @@ TEST_F(ManagerTest, WaitingNotificationsAreWithdrawnWhenTheirSubscriptionIsDelet
   const std::string paused = Create(kRoom1);
   for (int v = 1; v <= 3; ++v) manager_->OnChange(Change("", "Room1", v, v + 1));
   ASSERT_EQ(sender_.sent.size(), 2u);  // one of each lane; two wait behind each
-  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", deleted, done); }));
+  ASSERT_TRUE(Wait([&](auto done) { manager_->Delete("", kWholeTenant, deleted, done); }));
   ASSERT_TRUE(Wait([&](auto done) {
-    manager_->Update("", paused, *json::Parse(R"({"status":"inactive"})"), done);
+    manager_->Update("", kWholeTenant, paused, *json::Parse(R"({"status":"inactive"})"), done);
   }));
   sender_.Complete({200, {}});
   sender_.Complete({200, {}});
@@ -429,8 +469,9 @@ TEST_F(ManagerTest, WaitingNotificationsAreWithdrawnWhenTheirSubscriptionIsDelet
 TEST_F(ManagerTest, AOneshotsNotificationWaitingInItsLaneIsStillSent) {
   const std::string id = Create(kRoom1);
   manager_->OnChange(Change("", "Room1", 1, 2));
-  ASSERT_TRUE(Wait(
-      [&](auto done) { manager_->Update("", id, *json::Parse(R"({"status":"oneshot"})"), done); }));
+  ASSERT_TRUE(Wait([&](auto done) {
+    manager_->Update("", kWholeTenant, id, *json::Parse(R"({"status":"oneshot"})"), done);
+  }));
   manager_->OnChange(Change("", "Room1", 2, 3));  // waits; its subscription is now inactive
   manager_->OnChange(Change("", "Room1", 3, 4));  // not triggered
   EXPECT_EQ(Get(id)["status"].as_string(), "inactive");
@@ -459,8 +500,9 @@ TEST_F(ManagerTest, ANotificationUrlCanBeRefusedAtCreateAndUpdate) {
   EXPECT_EQ(store_.Size(), 0u);
   const std::string id = Create(kRoom1);
   const Status updated = Wait([&](auto done) {
-    manager_->Update(
-        "", id, *json::Parse(R"({"notification":{"http":{"url":"http://forbidden/x"}}})"), done);
+    manager_->Update("", kWholeTenant, id,
+                     *json::Parse(R"({"notification":{"http":{"url":"http://forbidden/x"}}})"),
+                     done);
   });
   ASSERT_FALSE(updated.has_value());
   EXPECT_EQ(updated.error().code, ErrorCode::kBadRequest);

@@ -629,6 +629,46 @@ test('a subscription made by a /water-only token notifies only changes under /wa
   }
 });
 
+test('a /water-only token sees and manages only subscriptions within /water: another department\'s cannot be read, redirected or deleted', async () => {
+  const subscription = (url) => ({
+    subject: { entities: [{ idPattern: '.*', type: 'Sensor' }] }, notification: { http: { url } },
+  });
+  const air = await srv.post('/v2/subscriptions', subscription('http://127.0.0.1:9/air-dept'),
+    { headers: { ...GAOMING, 'Fiware-ServicePath': '/air' } });
+  assert.equal(air.status, 201, air.text);
+  const airId = air.headers.get('location').split('/').pop();
+  const mine = await srv.post('/v2/subscriptions', subscription('http://127.0.0.1:9/water-dept'),
+    { auth: waterRead, headers: GAOMING });
+  assert.equal(mine.status, 201, mine.text);
+  const mineId = mine.headers.get('location').split('/').pop();
+  const asWater = { auth: waterRead, headers: GAOMING };
+  try {
+    const listed = await srv.get('/v2/subscriptions?options=count&limit=1000', asWater);
+    assert.equal(listed.status, 200, listed.text);
+    const ids = listed.json.map((x) => x.id);  // the earlier test's /water one is there too
+    assert.ok(ids.includes(mineId) && !ids.includes(airId), JSON.stringify(ids));
+    assert.equal(listed.headers.get('fiware-total-count'), String(ids.length));
+    assert.equal((await srv.get(`/v2/subscriptions/${mineId}`, asWater)).status, 200);
+    const hidden = await srv.get(`/v2/subscriptions/${airId}`, asWater);
+    assert.equal(hidden.status, 404, hidden.text);
+    assert.equal(hidden.json.error, 'NotFound');
+    const redirected = await srv.patch(`/v2/subscriptions/${airId}`,
+      { notification: { http: { url: 'http://127.0.0.1:9/stolen' } } }, asWater);
+    assert.equal(redirected.status, 404, redirected.text);
+    assert.equal((await srv.del(`/v2/subscriptions/${airId}`, asWater)).status, 404);
+    const untouched = await srv.get(`/v2/subscriptions/${airId}`, { headers: GAOMING });
+    assert.equal(untouched.status, 200, untouched.text);
+    assert.equal(untouched.json.notification.http.url, 'http://127.0.0.1:9/air-dept');
+    // Its own, it manages.
+    assert.equal((await srv.patch(`/v2/subscriptions/${mineId}`, { throttling: 5 }, asWater)).status, 204);
+    assert.equal((await srv.del(`/v2/subscriptions/${mineId}`, asWater)).status, 204);
+    const all = await srv.get('/v2/subscriptions?limit=1000', { headers: GAOMING });
+    assert.ok(all.json.some((x) => x.id === airId) && !all.json.some((x) => x.id === mineId), all.text);
+  } finally {
+    await srv.del(`/v2/subscriptions/${airId}`, { headers: GAOMING });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 7. Bootstrap of the first administrator
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,12 @@ http::Respond WithCorrelator(const RequestContext& ctx, Respond respond) {
   };
 }
 
+// The service-path prefixes the caller may read in `tenant`: the subscriptions it may see
+// and manage are those whose service path lies within them (SubscriptionManager).
+std::vector<std::string> Granted(const RequestContext& ctx, const std::string& tenant) {
+  return ctx.identity.PathsFor(tenant, false);
+}
+
 void ListSubscriptions(SubscriptionManager& manager, RequestContext& ctx, const Respond& respond) {
   auto tenant = Tenant(ctx);
   if (!tenant) return ReplyError(ctx, respond, tenant.error());
@@ -32,7 +38,8 @@ void ListSubscriptions(SubscriptionManager& manager, RequestContext& ctx, const 
   if (!options) return ReplyError(ctx, respond, options.error());
   auto page = PageParams(ctx);
   if (!page) return ReplyError(ctx, respond, page.error());
-  auto result = manager.List(*tenant, page->offset, page->limit, ctx.max_response_bytes);
+  auto result = manager.List(*tenant, Granted(ctx, *tenant), page->offset, page->limit,
+                             ctx.max_response_bytes);
   if (!result) return ReplyError(ctx, respond, result.error());
   Response res = Response::Json(200, std::move(result->json));
   if (options->contains("count")) res.Header("Fiware-Total-Count", std::to_string(result->total));
@@ -78,7 +85,7 @@ void CreateSubscription(SubscriptionManager& manager, RequestContext& ctx, const
 void GetSubscription(SubscriptionManager& manager, RequestContext& ctx, const Respond& respond) {
   auto tenant = Tenant(ctx);
   if (!tenant) return ReplyError(ctx, respond, tenant.error());
-  auto sub = manager.Get(*tenant, std::string(ctx.Param("subscriptionId")));
+  auto sub = manager.Get(*tenant, Granted(ctx, *tenant), std::string(ctx.Param("subscriptionId")));
   if (!sub) return ReplyError(ctx, respond, sub.error());
   Reply(ctx, respond, JsonResponse(200, *sub));
 }
@@ -87,12 +94,13 @@ void UpdateSubscription(SubscriptionManager& manager, RequestContext& ctx, const
   auto tenant = Tenant(ctx);
   if (!tenant) return ReplyError(ctx, respond, tenant.error());
   const std::string id(ctx.Param("subscriptionId"));
-  if (auto found = manager.Get(*tenant, id); !found) {
+  const std::vector<std::string> granted = Granted(ctx, *tenant);
+  if (auto found = manager.Get(*tenant, granted, id); !found) {
     return ReplyError(ctx, respond, found.error());  // 404 before body errors, as Orion
   }
   auto body = JsonBody(ctx);
   if (!body) return ReplyError(ctx, respond, body.error());
-  manager.Update(*tenant, id, *body, [respond = WithCorrelator(ctx, respond)](Status s) {
+  manager.Update(*tenant, granted, id, *body, [respond = WithCorrelator(ctx, respond)](Status s) {
     respond(s ? Response::Empty(204) : ErrorResponse(s.error()));
   });
 }
@@ -100,7 +108,7 @@ void UpdateSubscription(SubscriptionManager& manager, RequestContext& ctx, const
 void DeleteSubscription(SubscriptionManager& manager, RequestContext& ctx, const Respond& respond) {
   auto tenant = Tenant(ctx);
   if (!tenant) return ReplyError(ctx, respond, tenant.error());
-  manager.Delete(*tenant, std::string(ctx.Param("subscriptionId")),
+  manager.Delete(*tenant, Granted(ctx, *tenant), std::string(ctx.Param("subscriptionId")),
                  [respond = WithCorrelator(ctx, respond)](Status s) {
                    respond(s ? Response::Empty(204) : ErrorResponse(s.error()));
                  });
