@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -27,11 +26,6 @@ Result<std::vector<zi::TenantGrant>> ParseTenants(const std::vector<std::string>
     out.push_back(std::move(*grant));
   }
   return out;
-}
-
-std::string Actor() {
-  const char* user = std::getenv("USER");
-  return fmt::format("cli:{}", user ? user : "unknown");
 }
 
 std::string ReadPassword(bool from_stdin) {
@@ -59,7 +53,7 @@ int Run(const AdminFlags& f, const std::string& action, const std::string& targe
   }
   const Status s = fn(*security);
   if (!action.empty()) {
-    security->audit->Record({.actor = Actor(),
+    security->audit->Record({.actor = CliActor(),
                              .actor_kind = "system",
                              .action = action,
                              .target = target,

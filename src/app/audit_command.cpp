@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <system_error>
@@ -149,11 +148,6 @@ std::string LiveSummary(const VerifyReport& r) {
   return text;
 }
 
-std::string Actor() {
-  const char* user = std::getenv("USER");
-  return fmt::format("cli:{}", user ? user : "unknown");
-}
-
 }  // namespace
 
 int AuditVerifyCommand(const fs::path& data_dir, const fs::path& archive_dir) {
@@ -239,7 +233,7 @@ int AuditArchiveCommand(const fs::path& data_dir, const std::string& before,
     return 2;
   }
   auto files =
-      ArchiveAudit(*security->audit_store, *security->audit, archive_dir, *cutoff, Actor());
+      ArchiveAudit(*security->audit_store, *security->audit, archive_dir, *cutoff, CliActor());
   security->audit->Flush();
   if (!files) {
     fmt::print(stderr, "zhicheng audit archive: {}\n", files.error().message);

@@ -88,6 +88,11 @@ Result<Security> OpenSecurity(const Config& config) {
   return s;
 }
 
+std::string CliActor() {
+  const char* user = std::getenv("USER");
+  return fmt::format("cli:{}", user ? user : "unknown");
+}
+
 Status BootstrapIfEmpty(const Config& config, Security& security, std::FILE* out) {
   if (!security.directory->Empty()) return Ok();
   auto given = GivenAdminToken(config);

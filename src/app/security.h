@@ -37,6 +37,9 @@ Result<Security> OpenSecurity(const Config& config);
 // DATA/bootstrap-token and prints it on `out`. Does nothing when the directory has users.
 Status BootstrapIfEmpty(const Config& config, Security& security, std::FILE* out);
 
+// The audit actor of an offline command: "cli:<the Unix user>".
+std::string CliActor();
+
 // An exclusive lock on DATA/lock for the life of the returned object; Unavailable when
 // another process (a running server) holds it.
 class DataDirLock {
