@@ -102,6 +102,12 @@ SubscriptionManager::Entry* SubscriptionManager::FindVisibleLocked(
   return e != nullptr && !e->deleting && e->scope.Within(granted) ? e : nullptr;
 }
 
+const SubscriptionManager::Entry* SubscriptionManager::FindVisibleLocked(
+    const std::string& tenant, const std::vector<std::string>& granted,
+    const std::string& id) const {
+  return const_cast<SubscriptionManager*>(this)->FindVisibleLocked(tenant, granted, id);
+}
+
 const SubscriptionManager::Entry* SubscriptionManager::FindLocked(const std::string& tenant,
                                                                   const std::string& id) const {
   return const_cast<SubscriptionManager*>(this)->FindLocked(tenant, id);
@@ -255,7 +261,7 @@ Result<boost::json::object> SubscriptionManager::Get(const std::string& tenant,
                                                      const std::string& id) const {
   const TimeMs now = Now();
   std::lock_guard lock(mu_);
-  const Entry* e = const_cast<SubscriptionManager*>(this)->FindVisibleLocked(tenant, granted, id);
+  const Entry* e = FindVisibleLocked(tenant, granted, id);
   if (e == nullptr) return Fail(Error::NotFound(std::string(kSubscriptionNotFound)));
   return RenderSubscription(e->sub, now);
 }

@@ -195,6 +195,8 @@ class SubscriptionManager {
   // FindLocked, for a caller granted `granted`: nullptr also when being deleted or outside.
   Entry* FindVisibleLocked(const std::string& tenant, const std::vector<std::string>& granted,
                            const std::string& id);
+  const Entry* FindVisibleLocked(const std::string& tenant, const std::vector<std::string>& granted,
+                                 const std::string& id) const;
   void InsertLocked(const std::string& tenant, Subscription sub, PathScope scope);
   bool ActiveLocked(const Entry& entry, TimeMs now) const;    // neither deleted nor off
   bool EligibleLocked(const Entry& entry, TimeMs now) const;  // and not throttled

@@ -17,8 +17,8 @@
 // callers are never refused for lack of room, and each sweep (O(shard size)) is paid for
 // by at least an eighth of a shard of insertions.
 //
-// For a per-address limit, note that RequestContext::client_address is "ip:port" (IPv6
-// without brackets): the IP alone is the part before the last ':' (see ClientIp below).
+// For a per-address limit, key on RequestContext::client_ip: the client's IP alone (the
+// one a trusted proxy forwarded, when there is one).
 #pragma once
 
 #include <array>
@@ -83,12 +83,5 @@ class RateLimiter {
   const size_t shard_capacity_;
   std::array<Shard, kShards> shards_;
 };
-
-// The IP part of a RequestContext::client_address ("10.0.0.7:51234" -> "10.0.0.7",
-// "::1:51234" -> "::1"): everything before the last ':'; the whole string when there is none.
-inline std::string_view ClientIp(std::string_view client_address) {
-  const size_t colon = client_address.rfind(':');
-  return colon == std::string_view::npos ? client_address : client_address.substr(0, colon);
-}
 
 }  // namespace zc::http

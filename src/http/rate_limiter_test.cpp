@@ -130,11 +130,5 @@ TEST(RateLimiter, ManyThreadsShareOneBudgetPerKey) {
   EXPECT_EQ(allowed.load(), 1000);
 }
 
-TEST(ClientIp, IsTheAddressWithoutThePort) {
-  EXPECT_EQ(ClientIp("10.0.0.7:51234"), "10.0.0.7");
-  EXPECT_EQ(ClientIp("::1:51234"), "::1");
-  EXPECT_EQ(ClientIp("unknown"), "unknown");
-}
-
 }  // namespace
 }  // namespace zc::http
