@@ -150,8 +150,9 @@ Status ReadHttp(const toml::table& t, Config& c) {
   std::vector<std::string> proxies;
   if (auto s = ReadStringList(t, "http", "trusted_proxies", proxies); !s) return s;
   auto trusted = http::NetworkList::Parse(proxies);
-  if (!trusted)
+  if (!trusted) {
     return Fail(Error::BadRequest("[http] trusted_proxies: " + trusted.error().message));
+  }
   c.trusted_proxies = std::move(*trusted);
   return Ok();
 }
