@@ -9,8 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <memory>
-#include <optional>
 #include <system_error>
 
 #include "app/config.h"
@@ -24,21 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using identity::VerifyReport;
 
-// The first and last entries of a verified store: their prev_hash and hash link files.
-struct Ends {
-  std::string first_prev_hash;
-  std::string last_hash;
-};
-
-Result<Ends> EndsOf(identity::AuditStore& store) {
-  auto first = store.Query({.limit = 1});
-  if (!first) return Fail(first.error());
-  auto last = store.Last();
-  if (!last) return Fail(last.error());
-  if (first->empty() || !*last) return Ends{};
-  return Ends{first->front().prev_hash, (*last)->hash};
-}
-
 std::string Range(int64_t first, int64_t last) {
   return first == last ? fmt::format("entry {}", first)
                        : fmt::format("entries {} to {}", first, last);
@@ -49,8 +32,8 @@ std::string Range(int64_t first, int64_t last) {
 // have been moved elsewhere; that is said, not failed.
 class ArchiveVerifier {
  public:
-  ArchiveVerifier(const identity::SigningKey& key, const VerifyReport& live, Ends live_ends)
-      : key_(key), live_(live), live_ends_(std::move(live_ends)) {}
+  ArchiveVerifier(const identity::SigningKey& key, const VerifyReport& live)
+      : key_(key), live_(live) {}
 
   // The exit code: 0, 1 (broken, printed) or 2 (unreadable, on stderr).
   int Run(const fs::path& dir) {
@@ -69,7 +52,7 @@ class ArchiveVerifier {
     if (live_.archived_through == 0) {
       return Broken("the log starts at entry 1: the archive files belong to another log");
     }
-    if (const int code = Link(live_.first_seq, live_ends_.first_prev_hash, "the log"); code != 0) {
+    if (const int code = Link(live_.first_seq, live_.first_prev_hash, "the log"); code != 0) {
       return code;
     }
     const int64_t first = files->front().first_seq;
@@ -98,11 +81,9 @@ class ArchiveVerifier {
     if (f.first_seq > 1 && report->archived_through != f.first_seq - 1) {
       return Broken(name + " has no anchor before its first entry");
     }
-    auto ends = EndsOf(**store);
-    if (!ends) return Unreadable(name + ": " + ends.error().message);
-    if (const int code = Link(f.first_seq, ends->first_prev_hash, name); code != 0) return code;
+    if (const int code = Link(f.first_seq, report->first_prev_hash, name); code != 0) return code;
     next_seq_ = f.last_seq + 1;
-    last_hash_ = ends->last_hash;
+    last_hash_ = report->last_hash;
     return 0;
   }
 
@@ -133,7 +114,6 @@ class ArchiveVerifier {
 
   const identity::SigningKey& key_;
   const VerifyReport& live_;
-  const Ends live_ends_;
   int64_t next_seq_ = 0;  // the entry the next file must start at (0 before the first)
   std::string last_hash_;
 };
@@ -168,10 +148,8 @@ int AuditVerifyCommand(const fs::path& data_dir, const fs::path& archive_dir) {
     return 2;
   }
   auto report = identity::VerifyAudit(**store, *key);
-  auto ends = report ? EndsOf(**store) : Result<Ends>(Ends{});
-  if (!report || !ends) {
-    fmt::print(stderr, "zhicheng: cannot read the audit log: {}\n",
-               (report ? ends.error() : report.error()).message);
+  if (!report) {
+    fmt::print(stderr, "zhicheng: cannot read the audit log: {}\n", report.error().message);
     return 2;
   }
   if (!report->ok) {
@@ -179,7 +157,7 @@ int AuditVerifyCommand(const fs::path& data_dir, const fs::path& archive_dir) {
     return 1;
   }
   fmt::print("{}\n", LiveSummary(*report));
-  return ArchiveVerifier(*key, *report, std::move(*ends)).Run(archive_dir);
+  return ArchiveVerifier(*key, *report).Run(archive_dir);
 }
 
 Result<std::vector<store::AuditArchiveFile>> ArchiveAudit(store::SqliteAuditStore& log,

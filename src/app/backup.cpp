@@ -4,7 +4,6 @@
 // rename that publishes the whole, then the parent directory.
 #include "app/backup.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/file_sync.h"
 #include "common/json.h"
 #include "common/result.h"
 #include "identity/secrets.h"
@@ -50,15 +50,6 @@ bool IsTransient(const fs::path& p) {
   const std::string name = p.filename().string();
   return name == "lock" || name.ends_with("-wal") || name.ends_with("-shm") ||
          name.ends_with("-journal");
-}
-
-Status SyncPath(const fs::path& p) {
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail(Error::Internal("cannot open " + p.string() + " to sync it"));
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return Fail(Error::Internal("fsync of " + p.string() + " failed"));
-  return Ok();
 }
 
 // The files to back up, relative to `root`: databases first, the context store first of

@@ -94,6 +94,20 @@ Status ReadStringList(const toml::table& t, std::string_view section, std::strin
   return Ok();
 }
 
+// A list of IP addresses and networks (http::NetworkList); refusals name the key.
+Status ReadNetworks(const toml::table& t, std::string_view section, std::string_view key,
+                    http::NetworkList& out) {
+  std::vector<std::string> entries;
+  if (auto s = ReadStringList(t, section, key, entries); !s) return s;
+  auto networks = http::NetworkList::Parse(entries);
+  if (!networks) {
+    return Fail(
+        Error::BadRequest(fmt::format("[{}] {}: {}", section, key, networks.error().message)));
+  }
+  out = std::move(*networks);
+  return Ok();
+}
+
 Status ReadServer(const toml::table& t, Config& c) {
   if (auto s = CheckKeys(t, "server", {"data", "listen", "threads", "log_level"}); !s) return s;
   std::string data = c.data_dir.string();
@@ -147,14 +161,7 @@ Status ReadHttp(const toml::table& t, Config& c) {
         fmt::format("[http] max_pending_request_bytes must be at least max_body_bytes ({})",
                     c.max_body_bytes)));
   }
-  std::vector<std::string> proxies;
-  if (auto s = ReadStringList(t, "http", "trusted_proxies", proxies); !s) return s;
-  auto trusted = http::NetworkList::Parse(proxies);
-  if (!trusted) {
-    return Fail(Error::BadRequest("[http] trusted_proxies: " + trusted.error().message));
-  }
-  c.trusted_proxies = std::move(*trusted);
-  return Ok();
+  return ReadNetworks(t, "http", "trusted_proxies", c.trusted_proxies);
 }
 
 Status ReadContext(const toml::table& t, Config& c) {
@@ -206,13 +213,11 @@ Status ReadNotifications(const toml::table& t, Config& c) {
   if (auto s = ReadNumber(t, "max_in_progress_bytes", c.notification_max_in_progress_bytes); !s) {
     return s;
   }
-  std::vector<std::string> networks;
-  if (auto s = ReadStringList(t, "notifications", "allowed_networks", networks); !s) return s;
-  auto allowed = http::NetworkList::Parse(networks);
-  if (!allowed) {
-    return Fail(Error::BadRequest("[notifications] allowed_networks: " + allowed.error().message));
+  if (auto s =
+          ReadNetworks(t, "notifications", "allowed_networks", c.notification_allowed_networks);
+      !s) {
+    return s;
   }
-  c.notification_allowed_networks = std::move(*allowed);
   if (auto s = ReadTyped(t, "notifications", "ca_file", c.notification_ca_file); !s) return s;
   return ReadTyped(t, "notifications", "verify_certificates", c.notification_verify_certificates);
 }

@@ -27,6 +27,14 @@ constexpr bool IsHttpToken(std::string_view name) {
   });
 }
 
+// `s` without leading and trailing spaces and tabs (RFC 9110's optional whitespace around
+// list items and parameters).
+constexpr std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 constexpr bool IsHttpFieldValue(std::string_view value) {
   return std::ranges::none_of(value, [](char c) {
     const auto u = static_cast<unsigned char>(c);

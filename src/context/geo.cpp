@@ -22,6 +22,8 @@
 #include <numbers>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace zc::context {
 namespace {
 
@@ -40,12 +42,6 @@ constexpr std::string_view kPartial =
 
 // ---- Text ------------------------------------------------------------------------------
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Orion's stringSplit: leading separators are skipped, empty items are kept.
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -60,7 +56,7 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 
 // A finite decimal number, surrounding blanks allowed (as strtod-based str2double).
 std::optional<double> ParseNumber(std::string_view s) {
-  s = Trim(s);
+  s = TrimOws(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   double v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

@@ -4,16 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace zc::http {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // The addresses of every X-Forwarded-For header, in order: at most kMaxHops, the nearest.
 constexpr size_t kMaxHops = 32;
@@ -27,7 +23,7 @@ std::vector<std::string_view> Hops(const BeastRequest& request) {
       const size_t comma = rest.find(',');
       std::string_view hop = rest.substr(0, comma);
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-      hop = TrimSpaces(hop);
+      hop = TrimOws(hop);
       if (!hop.empty()) hops.push_back(hop);
     }
   }

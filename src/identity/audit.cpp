@@ -481,9 +481,11 @@ class Verifier {
   void Visit(const AuditEntry& e) {
     if (report_.entries++ == 0) {
       report_.first_seq = e.seq;
+      report_.first_prev_hash = e.prev_hash;
       if (e.seq > 1) StartAtAnchor(e);
     }
     report_.last_seq = e.seq;
+    report_.last_hash = e.hash;
     CheckLink(e);
     while (next_ < checkpoints_.size() && checkpoints_[next_].seq <= e.seq) {
       CheckCheckpoint(checkpoints_[next_++], e);

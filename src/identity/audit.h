@@ -264,8 +264,10 @@ struct VerifyReport {
   // The entries before first_seq were archived: the oldest checkpoint, at first_seq - 1,
   // signs the hash the first entry's prev_hash names. 0 when the log starts at entry 1.
   int64_t archived_through = 0;
-  int64_t first_bad_seq = 0;  // 0 when ok
-  std::string problem;        // the first problem in words; empty when ok
+  std::string first_prev_hash;  // the first entry's prev_hash: what links it to older entries
+  std::string last_hash;        // the newest entry's hash: what newer entries continue
+  int64_t first_bad_seq = 0;    // 0 when ok
+  std::string problem;          // the first problem in words; empty when ok
 };
 
 // Recomputes the chain over store.Scan() and checks every checkpoint's signature and hash.

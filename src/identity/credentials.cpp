@@ -10,18 +10,12 @@
 namespace zc::identity {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Splits "Scheme value" at the first space.
 std::pair<std::string_view, std::string_view> SplitScheme(std::string_view header) {
-  header = Trim(header);
+  header = TrimOws(header);
   const size_t space = header.find(' ');
   if (space == std::string_view::npos) return {header, {}};
-  return {header.substr(0, space), Trim(header.substr(space + 1))};
+  return {header.substr(0, space), TrimOws(header.substr(space + 1))};
 }
 
 int HexValue(char c) {
@@ -86,13 +80,13 @@ bool IsWellFormedToken(std::string_view token) {
 Result<std::optional<std::string>> BearerToken(std::string_view authorization,
                                                std::string_view x_auth_token) {
   std::optional<std::string> token;
-  if (!Trim(authorization).empty()) {
+  if (!TrimOws(authorization).empty()) {
     auto [scheme, value] = SplitScheme(authorization);
     if (!IEquals(scheme, "Bearer")) return Fail(Bad("the Authorization scheme must be Bearer"));
     if (!IsWellFormedToken(value)) return Fail(Bad("malformed bearer token"));
     token = std::string(value);
   }
-  x_auth_token = Trim(x_auth_token);
+  x_auth_token = TrimOws(x_auth_token);
   if (!x_auth_token.empty()) {
     if (!IsWellFormedToken(x_auth_token)) return Fail(Bad("malformed X-Auth-Token"));
     if (token && *token != x_auth_token) {

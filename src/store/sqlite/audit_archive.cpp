@@ -2,9 +2,7 @@
 // order of work).
 #include "store/sqlite/audit_archive.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "common/file_sync.h"
 
 namespace zc::store {
 namespace {
@@ -43,14 +43,6 @@ std::optional<AuditArchiveFile> ParseArchiveName(const fs::path& path) {
     return std::nullopt;
   }
   return file;
-}
-
-Status SyncDirectory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool ok = fd >= 0 && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) return Fail(Error::Internal("fsync of " + dir.string() + " failed"));
-  return Ok();
 }
 
 void RemoveDatabase(const fs::path& file) {
@@ -137,7 +129,7 @@ Result<AuditArchiveFile> ArchiveRun(SqliteAuditStore& log, const fs::path& dir,
   std::error_code ec;
   fs::rename(temporary, file.path, ec);
   if (ec) return Fail(Error::Internal("rename to " + file.path.string() + ": " + ec.message()));
-  if (auto s = SyncDirectory(dir); !s) return Fail(s.error());
+  if (auto s = SyncPath(dir); !s) return Fail(s.error());
   if (auto s = log.PruneThrough(end.seq); !s) return Fail(s.error());
   return file;
 }
