@@ -4,8 +4,12 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <optional>
+#include <string>
 
 #include "app/admin_command.h"
 #include "app/audit_command.h"
@@ -43,9 +47,70 @@ int RunServe(const ServeFlags& flags) {
   return zc::app::Serve(config);
 }
 
+struct AuditFlags {
+  std::string data = "./var/data";
+  std::string archive;
+  std::string before;
+  std::filesystem::path ArchiveDir() const {
+    return archive.empty() ? std::filesystem::path(data) / "audit-archive"
+                           : std::filesystem::path(archive);
+  }
+};
+
+void AddAuditCommands(CLI::App& app, AuditFlags& flags, int& exit_code) {
+  auto* audit = app.add_subcommand("audit", "The audit log")->require_subcommand(1);
+  auto* verify = audit->add_subcommand(
+      "verify", "Verify the audit log's and its archive files' hash chains and signatures");
+  verify->add_option("--data", flags.data, "Data directory (default ./var/data)");
+  verify->add_option("--archive", flags.archive, "Archive directory (default DATA/audit-archive)");
+  verify->callback(
+      [&] { exit_code = zc::app::AuditVerifyCommand(flags.data, flags.ArchiveDir()); });
+  auto* archive = audit->add_subcommand(
+      "archive", "Move the entries signed before a time into archive files (server stopped)");
+  archive->add_option("--data", flags.data, "Data directory (default ./var/data)");
+  archive->add_option("--before", flags.before, "ISO 8601 time, e.g. 2026-06-01")->required();
+  archive->add_option("--archive", flags.archive, "Archive directory (default DATA/audit-archive)");
+  archive->callback([&] {
+    exit_code = zc::app::AuditArchiveCommand(flags.data, flags.before, flags.ArchiveDir());
+  });
+}
+
+struct BackupFlags {
+  std::string data = "./var/data";
+  std::string to;
+};
+
+struct RestoreFlags {
+  std::string from;
+  std::string data;
+};
+
+CLI::App* AddBackupCommand(CLI::App& app, BackupFlags& flags, int& exit_code) {
+  auto* backup = app.add_subcommand(
+      "backup", "Copy a data directory, also while the server runs, into a new directory");
+  backup->add_option("--data", flags.data, "Data directory (default ./var/data)");
+  backup->add_option("--to", flags.to, "The backup directory to create (absent or empty)")
+      ->required();
+  backup->callback([&] { exit_code = zc::app::BackupCommand(flags.data, flags.to); });
+  return backup;
+}
+
+CLI::App* AddRestoreCommand(CLI::App& app, RestoreFlags& flags, int& exit_code) {
+  auto* restore = app.add_subcommand(
+      "restore", "Check a backup and restore it into a new data directory (absent or empty)");
+  restore->add_option("--from", flags.from, "The backup directory")->required();
+  restore->add_option("--data", flags.data, "The data directory to create")->required();
+  restore->callback([&] { exit_code = zc::app::RestoreCommand(flags.from, flags.data); });
+  return restore;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every file and directory this process creates is its user's alone (0600/0700), as
+  // PostgreSQL's are: the databases hold the city's data, password hashes and the audit log,
+  // and a backup holds all of them. SQLite gives a database's -wal and -shm its own mode.
+  ::umask(0077);
   CLI::App app{"Zhicheng (智城): city operations platform"};
   app.require_subcommand(1);
   ServeFlags flags;
@@ -63,37 +128,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   zc::app::AdminFlags admin_flags;
   zc::app::AddAdminCommands(app, admin_flags, exit_code);
-  std::string audit_data = "./var/data", audit_archive, audit_before;
-  auto* audit = app.add_subcommand("audit", "The audit log")->require_subcommand(1);
-  auto* verify = audit->add_subcommand(
-      "verify", "Verify the audit log's and its archive files' hash chains and signatures");
-  verify->add_option("--data", audit_data, "Data directory (default ./var/data)");
-  verify->add_option("--archive", audit_archive, "Archive directory (default DATA/audit-archive)");
-  const auto archive_dir = [&] {
-    return audit_archive.empty() ? std::filesystem::path(audit_data) / "audit-archive"
-                                 : std::filesystem::path(audit_archive);
-  };
-  verify->callback([&] { exit_code = zc::app::AuditVerifyCommand(audit_data, archive_dir()); });
-  auto* archive = audit->add_subcommand(
-      "archive", "Move the entries signed before a time into archive files (server stopped)");
-  archive->add_option("--data", audit_data, "Data directory (default ./var/data)");
-  archive->add_option("--before", audit_before, "ISO 8601 time, e.g. 2026-06-01")->required();
-  archive->add_option("--archive", audit_archive, "Archive directory (default DATA/audit-archive)");
-  archive->callback(
-      [&] { exit_code = zc::app::AuditArchiveCommand(audit_data, audit_before, archive_dir()); });
-  std::string backup_data = "./var/data", backup_to;
-  auto* backup = app.add_subcommand(
-      "backup", "Copy a data directory, also while the server runs, into a new directory");
-  backup->add_option("--data", backup_data, "Data directory (default ./var/data)");
-  backup->add_option("--to", backup_to, "The backup directory to create (absent or empty)")
-      ->required();
-  backup->callback([&] { exit_code = zc::app::BackupCommand(backup_data, backup_to); });
-  std::string restore_from, restore_data;
-  auto* restore = app.add_subcommand(
-      "restore", "Check a backup and restore it into a new data directory (absent or empty)");
-  restore->add_option("--from", restore_from, "The backup directory")->required();
-  restore->add_option("--data", restore_data, "The data directory to create")->required();
-  restore->callback([&] { exit_code = zc::app::RestoreCommand(restore_from, restore_data); });
+  AuditFlags audit_flags;
+  AddAuditCommands(app, audit_flags, exit_code);
+  BackupFlags backup_flags;
+  auto* backup = AddBackupCommand(app, backup_flags, exit_code);
+  RestoreFlags restore_flags;
+  auto* restore = AddRestoreCommand(app, restore_flags, exit_code);
   CLI11_PARSE(app, argc, argv);
   if (app.got_subcommand("admin") || app.got_subcommand("audit") || *backup || *restore) {
     return exit_code;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -113,6 +114,15 @@ Status BootstrapIfEmpty(const Config& config, Security& security, std::FILE* out
              file.string(), token, token);
   std::fflush(out);
   return Ok();
+}
+
+std::optional<std::string> DataDirExposure(const std::filesystem::path& data_dir) {
+  struct stat st {};
+  if (::stat(data_dir.c_str(), &st) != 0 || (st.st_mode & S_IRWXO) == 0) return std::nullopt;
+  return fmt::format(
+      "every user of this machine may enter the data directory {} (mode {:04o}), whose "
+      "databases hold the city's data, password hashes and the audit log: chmod 700 {}",
+      data_dir.string(), st.st_mode & 07777, data_dir.string());
 }
 
 Result<DataDirLock> DataDirLock::Acquire(const std::filesystem::path& data_dir) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/identity/routes.h"
@@ -39,6 +40,10 @@ Status BootstrapIfEmpty(const Config& config, Security& security, std::FILE* out
 
 // The audit actor of an offline command: "cli:<the Unix user>".
 std::string CliActor();
+
+// A warning when users other than the owner (and its group) may enter the data directory;
+// nullopt when they may not, or when it does not exist yet.
+std::optional<std::string> DataDirExposure(const std::filesystem::path& data_dir);
 
 // An exclusive lock on DATA/lock for the life of the returned object; Unavailable when
 // another process (a running server) holds it.

@@ -183,6 +183,7 @@ Error OpenFailure(std::string_view what, const std::filesystem::path& dir, const
 Result<DataDir> OpenDataDir(const Config& config) {
   auto lock = DataDirLock::Acquire(config.data_dir);
   if (!lock) return Fail(lock.error());
+  if (auto exposure = DataDirExposure(config.data_dir)) spdlog::warn("{}", *exposure);
   auto security = OpenSecurity(config);
   if (!security) return Fail(OpenFailure("identity and audit", config.data_dir, security.error()));
   if (auto s = BootstrapIfEmpty(config, *security, stdout); !s) {

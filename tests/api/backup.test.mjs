@@ -75,6 +75,9 @@ test('an online backup, taken while writes go on, restores everything acknowledg
     const manifest = JSON.parse(fs.readFileSync(path.join(backupDir, 'zhicheng-backup.json'), 'utf8'));
     assert.deepEqual(manifest.files.map((f) => f.path).sort(), ['audit.db', 'audit.key', 'identity.db', 'zhicheng.db']);
     assert.equal(fs.statSync(path.join(backupDir, 'audit.key')).mode & 0o777, 0o600, 'the audit key stays private');
+    for (const name of fs.readdirSync(backupDir)) {
+      assert.equal(fs.statSync(path.join(backupDir, name)).mode & 0o077, 0, `${name} of the backup is private`);
+    }
 
     restored = path.join(dir, 'restored');
     const restore = await run(['restore', '--from', backupDir, '--data', restored]);

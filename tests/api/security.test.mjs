@@ -726,6 +726,36 @@ test('bootstrap: a one-time token on stdout and in DATA/bootstrap-token creates 
   }
 });
 
+test('the data directory and every file the server creates in it are its user\'s alone; a directory others may enter is warned about', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'zhicheng-private-'));
+  fs.chmodSync(parent, 0o755);
+  const fresh = new Server({ dataDir: path.join(parent, 'data') });  // made by the server
+  const open = new Server({ dataDir: path.join(parent, 'open') });
+  fs.mkdirSync(open.dataDir, { mode: 0o755 });
+  fs.chmodSync(open.dataDir, 0o755);  // whatever the test runner's umask
+  try {
+    await fresh.start();
+    assert.equal((await fresh.post('/v2/entities', { id: 'Private-1', type: 'Probe' })).status, 201);
+    assert.equal(fs.statSync(fresh.dataDir).mode & 0o777, 0o700, 'the data directory');
+    const files = fs.readdirSync(fresh.dataDir);
+    for (const name of ['zhicheng.db', 'zhicheng.db-wal', 'identity.db', 'audit.db', 'audit.key']) {
+      assert.ok(files.includes(name), `${name} among ${files}`);
+    }
+    for (const name of files) {
+      assert.equal(fs.statSync(path.join(fresh.dataDir, name)).mode & 0o077, 0, `${name} is private`);
+    }
+    assert.ok(!/may enter the data directory/.test(fresh.stderr), fresh.stderr);
+
+    await open.start();
+    assert.match(open.stderr, /warning every user of this machine may enter the data directory .*open \(mode 0755\).*chmod 700 /);
+    assert.equal(fs.statSync(path.join(open.dataDir, 'zhicheng.db')).mode & 0o077, 0, 'its new files are private all the same');
+  } finally {
+    await fresh.close();
+    await open.close();
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // 8. Rate limits
 // ---------------------------------------------------------------------------------------------
