@@ -1,4 +1,5 @@
-// Operations endpoints: /healthz, /readyz, /metrics (Prometheus text), /version.
+// Operations endpoints: /healthz, /readyz, /metrics (Prometheus text), /version, and
+// QuantumLeap's /ql/version and /ql/health.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, refusedStart } from './harness.mjs';
@@ -18,6 +19,18 @@ test('/version names the version', async () => {
   const r = await srv.get('/version');
   assert.equal(r.status, 200);
   assert.match(r.text, /\d+\.\d+\.\d+/);
+});
+
+test('QuantumLeap\'s /version and /health answer under /ql, without a token as in QuantumLeap', async () => {
+  const v = await srv.get('/ql/version', { auth: null });
+  assert.equal(v.status, 200, v.text);
+  assert.match(v.json.version, /^\d+\.\d+\.\d+$/);
+  assert.match(v.json.zhicheng, /^\d+\.\d+\.\d+$/);
+  const h = await srv.get('/ql/health', { auth: null });
+  assert.equal(h.status, 200, h.text);
+  assert.deepEqual(h.json, { status: 'pass' });
+  const history = await srv.get('/ql/v2/entities', { auth: null });
+  assert.equal(history.status, 401, 'the history itself still needs a token');
 });
 
 function sample(text, name, labels = {}) {

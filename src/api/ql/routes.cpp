@@ -1,6 +1,6 @@
 // Wires the QuantumLeap handlers (handlers.h) into the router: thirteen GET routes and two
-// DELETE routes under /ql/v2, and QuantumLeap's error format for everything under /ql
-// (unknown paths, 405s).
+// DELETE routes under /ql/v2, the public /ql/version and /ql/health, and QuantumLeap's error
+// format for everything under /ql (unknown paths, 405s).
 #include "api/ql/routes.h"
 
 #include <spdlog/spdlog.h>
@@ -77,6 +77,16 @@ void RegisterRoutes(http::Router& router, context::ContextStore& store,
   router.Add(b.Get("/ql/v2/attrs/value", &GetAttrs, Shape::kValues));
   router.Add(b.Get("/ql/v2/attrs/{attrName}", &GetAttr, Shape::kFull));
   router.Add(b.Get("/ql/v2/attrs/{attrName}/value", &GetAttr, Shape::kValues));
+  // QuantumLeap's meta endpoints, public as QuantumLeap's are: a client given http://HOST/ql
+  // as QuantumLeap's address (ngsi-go's `ngsi version` and `ngsi health`) finds them here.
+  router.Add(
+      {http::Verb::get, "/ql/version", "", [](http::RequestContext&, http::Respond respond) {
+         respond(http::Response::Json(
+             200, std::string(R"({"version":"0.8.3","zhicheng":")") + ZHICHENG_VERSION + R"("})"));
+       }});
+  router.Add({http::Verb::get, "/ql/health", "", [](http::RequestContext&, http::Respond respond) {
+                respond(http::Response::Json(200, R"({"status":"pass"})"));
+              }});
   router.SetErrorFormatter(
       "/ql", [](const Error& e, const http::RequestContext*) { return ErrorResponse(e); });
 }
