@@ -166,10 +166,10 @@ Status ReadHttp(const toml::table& t, Config& c) {
 
 Status ReadContext(const toml::table& t, Config& c) {
   constexpr size_t kMinEntityBytes = 1024;
-  if (auto s = CheckKeys(
-          t, "context",
-          {"max_batch_entities", "max_attributes_per_entity", "max_entity_bytes", "history",
-           "history_retention_days", "history_time_index", "document_delay_seconds"});
+  if (auto s = CheckKeys(t, "context",
+                         {"max_batch_entities", "max_attributes_per_entity", "max_entity_bytes",
+                          "max_entities_per_tenant", "history", "history_retention_days",
+                          "history_time_index", "document_delay_seconds"});
       !s) {
     return s;
   }
@@ -188,6 +188,7 @@ Status ReadContext(const toml::table& t, Config& c) {
       !s) {
     return s;
   }
+  if (auto s = ReadNumber(t, "max_entities_per_tenant", c.max_entities_per_tenant); !s) return s;
   if (auto s = ReadNumber(t, "document_delay_seconds", c.document_delay_seconds); !s) return s;
   return ReadNumber(t, "history_retention_days", c.history_retention_days);
 }

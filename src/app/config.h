@@ -41,6 +41,7 @@ struct Config {
   size_t max_batch_entities = 1000;
   size_t max_attributes_per_entity = 1000;
   size_t max_entity_bytes = size_t{16} << 20;  // context::ApproxEntityBytes after a write
+  size_t max_entities_per_tenant = 5'000'000;  // 0: no limit
   bool history = true;
   unsigned history_retention_days = 0;  // 0: keep forever
   // Attributes (or metadata) whose date indexes history, first present first; empty: none.

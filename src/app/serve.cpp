@@ -283,6 +283,7 @@ context::ServiceOptions ServiceOptionsOf(const Config& config) {
   return {.max_batch_entities = config.max_batch_entities,
           .max_attrs_per_entity = config.max_attributes_per_entity,
           .max_entity_bytes = config.max_entity_bytes,
+          .max_entities_per_tenant = config.max_entities_per_tenant,
           .history = config.history,
           .time_index_attributes = config.history_time_index};
 }

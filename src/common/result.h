@@ -20,7 +20,8 @@ enum class ErrorCode {
   kUnprocessable,     // well-formed but cannot be applied (e.g. append on an existing attr)
   kMethodNotAllowed,  // the resource exists, the method does not apply
   kPayloadTooLarge,   // a body or a batch over its limit
-  kNoResources,       // more of a resource than one entity may use (Orion's NoResourcesAvailable)
+  kNoResources,       // more of a resource than is allowed (Orion's NoResourcesAvailable): an
+                      // answer too large, a tenant's entities over their limit
   kUnsupportedMedia,  // a Content-Type we do not accept
   kLengthRequired,    // a body without Content-Length where one is needed
   kNotAcceptable,     // the Accept header names nothing we can produce

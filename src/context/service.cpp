@@ -99,6 +99,11 @@ Status ContextService::Load(ContextStore& store) {
     const EntityKey key = KeyOf(e);
     t.Put(key, std::make_shared<const Entity>(std::move(e)));
   }
+  for (const auto& [tenant, n] : per_tenant) {
+    Tenant& t = TenantFor(tenant);
+    std::shared_lock lock(t.mu);
+    t.evaluated_entities = static_cast<int64_t>(t.by_no.size());
+  }
   return Ok();
 }
 

@@ -45,6 +45,9 @@ struct ServiceOptions {
   size_t max_attrs_per_entity = 1000;  // in one request, and in one entity after a write
   // ApproxEntityBytes of one entity after a write (Orion's MongoDB caps a document at 16 MiB).
   size_t max_entity_bytes = size_t{16} << 20;
+  // Entities one tenant may hold (all kept in memory); 0: no limit. A write that would
+  // create more fails with NoResources and changes nothing.
+  size_t max_entities_per_tenant = 5'000'000;
   bool history = true;  // record every attribute write as a history row
   // The attributes (or attribute metadata) whose DateTime value, written by the same
   // request, is the time its history rows are indexed at, as QuantumLeap's time index; the
@@ -188,6 +191,9 @@ class ContextService {
   // writing through it is for Apply (under write_mu_) and the writer thread.
   Tenant* FindTenant(const std::string& tenant) const;
   Status Evaluate(const WriteContext& ctx, EntityOp& op, Evaluation& eval);
+  Status EvaluateCreate(const WriteContext& ctx, EntityOp& op, EntityChange change,
+                        Evaluation& eval);
+  Status CheckEntityCount(const Evaluation& eval) const;
   void Publish(const Evaluation& eval);
   void EndPublish();
   void OnDurable(const std::shared_ptr<Evaluation>& eval, Status status, const Done& done);

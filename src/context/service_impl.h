@@ -2,6 +2,7 @@
 // batch, shared by service.cpp (state, loading), service_write.cpp and service_query.cpp.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <shared_mutex>
 #include <string>
@@ -45,6 +46,12 @@ class TenantState {
   // The writer publishes an entity into the committed state (Publish, for the whole group)
   // before OnDurable erases its pending entry, so a reader that looks at pending, then at
   // the committed state, always sees it.
+  // The tenant's entities as the evaluated writes leave them: the committed ones, plus the
+  // creations, less the deletions, still pending (expired ones count until purged, as they
+  // take memory until then). Added to by Apply under the service's write_mu_; a failed
+  // write's part is taken back by OnDurable, on the writer thread, hence atomic.
+  std::atomic<int64_t> evaluated_entities{0};
+
   mutable std::mutex pending_mu;
   std::unordered_map<EntityKey, PendingEntry, EntityKeyHash> pending;
   std::unordered_multimap<std::string, EntityKey> pending_ids;
@@ -216,6 +223,7 @@ struct WriteEvaluation {
   std::vector<Touched> touched;
   std::unordered_map<EntityKey, size_t, EntityKeyHash> touched_index;
   WriteBatch batch;
+  int64_t entity_delta = 0;  // entities this batch creates less those it deletes
 
   // The latest state of `key`: this batch, then pending, then committed (nullptr: none).
   // REQUIRES: the service's write_mu_ held.

@@ -403,6 +403,101 @@ TEST(ServiceLimitTest, AnEntityOverALoweredByteLimitCanStillBeWrittenButNotGrown
       ApplyOn(limited.service, {WithPicture(WriteKind::kUpdate, "Large", "p0", 15000)}).get());
 }
 
+EntityOp Delete(std::string id) {
+  return EntityOp{.kind = WriteKind::kDeleteEntity, .id = std::move(id)};
+}
+
+TEST_F(ServiceTest, ATenantHoldsAtMostItsEntityLimit) {
+  OtherService limited(store_, {.max_entities_per_tenant = 3});
+  auto apply = [&](std::vector<EntityOp> ops, std::string tenant = "") {
+    return ApplyOn(limited.service, std::move(ops), std::move(tenant)).get();
+  };
+  ASSERT_TRUE(apply({Create("S1", 1), Create("S2", 2)}));
+  auto over = apply({Create("S3", 3), Create("S4", 4)});
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, ErrorCode::kNoResources);
+  EXPECT_EQ(over.error().message,
+            "this service holds 2 entities and may hold at most 3 ([context] "
+            "max_entities_per_tenant)");
+  EXPECT_FALSE(limited.service.Get("", PathScope::All(), "S3", std::nullopt)) << "all or nothing";
+  ASSERT_TRUE(apply({Create("S3", 3)}));
+  EXPECT_FALSE(apply({Create("S4", 4)}));
+  EntityOp upsert = Update("S2", 6, WriteKind::kUpsert);
+  upsert.type = "Sensor";
+  EXPECT_TRUE(apply({Update("S1", 5), upsert})) << "no new entity";
+  upsert.type = "OtherType";
+  EXPECT_FALSE(apply({upsert})) << "an upsert that creates counts";
+  EXPECT_TRUE(apply({Delete("S1"), Create("S5", 5)})) << "one out, one in";
+  EXPECT_TRUE(apply({Create("S1", 1), Create("S2", 2), Create("S3", 3)}, "other"))
+      << "another tenant has its own count";
+  ASSERT_TRUE(apply({Delete("S2")}));
+  EXPECT_TRUE(apply({Create("S4", 4)}));
+  EXPECT_EQ(limited.service.EntityCount(), 6u);
+}
+
+// Creations still on their way to the disk count: the limit holds while commits queue.
+TEST_F(ServiceTest, PendingCreationsCountAgainstTheEntityLimit) {
+  OtherService limited(store_, {.max_entities_per_tenant = 2});
+  store_.SetOpen(false);
+  auto first = ApplyOn(limited.service, One(Create("A", 1)));
+  store_.WaitForWaitingCommit();
+  auto second = ApplyOn(limited.service, One(Create("B", 2)));
+  auto third = ApplyOn(limited.service, One(Create("C", 3)));
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "refused at evaluation, before any commit";
+  auto refused = third.get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kNoResources);
+  store_.SetOpen(true);
+  EXPECT_TRUE(first.get());
+  EXPECT_TRUE(second.get());
+}
+
+// A write that fails to commit gives its creations back.
+TEST_F(ServiceTest, AFailedCommitFreesItsPlaceUnderTheEntityLimit) {
+  OtherService limited(store_, {.max_entities_per_tenant = 1});
+  store_.FailCommits(true);
+  ASSERT_FALSE(ApplyOn(limited.service, One(Create("S1", 1))).get());
+  store_.FailCommits(false);
+  EXPECT_TRUE(ApplyOn(limited.service, One(Create("S2", 2))).get());
+  EXPECT_FALSE(ApplyOn(limited.service, One(Create("S3", 3))).get());
+}
+
+// An expired entity takes memory until the purge removes it, so it counts until then; a new
+// entity with its key takes its place.
+TEST_F(ServiceTest, AnExpiredEntityCountsUntilPurged) {
+  OtherService limited(store_, {.max_entities_per_tenant = 2});
+  EntityOp old = Create("Old", 1);
+  old.set_expires = true;
+  old.expires = NowMs() - 1000;
+  ASSERT_TRUE(ApplyOn(limited.service, {old, Create("Live", 2)}).get());
+  EXPECT_FALSE(ApplyOn(limited.service, One(Create("New", 3))).get());
+  std::promise<size_t> purged;
+  limited.service.PurgeExpired([&purged](size_t n) { purged.set_value(n); });
+  EXPECT_EQ(purged.get_future().get(), 1u);
+  EXPECT_TRUE(ApplyOn(limited.service, One(Create("New", 3))).get());
+  old.expires = NowMs() - 1000;
+  ASSERT_FALSE(ApplyOn(limited.service, {old}).get());
+  ASSERT_TRUE(ApplyOn(limited.service, {Delete("New")}).get());
+  ASSERT_TRUE(ApplyOn(limited.service, {old}).get());
+  EXPECT_TRUE(ApplyOn(limited.service, One(Create("Old", 4))).get())
+      << "in the expired one's place";
+  EXPECT_FALSE(ApplyOn(limited.service, One(Create("New", 3))).get());
+}
+
+// Entities loaded at start count; a tenant over a lowered limit is still written and deleted.
+TEST(ServiceLimitTest, LoadedEntitiesCountAgainstTheEntityLimit) {
+  StoreWithOneEntity store(Entity{.id = "Stored", .type = "Sensor", .service_path = "/"});
+  OtherService limited(store, {.max_entities_per_tenant = 1});
+  ASSERT_TRUE(limited.service.Load(store));
+  auto refused = ApplyOn(limited.service, {Create("S1", 1)}).get();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kNoResources);
+  OtherService lowered(store, {.max_entities_per_tenant = 0});
+  ASSERT_TRUE(lowered.service.Load(store));
+  EXPECT_TRUE(ApplyOn(lowered.service, {Create("S1", 1)}).get()) << "0: no limit";
+}
+
 TEST_F(ServiceTest, FailedCommitIsReportedAndLeavesNothingVisible) {
   store_.FailCommits(true);
   auto r = Apply(One(Create("S1", 1))).get();

@@ -336,6 +336,35 @@ void detail::WriteEvaluation::Record(EntityChange change, const EntityKey& key,
   changes.push_back(std::move(change));
 }
 
+// A create or an upsert: the key is the id, the type (or the default type) and the path.
+Status ContextService::EvaluateCreate(const WriteContext& ctx, EntityOp& op, EntityChange change,
+                                      Evaluation& eval) {
+  const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)), ctx.service_path};
+  // An expired entity not purged yet is replaced: it takes no more room.
+  EntityPtr existing = eval.LatestIncludingExpired(key);
+  if (!existing) ++eval.entity_delta;
+  change.before = eval.Unexpired(std::move(existing));
+  if (change.before && op.kind == WriteKind::kCreate) {
+    return Fail(Error::AlreadyExists("Already Exists"));
+  }
+  Entity e;
+  if (change.before) {
+    e = *change.before;
+  } else {
+    e = Entity{
+        .id = key.id, .type = key.type, .service_path = key.service_path, .created = eval.now};
+  }
+  change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
+  op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
+  change.time = ChangeTime(eval.now, change.before);
+  auto next = NextState(e, op, change, options_);
+  if (!next) return Fail(next.error());
+  change.after = std::move(*next);
+  const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
+  eval.Record(std::move(change), key, options_, attributes_only, &op.attrs);
+  return Ok();
+}
+
 Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluation& eval) {
   if (op.attrs.size() > options_.max_attrs_per_entity) {
     return Fail(Error::PayloadTooLarge("too many attributes in one entity"));
@@ -349,32 +378,13 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
       return Ok();  // renewed or gone meanwhile: nothing to purge
     }
     change.kind = ChangeKind::kDelete;
+    --eval.entity_delta;
     eval.Record(std::move(change), key, options_);
     return Ok();
   }
   if (op.kind == WriteKind::kCreate || op.kind == WriteKind::kUpsert ||
       op.kind == WriteKind::kUpsertStrict) {
-    const EntityKey key{op.id, op.type.value_or(std::string(kDefaultEntityType)), ctx.service_path};
-    change.before = eval.Latest(key);
-    if (change.before && op.kind == WriteKind::kCreate) {
-      return Fail(Error::AlreadyExists("Already Exists"));
-    }
-    Entity e;
-    if (change.before) {
-      e = *change.before;
-    } else {
-      e = Entity{
-          .id = key.id, .type = key.type, .service_path = key.service_path, .created = eval.now};
-    }
-    change.kind = change.before ? ChangeKind::kUpdate : ChangeKind::kCreate;
-    op.kind = op.kind == WriteKind::kUpsertStrict ? WriteKind::kAppendStrict : WriteKind::kAppend;
-    change.time = ChangeTime(eval.now, change.before);
-    auto next = NextState(e, op, change, options_);
-    if (!next) return Fail(next.error());
-    change.after = std::move(*next);
-    const bool attributes_only = change.before != nullptr && WritesAttributesOnly(op);
-    eval.Record(std::move(change), key, options_, attributes_only, &op.attrs);
-    return Ok();
+    return EvaluateCreate(ctx, op, std::move(change), eval);
   }
   auto found = eval.FindForWrite(op.id, op.type, ctx.service_path);
   if (!found) return Fail(found.error());
@@ -382,6 +392,7 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   change.before = std::move(found->entity);
   if (op.kind == WriteKind::kDeleteEntity) {
     change.kind = ChangeKind::kDelete;
+    --eval.entity_delta;
     eval.Record(std::move(change), key, options_);
     return Ok();
   }
@@ -392,6 +403,21 @@ Status ContextService::Evaluate(const WriteContext& ctx, EntityOp& op, Evaluatio
   change.after = std::move(*next);
   eval.Record(std::move(change), key, options_, WritesAttributesOnly(op), &op.attrs);
   return Ok();
+}
+
+// A tenant holds at most max_entities_per_tenant entities, all of them in memory, so that
+// one department's runaway integration (an id per reading) cannot take the memory every
+// tenant shares. A tenant already past the limit (it was lowered) may still delete, update
+// and replace; only a write that adds entities is refused. REQUIRES: write_mu_ held.
+Status ContextService::CheckEntityCount(const Evaluation& eval) const {
+  const auto limit = static_cast<int64_t>(options_.max_entities_per_tenant);
+  if (limit == 0 || eval.entity_delta <= 0) return Ok();
+  const int64_t held = eval.state->evaluated_entities.load();
+  if (held + eval.entity_delta <= limit) return Ok();
+  return Fail(Error::NoResources(
+      fmt::format("this service holds {} entities and may hold at most {} ([context] "
+                  "max_entities_per_tenant)",
+                  held, limit)));
 }
 
 void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, Done done) {
@@ -415,10 +441,16 @@ void ContextService::Apply(const WriteContext& ctx, std::vector<EntityOp> ops, D
       return;
     }
   }
+  if (auto s = CheckEntityCount(*eval); !s) {
+    lock.unlock();
+    done(Fail(s.error()));
+    return;
+  }
   if (eval->state == no_entities_.get() && !eval->touched.empty()) {
     eval->state = &TenantFor(ctx.tenant);  // the tenant's first entity
   }
   Tenant& t = *eval->state;
+  if (eval->entity_delta != 0) t.evaluated_entities += eval->entity_delta;
   {
     std::lock_guard pending_lock(t.pending_mu);
     for (const auto& [key, after, full] : eval->touched) {
@@ -478,6 +510,7 @@ void ContextService::OnDurable(const std::shared_ptr<Evaluation>& eval, Status s
     }
   }
   if (!status) {
+    if (eval->entity_delta != 0) t.evaluated_entities -= eval->entity_delta;
     done(Fail(status.error()));
     return;
   }

@@ -1,5 +1,6 @@
 // HTTP limits at the socket level: idle keep-alive timeout, read timeout against a slow client,
-// missing Content-Length, header size, keep-alive reuse, the size of answers and of entities.
+// missing Content-Length, header size, keep-alive reuse, the size of answers and of entities,
+// the entities of a tenant.
 // Uses a short [http] config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,6 +188,41 @@ test('an entity grows to at most max_entity_bytes; writes that do not grow it go
   const replaced = await srv.patch('/v2/entities/Gate-1/attrs?options=keyValues', { frame: frame(3), n: 2 });
   assert.equal(replaced.status, 204);
   assert.equal((await srv.get('/v2/entities/Gate-1/attrs/frame/value')).text, JSON.stringify(frame(3)));
+});
+
+test('a tenant holds at most [context] max_entities_per_tenant entities, across restarts; updates, deletions and other tenants go on', async () => {
+  const limited = await startServer({ config: '[context]\nmax_entities_per_tenant = 3\n' });
+  const water = { headers: { 'Fiware-Service': 'water' } };
+  const kv = (id) => ({ id, type: 'Gauge', level: 1 });
+  const batch = (ids) => ({ actionType: 'append', entities: ids.map((id) => ({ id, type: 'Gauge', level: { value: 1 } })) });
+  try {
+    assert.equal((await limited.post('/v2/op/update', batch(['G1', 'G2']), water)).status, 204);
+    const over = await limited.post('/v2/op/update', batch(['G3', 'G4']), water);
+    assert.equal(over.status, 413, over.text);
+    assert.deepEqual(over.json, {
+      error: 'NoResourcesAvailable',
+      description: 'this service holds 2 entities and may hold at most 3 ([context] max_entities_per_tenant)',
+    });
+    assert.equal((await limited.get('/v2/entities/G3', water)).status, 404, 'the batch wrote nothing');
+    assert.equal((await limited.post('/v2/entities?options=keyValues', kv('G3'), water)).status, 201);
+    assert.equal((await limited.post('/v2/entities?options=keyValues', kv('G4'), water)).status, 413);
+    assert.equal((await limited.post('/v2/entities?options=keyValues,upsert', kv('G5'), water)).status, 413);
+    assert.equal((await limited.patch('/v2/entities/G1/attrs?options=keyValues', { level: 2 }, water)).status, 204);
+    assert.equal((await limited.post('/v2/entities?options=keyValues,upsert', kv('G2'), water)).status, 204);
+    for (const id of ['A1', 'A2', 'A3']) {
+      assert.equal((await limited.post('/v2/entities?options=keyValues', kv(id), { headers: { 'Fiware-Service': 'air' } })).status, 201);
+    }
+
+    // The count comes back with the entities after a restart.
+    await limited.restart();
+    assert.equal((await limited.post('/v2/entities?options=keyValues', kv('G4'), water)).status, 413);
+    assert.equal((await limited.request('DELETE', '/v2/entities/G2', water)).status, 204);
+    assert.equal((await limited.post('/v2/entities?options=keyValues', kv('G4'), water)).status, 201);
+    const listed = await limited.get('/v2/entities?options=count&attrs=id', water);
+    assert.equal(listed.headers.get('fiware-total-count'), '3');
+  } finally {
+    await limited.close();
+  }
 });
 
 test('/v2/types whose attribute names would pass max_response_bytes is 413; options=values is served', async () => {

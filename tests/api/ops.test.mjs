@@ -126,6 +126,7 @@ test('a configuration value of the wrong type refuses the start and names the ke
     ['[http]\nmax_connections_per_address = -1\n', 'max_connections_per_address must be a non-negative integer'],
     ['[context]\nmax_attributes_per_entity = 0\n', '[context] max_attributes_per_entity must be at least 1'],
     ['[context]\nmax_entity_bytes = 1000\n', '[context] max_entity_bytes must be at least 1024'],
+    ['[context]\nmax_entities_per_tenant = -1\n', 'max_entities_per_tenant must be a non-negative integer'],
     ['[notifications]\nmax_waiting_per_entity = 0\n', '[notifications] max_waiting_per_entity must be at least 1'],
     ['[notifications]\nmax_in_flight = 0\n', '[notifications] max_in_flight must be at least 1'],
     ['[notifications]\nmax_in_progress = 0\n', '[notifications] max_in_progress must be at least 1'],

@@ -80,13 +80,14 @@ void RegisterRoutes(http::Router& router, context::ContextStore& store,
   // QuantumLeap's meta endpoints, public as QuantumLeap's are: a client given http://HOST/ql
   // as QuantumLeap's address (ngsi-go's `ngsi version` and `ngsi health`) finds them here.
   router.Add(
-      {http::Verb::get, "/ql/version", "", [](http::RequestContext&, http::Respond respond) {
+      {http::Verb::get, "/ql/version", "", [](http::RequestContext&, const http::Respond& respond) {
          respond(http::Response::Json(
              200, std::string(R"({"version":"0.8.3","zhicheng":")") + ZHICHENG_VERSION + R"("})"));
        }});
-  router.Add({http::Verb::get, "/ql/health", "", [](http::RequestContext&, http::Respond respond) {
-                respond(http::Response::Json(200, R"({"status":"pass"})"));
-              }});
+  router.Add(
+      {http::Verb::get, "/ql/health", "", [](http::RequestContext&, const http::Respond& respond) {
+         respond(http::Response::Json(200, R"({"status":"pass"})"));
+       }});
   router.SetErrorFormatter(
       "/ql", [](const Error& e, const http::RequestContext*) { return ErrorResponse(e); });
 }
