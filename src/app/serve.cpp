@@ -163,14 +163,31 @@ struct DataDir {
   std::unique_ptr<store::SqliteStore> store;
 };
 
+// True when `cause` says a database file is damaged: SQLite's SQLITE_CORRUPT and
+// SQLITE_NOTADB texts, or a stored row the store cannot decode (a disk fault, or a file
+// changed by something else).
+bool DamagedFile(const Error& cause) {
+  for (std::string_view text : {"database disk image is malformed", "file is not a database",
+                                "corrupt entity document", "corrupt history row"}) {
+    if (cause.message.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
 // A start-up failure in `dir`: `what` failed because of `cause`, with what to do when the
 // cause is a full disk (a start writes: it finishes interrupted work and stores rebuilt
-// entities before serving).
+// entities before serving) or a damaged database file.
 Error StartFailure(std::string_view what, const std::filesystem::path& dir, const Error& cause) {
   std::string m = fmt::format("{}: {}", what, cause.message);
   if (cause.code == ErrorCode::kUnavailable) {
     m += fmt::format(
         "; free space on its filesystem (df -h {}) and start again: nothing acknowledged is lost",
+        dir.string());
+  } else if (DamagedFile(cause)) {
+    m += fmt::format(
+        "; a database file is damaged: keep {} as it is, restore the latest backup into a new "
+        "directory (zhicheng restore --from BACKUP --data NEWDIR) and start on that; see "
+        "\"Restore\" in docs/operations.md",
         dir.string());
   }
   return Error::Internal(std::move(m));
@@ -315,7 +332,7 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   context::Writer writer(*dir.store, {}, metrics);
   context::ContextService service(writer, ServiceOptionsOf(config), metrics);
   if (auto s = service.Load(*dir.store); !s) {
-    spdlog::error("cannot load entities: {}", s.error().message);
+    spdlog::error("{}", StartFailure("cannot load entities", config.data_dir, s.error()).message);
     return 1;
   }
   if (auto s = dir.store->AwaitSeriesCache(); !s) return 1;  // logged by the store
@@ -325,7 +342,8 @@ int RunPlatform(const Config& config, DataDir& dir, sigset_t signals) {
   context::SubscriptionManager subscriptions(writer, *notifier, SubscriptionOptionsOf(config),
                                              metrics);
   if (auto s = subscriptions.Load(*dir.store); !s) {
-    spdlog::error("cannot load subscriptions: {}", s.error().message);
+    spdlog::error("{}",
+                  StartFailure("cannot load subscriptions", config.data_dir, s.error()).message);
     return 1;
   }
   service.Changes().Subscribe(

@@ -185,3 +185,23 @@ test('backup and restore refuse what they cannot do whole, and write nothing', a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a damaged database stops the start with what to do: restore the latest backup into a new directory', async () => {
+  const srv = await startServer();
+  try {
+    const created = await srv.post('/v2/entities?options=keyValues', { id: 'Gauge-Damaged', type: 'WaterLevelGauge', level: 1 });
+    assert.equal(created.status, 201, created.text);
+    const { code } = await srv.stop();
+    assert.equal(code, 0);
+    const file = path.join(srv.dataDir, 'zhicheng.db');
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, 4096);  // the second page: the schema
+    fs.closeSync(fd);
+    const start = await run(['serve', '--data', srv.dataDir, '--listen', '127.0.0.1:0']);
+    assert.equal(start.code, 1, start.stderr);
+    assert.doesNotMatch(start.stdout, /listening on/);
+    assert.match(start.stderr, /cannot open the store in .*: sqlite: .*(malformed|not a database).*; a database file is damaged: keep .* as it is, restore the latest backup into a new directory \(zhicheng restore --from BACKUP --data NEWDIR\)/);
+  } finally {
+    await srv.close();
+  }
+});
