@@ -34,7 +34,7 @@ void Maintenance::Run() {
   using Clock = std::chrono::steady_clock;
   std::vector<Clock::time_point> due;
   due.reserve(tasks_.size());
-  for (const auto& t : tasks_) due.push_back(Clock::now() + t.interval);
+  for (const auto& t : tasks_) due.push_back(Clock::now() + t.first_after.value_or(t.interval));
   std::unique_lock lock(mu_);
   while (!stopping_ && !tasks_.empty()) {
     const auto next = *std::min_element(due.begin(), due.end());

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,8 @@ class Maintenance {
     std::string name;
     std::chrono::seconds interval;
     std::function<void()> run;
+    // When the first run is due after the start; nullopt: one interval after it.
+    std::optional<std::chrono::seconds> first_after;
   };
 
   explicit Maintenance(std::vector<Task> tasks);

@@ -88,6 +88,11 @@ void FlushCountersAndWait(context::SubscriptionManager& manager) {
   flushed.get_future().wait();
 }
 
+// The hourly tasks run a minute after the start too, so that a server restarted more often
+// than hourly (deployments, a crash loop) still prunes and archives.
+constexpr std::chrono::seconds kHourly{3600};
+constexpr std::chrono::seconds kSoonAfterStart{60};
+
 std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::ContextStore& store,
                                                 context::ContextService& service,
                                                 context::SubscriptionManager& manager,
@@ -102,25 +107,30 @@ std::vector<Maintenance::Task> MaintenanceTasks(const Config& config, context::C
                    }});
   tasks.push_back({"flush subscription statistics", std::chrono::seconds(60),
                    [&manager] { FlushCountersAndWait(manager); }});
-  tasks.push_back({"purge expired tokens", std::chrono::seconds(3600), [&security] {
+  tasks.push_back({"purge expired tokens", kHourly,
+                   [&security] {
                      auto n = security.directory->PurgeTokens(NowMs());
                      if (n && *n > 0) spdlog::info("purged {} expired or revoked tokens", *n);
-                   }});
+                   },
+                   kSoonAfterStart});
   if (config.history_retention_days > 0) {
     const TimeMs keep = TimeMs{config.history_retention_days} * 86400000;
-    tasks.push_back({"prune history", std::chrono::seconds(3600), [&store, keep] {
+    tasks.push_back({"prune history", kHourly,
+                     [&store, keep] {
                        auto removed = store.PruneHistory(NowMs() - keep);
                        if (removed) spdlog::info("pruned {} history rows", *removed);
-                     }});
+                     },
+                     kSoonAfterStart});
   }
   if (config.audit_retention_days > 0) {
     const TimeMs keep = TimeMs{config.audit_retention_days} * 86400000;
-    tasks.push_back({"archive the audit log", std::chrono::seconds(3600),
+    tasks.push_back({"archive the audit log", kHourly,
                      [&security, keep, dir = AuditArchiveDir(config)] {
                        auto files = ArchiveAudit(*security.audit_store, *security.audit, dir,
                                                  NowMs() - keep, "system");
                        if (!files) spdlog::error("audit archive: {}", files.error().message);
-                     }});
+                     },
+                     kSoonAfterStart});
   }
   return tasks;
 }
