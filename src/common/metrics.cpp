@@ -75,6 +75,14 @@ std::string FormatLabels(const std::vector<std::string>& names, const Labels& va
   return out;
 }
 
+void CheckLabelCount(std::string_view name, const std::vector<std::string>& names,
+                     const Labels& labels) {
+  if (names.size() != labels.size()) {
+    throw std::logic_error(fmt::format("metric {}: {} label values for {} label names", name,
+                                       labels.size(), names.size()));
+  }
+}
+
 void AtomicAdd(std::atomic<double>& target, double delta) {
   double current = target.load(std::memory_order_relaxed);
   while (!target.compare_exchange_weak(current, current + delta, std::memory_order_relaxed)) {
@@ -128,7 +136,8 @@ struct Registry::Family {
   std::map<Labels, std::unique_ptr<Counter>> counters;
   std::map<Labels, std::unique_ptr<Gauge>> gauges;
   std::map<Labels, std::unique_ptr<Histogram>> histograms;
-  std::function<double()> callback;  // callback gauges and counters only
+  std::function<double()> callback;                   // callback gauges and counters only
+  std::function<LabelledValues()> labelled_callback;  // labelled callback gauges only
 
   void Render(std::string& out) const;
   void RenderHistogram(std::string& out, const Labels& labels, const Histogram& h) const;
@@ -138,6 +147,12 @@ void Registry::Family::Render(std::string& out) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(help), name, type);
   if (callback) {
     out += fmt::format("{} {}\n", name, FormatNumber(callback()));
+  }
+  if (labelled_callback) {
+    for (const auto& [labels, value] : labelled_callback()) {
+      CheckLabelCount(name, label_names, labels);
+      out += fmt::format("{}{} {}\n", name, FormatLabels(label_names, labels), FormatNumber(value));
+    }
   }
   for (const auto& [labels, counter] : counters) {
     out += fmt::format("{}{} {}\n", name, FormatLabels(label_names, labels), counter->Value());
@@ -186,18 +201,6 @@ Registry::Family& Registry::FamilyFor(std::string_view name, std::string_view he
   return family;
 }
 
-namespace {
-
-void CheckLabelCount(std::string_view name, const std::vector<std::string>& names,
-                     const Labels& labels) {
-  if (names.size() != labels.size()) {
-    throw std::logic_error(fmt::format("metric {}: {} label values for {} label names", name,
-                                       labels.size(), names.size()));
-  }
-}
-
-}  // namespace
-
 Counter& Registry::GetCounter(std::string_view name, std::string_view help,
                               const std::vector<std::string>& label_names, const Labels& labels) {
   CheckLabelCount(name, label_names, labels);
@@ -211,7 +214,11 @@ Gauge& Registry::GetGauge(std::string_view name, std::string_view help,
                           const std::vector<std::string>& label_names, const Labels& labels) {
   CheckLabelCount(name, label_names, labels);
   std::lock_guard lock(mu_);
-  auto& series = FamilyFor(name, help, "gauge", label_names).gauges[labels];
+  Family& family = FamilyFor(name, help, "gauge", label_names);
+  if (family.callback || family.labelled_callback) {
+    throw std::logic_error(fmt::format("gauge {} is a callback metric", name));
+  }
+  auto& series = family.gauges[labels];
   if (!series) series = std::make_unique<Gauge>();
   return *series;
 }
@@ -241,6 +248,17 @@ void Registry::AddCallbackGauge(std::string_view name, std::string_view help,
 void Registry::AddCallbackCounter(std::string_view name, std::string_view help,
                                   std::function<double()> read) {
   AddCallback(name, help, "counter", std::move(read));
+}
+
+void Registry::AddCallbackGauges(std::string_view name, std::string_view help,
+                                 const std::vector<std::string>& label_names,
+                                 std::function<LabelledValues()> read) {
+  std::lock_guard lock(mu_);
+  Family& family = FamilyFor(name, help, "gauge", label_names);
+  if (family.labelled_callback || !family.gauges.empty()) {
+    throw std::logic_error(fmt::format("callback metric {} registered twice", name));
+  }
+  family.labelled_callback = std::move(read);
 }
 
 void Registry::AddCallback(std::string_view name, std::string_view help, std::string_view type,

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace zc::metrics {
@@ -60,6 +61,9 @@ class Histogram {
 // Label values of one series, in the order of the family's label names.
 using Labels = std::vector<std::string>;
 
+// The series of a labelled callback gauge at one moment: label values and value.
+using LabelledValues = std::vector<std::pair<Labels, double>>;
+
 // A set of metric families. Series are created on first use of a label set and live as
 // long as the registry. Thread-safe; the returned references stay valid.
 class Registry {
@@ -79,6 +83,11 @@ class Registry {
                           const Labels& labels = {});
   // A gauge computed when rendered (e.g. entity count); `read` must be thread-safe.
   void AddCallbackGauge(std::string_view name, std::string_view help, std::function<double()> read);
+  // Gauges computed when rendered, one series per label set `read` returns (e.g. entities
+  // per tenant, whose tenants come and go); `read` must be thread-safe.
+  void AddCallbackGauges(std::string_view name, std::string_view help,
+                         const std::vector<std::string>& label_names,
+                         std::function<LabelledValues()> read);
   // A counter kept by its owner (e.g. the audit log's dropped entries), read when rendered.
   void AddCallbackCounter(std::string_view name, std::string_view help,
                           std::function<double()> read);

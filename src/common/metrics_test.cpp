@@ -70,6 +70,23 @@ TEST(Metrics, CallbackGaugeIsReadAtRender) {
   EXPECT_NE(registry.Render().find("\nentities 42\n"), std::string::npos);
 }
 
+TEST(Metrics, LabelledCallbackGaugesRenderTheSeriesOfTheMoment) {
+  Registry registry;
+  LabelledValues values = {{{"water"}, 3}};
+  registry.AddCallbackGauges("tenant_entities", "Entities per tenant.", {"tenant"},
+                             [&] { return values; });
+  values = {{{"air"}, 2}, {{"wa\"ter"}, 5}};
+  EXPECT_NE(registry.Render().find("# TYPE tenant_entities gauge\n"
+                                   "tenant_entities{tenant=\"air\"} 2\n"
+                                   "tenant_entities{tenant=\"wa\\\"ter\"} 5\n"),
+            std::string::npos)
+      << registry.Render();
+  EXPECT_THROW(registry.GetGauge("tenant_entities", "x", {"tenant"}, {"air"}), std::logic_error)
+      << "a series of its own beside the callback's";
+  values = {{{"air", "extra"}, 1}};
+  EXPECT_THROW(registry.Render(), std::logic_error) << "label values must match the names";
+}
+
 TEST(Metrics, CallbackCounterIsReadAtRenderAsACounter) {
   Registry registry;
   uint64_t dropped = 0;

@@ -39,6 +39,15 @@ ContextService::ContextService(Writer& writer, ServiceOptions options, metrics::
                            [this] { return static_cast<double>(EntityCount()); });
   metrics.AddCallbackGauge("zhicheng_tenants", "Tenants that hold entities or held some",
                            [this] { return static_cast<double>(TenantCount()); });
+  metrics.AddCallbackGauges(
+      "zhicheng_tenant_entities",
+      "Entities per tenant as [context] max_entities_per_tenant counts them (with the "
+      "creations and deletions on their way to the disk)",
+      {"tenant"}, [this] { return EntitiesPerTenant(); });
+  metrics
+      .GetGauge("zhicheng_max_entities_per_tenant",
+                "[context] max_entities_per_tenant (0: no limit)")
+      .Set(static_cast<double>(options_.max_entities_per_tenant));
   writer_.SetPublishEnd([this] { EndPublish(); });
 }
 
@@ -66,6 +75,16 @@ size_t ContextService::EntityCount() const {
     n += t->by_no.size();
   }
   return n;
+}
+
+metrics::LabelledValues ContextService::EntitiesPerTenant() const {
+  metrics::LabelledValues out;
+  std::shared_lock lock(tenants_mu_);
+  out.reserve(tenants_.size());
+  for (const auto& [name, t] : tenants_) {
+    out.push_back({{name}, static_cast<double>(t->evaluated_entities.load())});
+  }
+  return out;
 }
 
 size_t ContextService::TenantCount() const {

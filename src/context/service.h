@@ -177,6 +177,8 @@ class ContextService {
   size_t EntityCount() const;
   // Tenants with state: those that hold entities or held some since start-up.
   size_t TenantCount() const;
+  // Each tenant's entities as max_entities_per_tenant counts them (pending writes included).
+  metrics::LabelledValues EntitiesPerTenant() const;
 
   // Deletes every entity whose dateExpires has passed (reads already hide them), as
   // Orion's TTL sweep does. Subscriptions see the deletions. `done` runs once all

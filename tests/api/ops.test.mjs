@@ -68,6 +68,14 @@ test('/metrics is Prometheus text with request counts and the entity count', asy
   assert.equal((await srv.del('/v2/entities/M-0')).status, 204);
   const after2 = await srv.get('/metrics');
   assert.equal(sample(after2.text, 'zhicheng_entities'), 6);
+  // Per tenant, with the limit beside it, so that an alert can watch a tenant near it.
+  const metered = { 'Fiware-Service': 'metered' };
+  const two = [{ id: 'T-1', type: 'Metered' }, { id: 'T-2', type: 'Metered' }];
+  assert.equal((await srv.post('/v2/op/update?options=keyValues', { actionType: 'append', entities: two }, { headers: metered })).status, 204);
+  const after3 = await srv.get('/metrics');
+  assert.equal(sample(after3.text, 'zhicheng_tenant_entities', { tenant: 'metered' }), 2);
+  assert.equal(sample(after3.text, 'zhicheng_tenant_entities', { tenant: '' }), 6, 'the default tenant');
+  assert.equal(sample(after3.text, 'zhicheng_max_entities_per_tenant'), 5000000);
 });
 
 test('a query that visits more than 4096 entities is run again off the I/O thread and answers the same', async () => {
