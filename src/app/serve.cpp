@@ -173,17 +173,6 @@ struct DataDir {
   std::unique_ptr<store::SqliteStore> store;
 };
 
-// True when `cause` says a database file is damaged: SQLite's SQLITE_CORRUPT and
-// SQLITE_NOTADB texts, or a stored row the store cannot decode (a disk fault, or a file
-// changed by something else).
-bool DamagedFile(const Error& cause) {
-  for (std::string_view text : {"database disk image is malformed", "file is not a database",
-                                "corrupt entity document", "corrupt history row"}) {
-    if (cause.message.find(text) != std::string::npos) return true;
-  }
-  return false;
-}
-
 // A start-up failure in `dir`: `what` failed because of `cause`, with what to do when the
 // cause is a full disk (a start writes: it finishes interrupted work and stores rebuilt
 // entities before serving) or a damaged database file.
@@ -193,7 +182,7 @@ Error StartFailure(std::string_view what, const std::filesystem::path& dir, cons
     m += fmt::format(
         "; free space on its filesystem (df -h {}) and start again: nothing acknowledged is lost",
         dir.string());
-  } else if (DamagedFile(cause)) {
+  } else if (cause.code == ErrorCode::kDataLoss) {
     m += fmt::format(
         "; a database file is damaged: keep {} as it is, restore the latest backup into a new "
         "directory (zhicheng restore --from BACKUP --data NEWDIR) and start on that; see "

@@ -30,6 +30,7 @@ enum class ErrorCode {
   kTooManyRequests,   // rate limit
   kUnavailable,       // shutting down, overloaded, store not ready
   kInternal,          // storage failure or another fault we could not avoid
+  kDataLoss,          // stored data that cannot be read back: a damaged file (500, as kInternal)
 };
 
 // An expected failure: a code and a message meant for the client (no internals).
@@ -62,6 +63,7 @@ struct Error {
   }
   static Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
   static Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+  static Error DataLoss(std::string m) { return {ErrorCode::kDataLoss, std::move(m)}; }
 };
 
 template <typename T>

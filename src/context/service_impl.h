@@ -41,17 +41,17 @@ class TenantState {
   SpatialIndex spatial;
   uint64_t next_no = 1;
 
-  // Guarded by pending_mu. Written by Apply (under the service's write_mu_) and by
-  // OnDurable on the writer thread, which must never wait for an evaluation to finish.
-  // The writer publishes an entity into the committed state (Publish, for the whole group)
-  // before OnDurable erases its pending entry, so a reader that looks at pending, then at
-  // the committed state, always sees it.
   // The tenant's entities as the evaluated writes leave them: the committed ones, plus the
   // creations, less the deletions, still pending (expired ones count until purged, as they
   // take memory until then). Added to by Apply under the service's write_mu_; a failed
   // write's part is taken back by OnDurable, on the writer thread, hence atomic.
   std::atomic<int64_t> evaluated_entities{0};
 
+  // Guarded by pending_mu. Written by Apply (under the service's write_mu_) and by
+  // OnDurable on the writer thread, which must never wait for an evaluation to finish.
+  // The writer publishes an entity into the committed state (Publish, for the whole group)
+  // before OnDurable erases its pending entry, so a reader that looks at pending, then at
+  // the committed state, always sees it.
   mutable std::mutex pending_mu;
   std::unordered_map<EntityKey, PendingEntry, EntityKeyHash> pending;
   std::unordered_multimap<std::string, EntityKey> pending_ids;

@@ -128,6 +128,7 @@ std::string_view ErrorName(ErrorCode code) {
     case ErrorCode::kUnavailable:
       return "ServiceUnavailable";
     case ErrorCode::kInternal:
+    case ErrorCode::kDataLoss:
       return "InternalServerError";
   }
   return "InternalServerError";
@@ -166,6 +167,7 @@ unsigned StatusFor(ErrorCode code) {
     case ErrorCode::kUnavailable:
       return 503;
     case ErrorCode::kInternal:
+    case ErrorCode::kDataLoss:
       return 500;
   }
   return 500;

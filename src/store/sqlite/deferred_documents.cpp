@@ -73,7 +73,7 @@ Status Replay(context::Entity& e, std::vector<ReplayRow>& rows, int64_t doc_seq)
     auto value = json::Parse(r.value_json, {.max_depth = 64});
     auto metadata = context::DecodeMetadataJson(r.metadata_json);
     if (!value || !metadata) {
-      return Fail(Error::Internal("corrupt history row " + std::to_string(r.seq) + " of " + e.id));
+      return Fail(Error::DataLoss("corrupt history row " + std::to_string(r.seq) + " of " + e.id));
     }
     if (context::Attribute* a = e.Find(r.attr)) {
       a->type = std::move(r.attr_type);
@@ -328,7 +328,7 @@ Status SqliteStore::LoadEntities(const std::function<void(std::string, context::
   while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
     auto entity = context::DecodeEntity(ColumnText(st->get(), 1));
     if (!entity) {
-      return Fail(Error::Internal("corrupt entity document in store: " + entity.error().message));
+      return Fail(Error::DataLoss("corrupt entity document in store: " + entity.error().message));
     }
     std::string tenant(ColumnText(st->get(), 0));
     if (auto r = replay.find(RowKey(tenant, context::KeyOf(*entity))); r != replay.end()) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "context/entity_codec.h"
@@ -862,6 +863,34 @@ TEST(SqliteMigrationTest, RefusesNewerSchema) {
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kInternal);
   EXPECT_NE(store.error().message.find("newer"), std::string::npos);
+}
+
+// A damaged file is DataLoss (the start-up says to restore a backup), whether SQLite finds
+// it damaged or a stored document does not decode.
+TEST(SqliteStoreOpenTest, ADamagedFileIsDataLoss) {
+  TempDir garbage;
+  {
+    std::ofstream out(garbage.path() / SqliteStore::kFileName, std::ios::binary);
+    out << std::string(8192, '\xa5');
+  }
+  auto store = SqliteStore::Open(garbage.path());
+  ASSERT_FALSE(store.has_value());
+  EXPECT_EQ(store.error().code, ErrorCode::kDataLoss) << store.error().message;
+
+  TempDir undecodable;
+  {
+    auto opened = SqliteStore::Open(undecodable.path());
+    ASSERT_TRUE(opened.has_value());
+    WriteBatch batch;
+    batch.entities.push_back(
+        {"", {"S1", "Sensor", "/"}, MakeEntity("S1", "Sensor", "/", 1), "not a document", false});
+    ASSERT_TRUE((*opened)->Commit(batch));
+  }
+  auto reopened = SqliteStore::Open(undecodable.path());
+  ASSERT_TRUE(reopened.has_value());
+  auto loaded = (*reopened)->LoadEntities([](std::string, context::Entity) {});
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, ErrorCode::kDataLoss) << loaded.error().message;
 }
 
 TEST(SqliteStoreOpenTest, UnwritableDirectoryIsInternalError) {

@@ -28,7 +28,15 @@ bool IsDiskFull(sqlite3* db) {
   return code == SQLITE_IOERR && (err == ENOSPC || err == EDQUOT);
 }
 
-// `message` as Internal, or as Unavailable when `db`'s last error is a full disk.
+// Whether `db`'s last error says the file is damaged: SQLITE_CORRUPT, SQLITE_NOTADB.
+bool IsDamaged(sqlite3* db) {
+  if (db == nullptr) return false;
+  const int code = sqlite3_extended_errcode(db) & 0xff;
+  return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+// `message` as Internal; as Unavailable when `db`'s last error is a full disk, as DataLoss
+// when it is a damaged file.
 Error ErrorOf(sqlite3* db, std::string message) {
   // A full disk is the one failure the client can do something about (retry later) and the
   // operator can fix without a restart (free space), so it is Unavailable (503), not Internal.
@@ -36,6 +44,7 @@ Error ErrorOf(sqlite3* db, std::string message) {
     return Error::Unavailable("storage full: no space left for the data directory (" + message +
                               ")");
   }
+  if (IsDamaged(db)) return Error::DataLoss(std::move(message));
   return Error::Internal(std::move(message));
 }
 
