@@ -44,6 +44,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "common/ascii.h"
@@ -193,6 +194,26 @@ struct Call {
         destination(std::move(d)),
         done(std::move(cb)) {}
 
+  // How far the exchange got, for the reason given when the time is up.
+  enum class Stage : uint8_t { kConnecting, kSending, kWaiting, kReading };
+
+  // Why the call failed when its time ran out at `stage`.
+  std::string TimeoutReason() const {
+    const auto ms = request.timeout.count();
+    switch (stage) {
+      case Stage::kConnecting:
+        return fmt::format("no connection to {} within {} ms", request.url, ms);
+      case Stage::kSending:
+        return fmt::format("the request to {} was not taken within {} ms", request.url, ms);
+      case Stage::kWaiting:
+        return fmt::format("no response from {} within {} ms", request.url, ms);
+      case Stage::kReading:
+        break;
+    }
+    return fmt::format("the response from {} (status {}) was not complete within {} ms",
+                       request.url, status, ms);
+  }
+
   // Makes the pending operation fail now; the coroutine then reports `reason`.
   void Abort(Error reason) {
     if (abort_reason || finished) return;
@@ -213,6 +234,8 @@ struct Call {
   Client::Callback done;
   std::optional<Error> abort_reason;
   bool finished = false;
+  Stage stage = Stage::kConnecting;
+  unsigned status = 0;  // of the response being read (Stage::kReading)
 };
 
 }  // namespace
@@ -331,10 +354,7 @@ void Client::Impl::Send(OutboundRequest request, Callback done) {
 asio::awaitable<void> Client::Impl::Perform(std::shared_ptr<Call> call) {
   call->watchdog.expires_after(call->request.timeout);
   call->watchdog.async_wait([call](beast::error_code ec) {
-    if (!ec) {
-      call->Abort(Error::Unavailable(fmt::format(
-          "no response from {} within {} ms", call->request.url, call->request.timeout.count())));
-    }
+    if (!ec) call->Abort(Error::Unavailable(call->TimeoutReason()));
   });
   bool reused = false;
   Result<OutboundResponse> result = co_await Attempt(*call, true, reused);
@@ -350,6 +370,7 @@ asio::awaitable<Result<OutboundResponse>> Client::Impl::Attempt(Call& call, bool
   const std::string key = call.destination.PoolKey();
   call.connection = may_reuse ? TakeIdle(key) : nullptr;
   reused = call.connection != nullptr;
+  call.stage = Call::Stage::kConnecting;
   if (!reused) {
     if (Status connected = co_await Connect(call); !connected) co_return Fail(connected.error());
   }
@@ -370,24 +391,37 @@ asio::awaitable<Result<Exchanged>> Client::Impl::Exchange(Call& call, Stream& st
   for (const auto& [name, value] : call.request.headers) message.set(name, value);
   message.body() = call.request.body;
   message.prepare_payload();
+  call.stage = Call::Stage::kSending;
   auto [write_error, written] = co_await beast_http::async_write(stream, message, kAwaitTuple);
   if (call.abort_reason) co_return Fail(*call.abort_reason);
   if (write_error) co_return Fail(Error::Unavailable("write failed: " + write_error.message()));
 
+  call.stage = Call::Stage::kWaiting;
   beast::flat_buffer buffer;
   beast_http::response<beast_http::string_body> response;
   do {  // interim (1xx) responses precede the final one (RFC 9110 section 15.2)
     beast_http::response_parser<beast_http::string_body> parser;
     parser.skip(message.method() == beast_http::verb::head);  // its Content-Length has no body
     parser.body_limit(options_.max_response_body_bytes);
-    auto [read_error, read] = co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
-    if (call.abort_reason) co_return Fail(*call.abort_reason);
-    if (read_error == beast_http::error::body_limit && parser.is_header_done() &&
-        parser.get().result_int() >= 200) {
-      // Too long to keep: the status is the answer; the rest is not read, so the
-      // connection cannot be used again.
+    auto [read_error, head] =
+        co_await beast_http::async_read_header(stream, buffer, parser, kAwaitTuple);
+    if (!read_error && !call.abort_reason) {  // the head is in: now the body
+      if (parser.get().result_int() >= 200) {
+        call.stage = Call::Stage::kReading;
+        call.status = parser.get().result_int();
+      }
+      std::tie(read_error, std::ignore) =
+          co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
+    }
+    const bool final_head = parser.is_header_done() && parser.get().result_int() >= 200;
+    if (final_head && (read_error || call.abort_reason) &&
+        (read_error == beast_http::error::body_limit || call.request.status_suffices)) {
+      // Too long to keep (announced or sent), or not complete where the status is all the
+      // caller needs: the status is the answer; the rest is not read, so the connection
+      // cannot be used again.
       co_return Exchanged{{parser.get().result_int(), {}}, false};
     }
+    if (call.abort_reason) co_return Fail(*call.abort_reason);
     if (read_error) co_return Fail(Error::Unavailable("read failed: " + read_error.message()));
     response = parser.release();
   } while (response.result_int() < 200);

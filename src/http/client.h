@@ -27,6 +27,11 @@ struct OutboundRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{5000};
+  // The caller needs only the status (a notification): once the response's head is in, a
+  // body that does not complete (the timeout, a closed connection) still answers with the
+  // status and an empty body, and the connection is not used again. Otherwise that is an
+  // Unavailable error saying the response was not complete.
+  bool status_suffices = false;
 };
 
 struct OutboundResponse {

@@ -24,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 
 constexpr auto kDeadline = 5s;
 
@@ -51,6 +52,47 @@ class SilentServer {
  private:
   asio::io_context io_;
   tcp::acceptor acceptor_;
+};
+
+// Accepts connections and answers each request with a head announcing 100 bytes, of which
+// it sends 3 and holds the rest back until it is destroyed.
+class StallingServer {
+ public:
+  StallingServer() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~StallingServer() {
+    stopping_ = true;
+    tcp::socket wake(io_);  // a connection of its own ends the blocked accept
+    boost::system::error_code ignored;
+    wake.connect(acceptor_.local_endpoint(), ignored);
+    thread_.join();
+  }
+  std::string Url() const {
+    return fmt::format("http://127.0.0.1:{}/n", acceptor_.local_endpoint().port());
+  }
+  int Connections() const { return connections_; }
+
+ private:
+  void Serve() {
+    std::vector<tcp::socket> held;  // closed when the server stops
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = acceptor_.accept(ec);
+      if (ec || stopping_) return;
+      ++connections_;
+      std::string request;
+      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+      asio::write(socket, asio::buffer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"sv), ec);
+      held.push_back(std::move(socket));
+    }
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
 };
 
 // A real server on port 0 whose /peer route answers with the caller's address; over TLS
@@ -176,8 +218,44 @@ TEST(Client, SilentServerTimesOutWithUnavailable) {
   const auto elapsed = std::chrono::steady_clock::now() - before;
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(result.error().message, "no response from " + silent.Url() + " within 300 ms");
   EXPECT_GE(elapsed, 300ms);
   EXPECT_LT(elapsed, 3s);
+}
+
+// The reason for a timeout says how far the exchange got: a receiver that takes the
+// connection but not the request, and one that sends its head and then stalls.
+TEST(Client, ATimeoutSaysHowFarTheExchangeGot) {
+  SilentServer silent;  // the kernel accepts; nobody reads: 32 MiB cannot all be buffered
+  Client client;
+  auto unread = SendAndWait(
+      client, {.url = silent.Url(), .body = std::string(size_t{32} << 20, 'x'), .timeout = 300ms});
+  ASSERT_FALSE(unread);
+  EXPECT_EQ(unread.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(unread.error().message,
+            "the request to " + silent.Url() + " was not taken within 300 ms");
+
+  StallingServer stalling;
+  auto stalled = SendAndWait(client, {.url = stalling.Url(), .body = "{}", .timeout = 300ms});
+  ASSERT_FALSE(stalled);
+  EXPECT_EQ(stalled.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(stalled.error().message,
+            "the response from " + stalling.Url() + " (status 200) was not complete within 300 ms");
+}
+
+// With status_suffices the head answers: the stalled body neither fails the request nor
+// keeps the connection (the next request opens another).
+TEST(Client, WhenTheStatusSufficesAStalledBodyStillAnswers) {
+  StallingServer stalling;
+  Client client;
+  for (int i = 0; i < 2; ++i) {
+    auto result = SendAndWait(
+        client, {.url = stalling.Url(), .body = "{}", .timeout = 300ms, .status_suffices = true});
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->status, 200u);
+    EXPECT_EQ(result->body, "");
+  }
+  EXPECT_EQ(stalling.Connections(), 2);
 }
 
 TEST(Client, BadUrlsAreBadRequest) {

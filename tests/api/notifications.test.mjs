@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { once } from 'node:events';
 import { startServer, startReceiver, deadPort, eventually, deadline, metric, riverLevels } from './harness.mjs';
 
@@ -597,6 +598,54 @@ test('notifications waiting when their subscription is deleted are withdrawn, no
     assert.deepEqual(held.matching((r) => r.path === '/held').map((r) => r.json.data[0].level), [1]);
   } finally {
     await held.close();
+    await own.close();
+  }
+});
+
+test('[notifications] a receiver that sends its head and stalls: its status counts, once, and the connection is not kept', async () => {
+  const own = await startServer();
+  // Answers every request with a head announcing 100 bytes, sends 3 and holds the rest back.
+  const sockets = [];
+  let requests = 0;
+  const stalling = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on('data', () => {
+      requests += 1;
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc');
+    });
+  });
+  stalling.listen(0, '127.0.0.1');
+  await once(stalling, 'listening');
+  const url = `http://127.0.0.1:${stalling.address().port}/stalls`;
+  try {
+    const res = await own.post('/v2/subscriptions', {
+      subject: { entities: [{ id: 'Stall-1', type: 'StallGauge' }] },
+      notification: { http: { url, timeout: 300 }, attrsFormat: 'keyValues' },
+    });
+    assert.equal(res.status, 201, res.text);
+    const sid = res.headers.get('location').split('/').pop();
+    const created = await own.post('/v2/entities?options=keyValues', { id: 'Stall-1', type: 'StallGauge', level: 1 });
+    assert.equal(created.status, 201, created.text);
+    const first = await eventually(async () => {
+      const r = await own.get(`/v2/subscriptions/${sid}`);
+      return r.json.notification.lastSuccess ? r.json : null;
+    }, 20_000, 'the first notification to be counted');
+    assert.equal(first.notification.lastSuccessCode, 200);
+    assert.equal(first.notification.failsCounter ?? 0, 0);
+    assert.equal(first.notification.lastFailure, undefined, 'the stalled body is no failure');
+    assert.equal(first.status, 'active');
+    const updated = await own.patch('/v2/entities/Stall-1/attrs?options=keyValues', { level: 2 });
+    assert.equal(updated.status, 204, updated.text);
+    const second = await eventually(async () => {
+      const r = await own.get(`/v2/subscriptions/${sid}`);
+      return r.json.notification.timesSent === 2 && r.json.notification.lastSuccess !== first.notification.lastSuccess ? r.json : null;
+    }, 20_000, 'the second notification to be counted');
+    assert.equal(second.notification.lastFailure, undefined);
+    assert.equal(requests, 2, 'each notification sent once: a status is final, nothing was retried');
+    assert.equal(sockets.length, 2, 'the stalled connection was not used again');
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    stalling.close();
     await own.close();
   }
 });

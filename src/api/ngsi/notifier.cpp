@@ -51,6 +51,7 @@ void HttpNotifier::Send(context::NotificationRequest request, Done done) {
   attempt->request.headers = std::move(request.headers);
   attempt->request.body = std::move(request.body);
   attempt->request.timeout = request.timeout;
+  attempt->request.status_suffices = true;  // the receiver's body is never read
   attempt->receiver = std::move(request.receiver);
   attempt->done = std::move(done);
   Start(std::move(attempt));

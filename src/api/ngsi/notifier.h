@@ -14,8 +14,10 @@
 // Retries: only when no response was received (connect failure, timeout, closed
 // connection; the client reports these as Unavailable), at most `max_retries` times, after
 // `backoff`, then twice that, and so on. A receiver's HTTP status, even 5xx, is final, and
-// so is a bad URL. A retried timeout may deliver a notification twice (the receiver may
-// have processed the first attempt): notifications are at-least-once on this path.
+// so is a bad URL; the status counts as soon as the response's head is in, even when its
+// body then stalls or breaks off (OutboundRequest::status_suffices). A retried timeout may deliver
+// a notification twice (the receiver may have processed the first attempt): notifications are
+// at-least-once on this path.
 //
 // Shutdown: the destructor stops the client (in-flight requests complete with their
 // error, no retry), ends the waiting ones and waits for scheduled retries to fire (at most
