@@ -223,6 +223,33 @@ TEST(Client, SilentServerTimesOutWithUnavailable) {
   EXPECT_LT(elapsed, 3s);
 }
 
+// A receiver that sends its head and part of the body, then closes the connection: an error
+// for a caller that needs the body, the status for one that does not.
+TEST(Client, ABodyBrokenOffAnswersWithItsStatusOnlyWhenTheStatusSuffices) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    for (int i = 0; i < 2; ++i) {
+      tcp::socket socket = acceptor.accept();
+      std::string request;
+      boost::system::error_code ec;
+      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+      asio::write(socket, asio::buffer("HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\nab"sv), ec);
+    }  // closed after 2 of the 100 bytes
+  });
+  const std::string url = fmt::format("http://127.0.0.1:{}/n", acceptor.local_endpoint().port());
+  Client client;
+  auto needed = SendAndWait(client, {.url = url, .body = "{}"});
+  auto suffices = SendAndWait(client, {.url = url, .body = "{}", .status_suffices = true});
+  server.join();
+  ASSERT_FALSE(needed);
+  EXPECT_EQ(needed.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(needed.error().message.rfind("read failed: ", 0), 0u) << needed.error().message;
+  ASSERT_TRUE(suffices) << suffices.error().message;
+  EXPECT_EQ(suffices->status, 503u);
+  EXPECT_EQ(suffices->body, "");
+}
+
 // The reason for a timeout says how far the exchange got: a receiver that takes the
 // connection but not the request, and one that sends its head and then stalls.
 TEST(Client, ATimeoutSaysHowFarTheExchangeGot) {
