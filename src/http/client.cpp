@@ -414,8 +414,9 @@ asio::awaitable<Result<Exchanged>> Client::Impl::Exchange(Call& call, Stream& st
           co_await beast_http::async_read(stream, buffer, parser, kAwaitTuple);
     }
     const bool final_head = parser.is_header_done() && parser.get().result_int() >= 200;
-    if (final_head && (read_error || call.abort_reason) &&
-        (read_error == beast_http::error::body_limit || call.request.status_suffices)) {
+    const bool too_long = read_error == beast_http::error::body_limit;
+    const bool incomplete = read_error || call.abort_reason;
+    if (final_head && (too_long || (incomplete && call.request.status_suffices))) {
       // Too long to keep (announced or sent), or not complete where the status is all the
       // caller needs: the status is the answer; the rest is not read, so the connection
       // cannot be used again.

@@ -24,7 +24,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
-using namespace std::string_view_literals;
 
 constexpr auto kDeadline = 5s;
 
@@ -54,6 +53,16 @@ class SilentServer {
   tcp::acceptor acceptor_;
 };
 
+// Reads one request's head from `socket` and writes `answer`: a receiver scripted byte by
+// byte. Returns the first error (the client may have gone).
+boost::system::error_code AnswerRequest(tcp::socket& socket, std::string_view answer) {
+  std::string request;
+  boost::system::error_code ec;
+  asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
+  if (!ec) asio::write(socket, asio::buffer(answer), ec);
+  return ec;
+}
+
 // Accepts connections and answers each request with a head announcing 100 bytes, of which
 // it sends 3 and holds the rest back until it is destroyed.
 class StallingServer {
@@ -81,9 +90,7 @@ class StallingServer {
       tcp::socket socket = acceptor_.accept(ec);
       if (ec || stopping_) return;
       ++connections_;
-      std::string request;
-      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-      asio::write(socket, asio::buffer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"sv), ec);
+      AnswerRequest(socket, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
       held.push_back(std::move(socket));
     }
   }
@@ -231,10 +238,7 @@ TEST(Client, ABodyBrokenOffAnswersWithItsStatusOnlyWhenTheStatusSuffices) {
   std::thread server([&] {
     for (int i = 0; i < 2; ++i) {
       tcp::socket socket = acceptor.accept();
-      std::string request;
-      boost::system::error_code ec;
-      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-      asio::write(socket, asio::buffer("HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\nab"sv), ec);
+      AnswerRequest(socket, "HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\nab");
     }  // closed after 2 of the 100 bytes
   });
   const std::string url = fmt::format("http://127.0.0.1:{}/n", acceptor.local_endpoint().port());
@@ -343,10 +347,7 @@ TEST(Client, RetriesOnceWhenTheIdleConnectionWentStale) {
   std::thread server([&] {
     for (int i = 0; i < 2; ++i) {
       tcp::socket socket = acceptor.accept();
-      std::string request;
-      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n");
-      asio::write(socket,
-                  asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")));
+      AnswerRequest(socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     }
   });
   Client client;
@@ -384,12 +385,8 @@ TEST(Client, DoesNotReuseAnIdleConnectionOnWhichTheServerSpoke) {
   std::promise<bool> spoke;
   std::thread server([&] {
     boost::system::error_code ec;
-    std::string request;
     tcp::socket first = acceptor.accept();
-    asio::read_until(first, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-    asio::write(first,
-                asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")),
-                ec);
+    AnswerRequest(first, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst");
     first_answered.get_future().wait_for(kDeadline);
     asio::write(
         first,
@@ -399,11 +396,7 @@ TEST(Client, DoesNotReuseAnIdleConnectionOnWhichTheServerSpoke) {
     first.shutdown(tcp::socket::shutdown_send, ec);
     spoke.set_value(WaitUntilFinAcknowledged(first));
     tcp::socket second = acceptor.accept(ec);
-    request.clear();
-    asio::read_until(second, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-    asio::write(
-        second,
-        asio::buffer(std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")), ec);
+    if (!ec) AnswerRequest(second, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond");
   });
   const tcp::endpoint endpoint = acceptor.local_endpoint();
   const std::string url = fmt::format("http://127.0.0.1:{}/", endpoint.port());
@@ -476,10 +469,7 @@ TEST(Client, ALongResponseBodyIsNotReadButItsStatusCounts) {
     const std::string announced = "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\nhello";
     for (const std::string* answer : {&announced, static_cast<const std::string*>(&chunked)}) {
       tcp::socket socket = acceptor.accept();
-      std::string request;
-      boost::system::error_code ec;
-      asio::read_until(socket, asio::dynamic_buffer(request), "\r\n\r\n", ec);
-      asio::write(socket, asio::buffer(*answer), ec);
+      boost::system::error_code ec = AnswerRequest(socket, *answer);
       char sink[4096];
       while (!ec) socket.read_some(asio::buffer(sink), ec);  // until the client closes
     }
